@@ -1,0 +1,760 @@
+"""Configuration: one TOML file parsed into frozen dataclasses, one per section.
+
+This module is the only place that parses configuration. It does no other I/O than reading the
+config file and secret files. Every error names the file, the key path (``devices[2].host``), the
+value (never a secret) and what is expected; unknown keys are errors with a did-you-mean.
+
+Where the file is: ``--config PATH``, else ``$EDGE_AGENT_CONFIG``, else
+``/etc/edge-agent/config.toml``. A missing default file means "all defaults"; a missing file that
+was asked for explicitly is an error.
+
+The OpenAI API key is never in the TOML file. It comes from, in this order:
+``$CREDENTIALS_DIRECTORY/openai_api_key`` (systemd ``LoadCredential=``), ``realtime.api_key_file``,
+or ``$OPENAI_API_KEY``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import os
+import stat
+import tomllib
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final, Literal
+
+from edge_agent.errors import ConfigError
+
+__all__ = [
+    "DEFAULT_CONFIG_PATH",
+    "EX_CONFIG",
+    "AudioConfig",
+    "ButtonsConfig",
+    "Config",
+    "ConversationConfig",
+    "DaemonConfig",
+    "DeviceConfig",
+    "EarconsConfig",
+    "LedConfig",
+    "RealtimeConfig",
+    "Secret",
+    "StatusConfig",
+    "ToolsConfig",
+    "WakeConfig",
+    "WeatherConfig",
+    "config_path",
+    "dump_toml",
+    "load_config",
+    "parse_config",
+]
+
+DEFAULT_CONFIG_PATH: Final = Path("/etc/edge-agent/config.toml")
+EX_CONFIG: Final = (
+    78  # sysexits.h: configuration error; systemd unit has RestartPreventExitStatus=78
+)
+CREDENTIAL_NAME: Final = "openai_api_key"
+
+
+class Secret:
+    """A string that never shows itself in repr, str, logs or tracebacks."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        """The real value: call it only where the secret is put on the wire."""
+        return self._value
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+    def __repr__(self) -> str:
+        return "'***'" if self._value else "''"
+
+    __str__ = __repr__
+
+
+def _f(default: Any, help: str, **checks: Any) -> Any:
+    """A dataclass field with its help text and value checks (min, max)."""
+    if isinstance(default, list | tuple):
+        return field(default=tuple(default), metadata={"help": help, **checks})
+    return field(default=default, metadata={"help": help, **checks})
+
+
+def _req(help: str, **checks: Any) -> Any:
+    """A required field (no default)."""
+    return field(metadata={"help": help, "required": True, **checks})
+
+
+# --------------------------------------------------------------------------------------------
+# Sections
+
+
+@dataclass(frozen=True, slots=True)
+class DaemonConfig:
+    """[daemon]: where the daemon keeps its files and how much it logs."""
+
+    state_dir: str = _f(
+        "/var/lib/edge-agent", "directory for memories and wake models (systemd StateDirectory)"
+    )
+    cache_dir: str = _f("/var/cache/edge-agent", "directory for caches (systemd CacheDirectory)")
+    log_level: Literal["debug", "info", "warning", "error"] = _f(
+        "info", "log level; --log-level and $EDGE_AGENT_LOG_LEVEL override it"
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class AudioConfig:
+    """[audio]: microphone and speaker."""
+
+    input_device: str = _f(
+        "default", "ALSA capture device: exact name, a unique substring, or 'default'"
+    )
+    output_device: str = _f(
+        "default", "ALSA playback device: exact name, a unique substring, or 'default'"
+    )
+    frame_ms: int = _f(20, "capture frame length in milliseconds", min=10, max=100)
+    preroll_ms: int = _f(
+        500, "audio streamed from before the wake word's detection, ms", min=0, max=1800
+    )
+    ring_ms: int = _f(
+        2000, "how much recent mic audio is kept for pre-roll, ms", min=500, max=10000
+    )
+    playback_start_ms: int = _f(
+        80, "jitter buffer: reply audio buffered before playback starts, ms", min=0, max=1000
+    )
+    period_ms: int = _f(20, "playback period (PyAudio frames per buffer), ms", min=5, max=100)
+    volume: float = _f(1.0, "reply and earcon volume, 0.0 (mute) to 2.0 (double)", min=0.0, max=2.0)
+    duplex: Literal["half", "full"] = _f(
+        "half",
+        "'half': the mic is not streamed while a reply plays (barge-in by wake word or button); "
+        "'full': stream during playback (needs echo cancellation) and barge in on server VAD",
+    )
+    reopen_interval_s: float = _f(
+        3.0, "seconds between attempts to reopen a lost mic or speaker", min=0.1, max=300.0
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class EarconsConfig:
+    """[earcons]: short sounds for wake, done, error and mute."""
+
+    enabled: bool = _f(True, "play earcons at all")
+    volume: float = _f(0.5, "earcon volume relative to audio.volume, 0.0 to 1.0", min=0.0, max=1.0)
+    wake: bool = _f(True, "play a sound when the wake word is heard")
+    done: bool = _f(True, "play a sound when a conversation ends")
+    error: bool = _f(True, "play a sound when something fails")
+    muted: bool = _f(True, "play a sound when the mic is muted or unmuted")
+
+
+@dataclass(frozen=True, slots=True)
+class WakeConfig:
+    """[wake]: the wake-word detector (openWakeWord, onnxruntime)."""
+
+    models: tuple[str, ...] = _f(
+        ("hey_jarvis",),
+        "wake-word models: built-in names (hey_jarvis, alexa, hey_mycroft, "
+        "hey_rhasspy) or paths to custom .onnx files",
+    )
+    models_dir: str = _f(
+        "", "where the built-in models are stored; empty means <daemon.state_dir>/models"
+    )
+    threshold: float = _f(0.5, "score a frame must reach to count, 0.0 to 1.0", min=0.0, max=1.0)
+    patience_frames: int = _f(
+        1, "consecutive 80 ms frames at or above the threshold before a detection", min=1, max=10
+    )
+    refractory_s: float = _f(
+        2.0, "seconds after a detection during which no new one fires", min=0.0, max=30.0
+    )
+    vad_threshold: float = _f(
+        0.0,
+        "Silero VAD gate (0 = off): a detection needs recent speech above this",
+        min=0.0,
+        max=1.0,
+    )
+    verifier_model: str = _f("", "optional personal verifier made by `edge-agent enroll` (path)")
+
+
+@dataclass(frozen=True, slots=True)
+class RealtimeConfig:
+    """[realtime]: the OpenAI Realtime API session (GA interface)."""
+
+    url: str = _f(
+        "wss://api.openai.com/v1/realtime",
+        "WebSocket URL (Azure and the local emulator are other URLs)",
+    )
+    model: str = _f("gpt-realtime", "model name, sent as ?model=")
+    voice: Literal[
+        "alloy", "ash", "ballad", "coral", "echo", "sage", "shimmer", "verse", "marin", "cedar"
+    ] = _f("marin", "reply voice")
+    speed: float = _f(1.0, "reply speaking speed", min=0.25, max=1.5)
+    instructions: str = _f(
+        "You are a helpful voice assistant on a small speaker at home. Answer briefly, in one or "
+        "two spoken sentences. Use the tools to control devices and look things up.",
+        "system instructions for every session (memories are appended)",
+    )
+    auth: Literal["bearer", "api-key"] = _f(
+        "bearer",
+        "'bearer': Authorization: Bearer <key> (OpenAI); 'api-key': api-key header (Azure)",
+    )
+    api_key_file: str = _f(
+        "",
+        "file holding the API key (after $CREDENTIALS_DIRECTORY/openai_api_key, before $OPENAI_API_KEY)",
+    )
+    token_url: str = _f(
+        "",
+        'URL of a relay that returns an ephemeral client secret ({"value": "ek_..."}); '
+        "when set, no API key is needed on this device",
+    )
+    noise_reduction: Literal["far_field", "near_field", "off"] = _f(
+        "far_field", "server-side input noise reduction"
+    )
+    vad_threshold: float = _f(0.5, "server VAD threshold", min=0.0, max=1.0)
+    prefix_padding_ms: int = _f(300, "server VAD prefix padding, ms", min=0, max=2000)
+    silence_duration_ms: int = _f(
+        500, "silence that ends a turn (server VAD), ms", min=100, max=5000
+    )
+    transcription_model: str = _f(
+        "", "transcribe the user's speech into the log with this model (empty = off)"
+    )
+    max_output_tokens: int = _f(1024, "cap on tokens per reply", min=1, max=4096)
+    connect_timeout_s: float = _f(
+        10.0, "seconds to wait for the WebSocket to open", min=1.0, max=120.0
+    )
+    idle_close_s: float = _f(
+        300.0,
+        "close the session after this long without a turn (history stops being re-billed)",
+        min=0.0,
+    )
+    session_max_s: float = _f(
+        3300.0,
+        "rotate the session between turns after this long (the service caps it at 60 min)",
+        min=60.0,
+        max=3600.0,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationConfig:
+    """[conversation]: how a turn starts, continues and ends."""
+
+    follow_up_s: float = _f(
+        5.0,
+        "after a reply, seconds in which speech continues without the wake word (0 = off)",
+        min=0.0,
+        max=60.0,
+    )
+    no_speech_timeout_s: float = _f(
+        8.0, "after the wake word, seconds to wait for speech before going idle", min=1.0, max=60.0
+    )
+    max_turn_s: float = _f(
+        60.0, "hard cap on one turn, from wake to the end of the reply", min=5.0, max=600.0
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ToolsConfig:
+    """[tools]: which tools the model gets and how long they may take."""
+
+    enabled: tuple[Literal["memory", "weather", "home"], ...] = _f(
+        ("memory", "weather", "home"), "tool groups offered to the model"
+    )
+    timeout_s: float = _f(4.0, "cap on one tool call", min=0.1, max=60.0)
+    http_timeout_s: float = _f(
+        2.5, "cap on one HTTP request to a device or weather service", min=0.1, max=30.0
+    )
+    confirm_timeout_s: float = _f(
+        30.0, "how long a confirmation for a sensitive action stays valid", min=5.0, max=300.0
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class WeatherConfig:
+    """[weather]: Open-Meteo (no key needed)."""
+
+    geocoding_url: str = _f("https://geocoding-api.open-meteo.com/v1/search", "geocoding endpoint")
+    forecast_url: str = _f("https://api.open-meteo.com/v1/forecast", "forecast endpoint")
+    units: Literal["metric", "imperial"] = _f("metric", "units of the spoken weather")
+    cache_s: float = _f(600.0, "seconds a weather answer is reused", min=0.0, max=86400.0)
+
+
+DeviceFamily = Literal[
+    "shelly_gen1", "shelly_gen2", "tasmota", "wled", "hue", "homeassistant", "esphome"
+]
+DeviceKind = Literal["switch", "outlet", "light", "sensor", "lock", "cover", "garage", "alarm"]
+DeviceAction = Literal["power", "brightness", "color", "read"]
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceConfig:
+    """[[devices]]: one local smart-home device the model may reach by name."""
+
+    name: str = _req("spoken name, e.g. 'kitchen light'")
+    family: DeviceFamily = _req(
+        "shelly_gen1, shelly_gen2, tasmota, wled, hue, homeassistant or esphome"
+    )
+    host: str = _req("host name or IP address (never chosen by the model)")
+    port: int = _f(
+        0, "TCP port; 0 = the family's default (80, or 8123 for Home Assistant)", min=0, max=65535
+    )
+    aliases: tuple[str, ...] = _f((), "other names the device answers to")
+    area: str = _f("", "room or area, e.g. 'kitchen'")
+    kind: DeviceKind = _f("switch", "what it is; lock, garage and alarm imply sensitive")
+    actions: tuple[DeviceAction, ...] = _f(
+        ("power", "read"), "what the model may do: power, brightness, color, read"
+    )
+    sensitive: bool = _f(False, "ask for a spoken confirmation before acting")
+    channel: int = _f(
+        0, "relay/switch/light index (Shelly id, Tasmota Power<n>, Hue light id)", min=0, max=255
+    )
+    entity: str = _f("", "Home Assistant entity_id, or ESPHome 'domain/Entity Name'")
+    username: str = _f("", "user for HTTP auth (Shelly Gen2 always uses 'admin')")
+    password: Secret = _f(Secret(""), "password for HTTP auth (prefer password_file)")
+    password_file: str = _f("", "file holding the password")
+    token: Secret = _f(Secret(""), "bearer token / Hue username (prefer token_file)")
+    token_file: str = _f("", "file holding the token")
+
+
+@dataclass(frozen=True, slots=True)
+class LedConfig:
+    """[status.led]: a status LED on GPIO."""
+
+    type: Literal["none", "single", "pwm", "rgb"] = _f(
+        "none", "none, single (on/off), pwm (dimmable) or rgb"
+    )
+    pin: str = _f(
+        "", "GPIO pin of a single or PWM LED, as gpiozero accepts it (GPIO17, BOARD11, 17)"
+    )
+    red_pin: str = _f("", "red pin of an RGB LED")
+    green_pin: str = _f("", "green pin of an RGB LED")
+    blue_pin: str = _f("", "blue pin of an RGB LED")
+    active_high: bool = _f(
+        True, "true: pin high lights the LED (common cathode); false: common anode"
+    )
+    brightness: float = _f(1.0, "brightness limit, 0.0 to 1.0", min=0.0, max=1.0)
+    idle: str = _f(
+        "off",
+        "pattern for idle (off, dim, on, blink, fast_blink, pulse; rgb: add a colour, e.g. 'pulse blue')",
+    )
+    listening: str = _f("on", "pattern for listening")
+    thinking: str = _f("blink", "pattern for thinking")
+    speaking: str = _f("pulse", "pattern for speaking")
+    muted: str = _f("on red", "pattern for muted")
+    error: str = _f("fast_blink red", "pattern for error")
+
+
+@dataclass(frozen=True, slots=True)
+class ButtonsConfig:
+    """[status.buttons]: push buttons on GPIO."""
+
+    mute_pin: str = _f("", "pin of the mute button (toggles; the mic stream is closed)")
+    talk_pin: str = _f(
+        "", "pin of the talk button (starts a turn; interrupts a reply; long press cancels)"
+    )
+    pull_up: bool = _f(True, "use the internal pull-up (button connects the pin to ground)")
+    bounce_ms: int = _f(50, "debounce time, ms", min=0, max=1000)
+    hold_s: float = _f(1.0, "press this long for a long press (cancel)", min=0.2, max=10.0)
+
+
+@dataclass(frozen=True, slots=True)
+class StatusConfig:
+    """[status]: LEDs and buttons (gpiozero)."""
+
+    led: LedConfig = field(default_factory=LedConfig, metadata={"help": "status LED"})
+    buttons: ButtonsConfig = field(default_factory=ButtonsConfig, metadata={"help": "buttons"})
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    """The whole configuration. `api_key` is resolved from credentials, never read from TOML."""
+
+    daemon: DaemonConfig = field(default_factory=DaemonConfig)
+    audio: AudioConfig = field(default_factory=AudioConfig)
+    earcons: EarconsConfig = field(default_factory=EarconsConfig)
+    wake: WakeConfig = field(default_factory=WakeConfig)
+    realtime: RealtimeConfig = field(default_factory=RealtimeConfig)
+    conversation: ConversationConfig = field(default_factory=ConversationConfig)
+    tools: ToolsConfig = field(default_factory=ToolsConfig)
+    weather: WeatherConfig = field(default_factory=WeatherConfig)
+    devices: tuple[DeviceConfig, ...] = field(default=(), metadata={"help": "devices"})
+    status: StatusConfig = field(default_factory=StatusConfig)
+    api_key: Secret = field(default=Secret(""), metadata={"internal": True})
+    source: str = field(default="<defaults>", metadata={"internal": True})
+    warnings: tuple[str, ...] = field(default=(), metadata={"internal": True})
+
+    @property
+    def models_dir(self) -> Path:
+        """Where built-in wake models live."""
+        return Path(self.wake.models_dir or Path(self.daemon.state_dir) / "models")
+
+    @property
+    def state_dir(self) -> Path:
+        return Path(self.daemon.state_dir)
+
+
+# --------------------------------------------------------------------------------------------
+# Parsing
+
+
+def config_path(
+    explicit: str | os.PathLike[str] | None, env: Mapping[str, str]
+) -> tuple[Path, bool]:
+    """The config file to read and whether it was asked for explicitly."""
+    if explicit:
+        return Path(explicit), True
+    if env.get("EDGE_AGENT_CONFIG"):
+        return Path(env["EDGE_AGENT_CONFIG"]), True
+    return DEFAULT_CONFIG_PATH, False
+
+
+def load_config(
+    explicit: str | os.PathLike[str] | None = None,
+    env: Mapping[str, str] | None = None,
+    *,
+    require_api_key: bool = True,
+) -> Config:
+    """Read, parse and check the configuration, resolving secrets.
+
+    Raises:
+        ConfigError: with one message per problem; the CLI exits 78 with them.
+    """
+    env = os.environ if env is None else env
+    path, is_explicit = config_path(explicit, env)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        if is_explicit:
+            raise ConfigError(
+                f"{path}: file not found; create it from the example "
+                "(`edge-agent config example > FILE`) or fix --config/$EDGE_AGENT_CONFIG"
+            ) from None
+        text = ""
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.__class__.__name__}: {exc}") from None
+    return parse_config(text, source=str(path), env=env, require_api_key=require_api_key)
+
+
+def parse_config(
+    text: str,
+    *,
+    source: str = "<string>",
+    env: Mapping[str, str] | None = None,
+    require_api_key: bool = True,
+) -> Config:
+    """Parse TOML text into a `Config`; see `load_config`."""
+    env = {} if env is None else env
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{source}: invalid TOML: {exc}") from None
+    errors: list[str] = []
+    parser = _Parser(source, errors)
+    raw = {k: v for k, v in data.items()}
+    cfg = parser.dataclass(Config, raw, "")
+    if errors:
+        raise ConfigError(errors)
+    assert isinstance(cfg, Config)
+    devices = tuple(
+        _resolve_device_secrets(d, i, source, errors) for i, d in enumerate(cfg.devices)
+    )
+    _check_devices(devices, source, errors)
+    warnings: list[str] = []
+    api_key = _resolve_api_key(cfg.realtime, env, source, errors, warnings)
+    if require_api_key and not api_key and not cfg.realtime.token_url:
+        errors.append(
+            f"{source}: no OpenAI API key: put it in $CREDENTIALS_DIRECTORY/{CREDENTIAL_NAME} "
+            "(systemd LoadCredential), set realtime.api_key_file, or export OPENAI_API_KEY; "
+            "or set realtime.token_url to use a relay"
+        )
+    if errors:
+        raise ConfigError(errors)
+    return dataclasses.replace(
+        cfg, devices=devices, api_key=api_key, source=source, warnings=tuple(warnings)
+    )
+
+
+class _Parser:
+    """Turns TOML values into dataclass instances by their type hints, collecting errors."""
+
+    def __init__(self, source: str, errors: list[str]) -> None:
+        self.source = source
+        self.errors = errors
+
+    def error(self, path: str, value: Any, expected: str, secret: bool = False) -> None:
+        shown = "'***'" if secret else _short(value)
+        self.errors.append(f"{self.source}: {path} = {shown}: {expected}")
+
+    def dataclass(self, cls: type, data: Any, path: str) -> Any:
+        if not isinstance(data, dict):
+            self.error(path.rstrip("."), data, "expected a table")
+            return None
+        hints = typing.get_type_hints(cls)
+        fields = [f for f in dataclasses.fields(cls) if not f.metadata.get("internal")]
+        names = [f.name for f in fields]
+        for key in data:
+            if key not in names:
+                near = difflib.get_close_matches(key, names, n=1, cutoff=0.6)
+                hint = (
+                    f"; did you mean {near[0]!r}?" if near else f"; known keys: {', '.join(names)}"
+                )
+                where = f"[{path.rstrip('.')}]" if path else "top level"
+                self.errors.append(f"{self.source}: {path}{key}: unknown key in {where}{hint}")
+        kwargs: dict[str, Any] = {}
+        missing = False
+        for f in fields:
+            key_path = f"{path}{f.name}"
+            if f.name not in data:
+                if f.metadata.get("required"):
+                    self.errors.append(
+                        f"{self.source}: {key_path}: missing; expected {f.metadata['help']}"
+                    )
+                    missing = True
+                continue
+            value = self.value(hints[f.name], data[f.name], key_path, f)
+            if value is not _INVALID:
+                kwargs[f.name] = value
+        if missing:
+            return None
+        try:
+            return cls(**kwargs)
+        except TypeError:  # a required field failed to convert; already reported
+            return None
+
+    def value(self, hint: Any, value: Any, path: str, f: dataclasses.Field[Any]) -> Any:
+        origin = typing.get_origin(hint)
+        args = typing.get_args(hint)
+        default = f.default if f.default is not dataclasses.MISSING else None
+        dflt = (
+            "" if default is None or f.metadata.get("required") else f" (default {_short(default)})"
+        )
+        if dataclasses.is_dataclass(hint):
+            return (
+                self.dataclass(hint, value, path + ".")
+                if isinstance(value, dict)
+                else self._bad(path, value, "expected a table")
+            )
+        if origin is tuple:
+            if not isinstance(value, list):
+                return self._bad(path, value, f"expected a list{dflt}")
+            item_hint = args[0]
+            out = []
+            for i, item in enumerate(value):
+                if dataclasses.is_dataclass(item_hint):
+                    converted = self.dataclass(item_hint, item, f"{path}[{i}].")
+                else:
+                    converted = self.value(item_hint, item, f"{path}[{i}]", f)
+                if converted is _INVALID or converted is None:
+                    continue
+                out.append(converted)
+            return tuple(out)
+        if origin is Literal:
+            if value not in args:
+                choices = ", ".join(repr(a) for a in args)
+                return self._bad(path, value, f"expected one of {choices}{dflt}")
+            return value
+        if hint is Secret:
+            if not isinstance(value, str):
+                return self._bad(path, value, "expected a string", secret=True)
+            return Secret(value)
+        if hint is bool:
+            if not isinstance(value, bool):
+                return self._bad(path, value, f"expected true or false{dflt}")
+            return value
+        if hint in (int, float):
+            ok = isinstance(value, int | float) and not isinstance(value, bool)
+            if hint is int and not isinstance(value, int):
+                ok = False
+            lo, hi = f.metadata.get("min"), f.metadata.get("max")
+            kind = "an integer" if hint is int else "a number"
+            rng = _range_text(lo, hi)
+            if not ok or (lo is not None and value < lo) or (hi is not None and value > hi):
+                return self._bad(path, value, f"expected {kind}{rng}{dflt}")
+            return hint(value)
+        if hint is str:
+            if not isinstance(value, str):
+                return self._bad(path, value, f"expected a string{dflt}")
+            return value
+        raise TypeError(f"unsupported config type {hint!r} at {path}")  # a bug in this module
+
+    def _bad(self, path: str, value: Any, expected: str, secret: bool = False) -> Any:
+        self.error(path, value, expected, secret)
+        return _INVALID
+
+
+_INVALID: Final = object()
+
+
+def _range_text(lo: float | None, hi: float | None) -> str:
+    if lo is not None and hi is not None:
+        return f" between {lo} and {hi}"
+    if lo is not None:
+        return f" of at least {lo}"
+    if hi is not None:
+        return f" of at most {hi}"
+    return ""
+
+
+def _short(value: Any) -> str:
+    text = repr(value) if not isinstance(value, tuple) else repr(list(value))
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _read_secret_file(path: Path, what: str, source: str, errors: list[str]) -> str:
+    try:
+        return path.read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        errors.append(f"{source}: {what}: cannot read {str(path)!r}: {exc.strerror or exc}")
+        return ""
+
+
+def _resolve_device_secrets(
+    dev: DeviceConfig, i: int, source: str, errors: list[str]
+) -> DeviceConfig:
+    changes: dict[str, Secret] = {}
+    if dev.password_file:
+        changes["password"] = Secret(
+            _read_secret_file(
+                Path(dev.password_file), f"devices[{i}].password_file", source, errors
+            )
+        )
+    if dev.token_file:
+        changes["token"] = Secret(
+            _read_secret_file(Path(dev.token_file), f"devices[{i}].token_file", source, errors)
+        )
+    return dataclasses.replace(dev, **changes) if changes else dev
+
+
+def _check_devices(devices: tuple[DeviceConfig, ...], source: str, errors: list[str]) -> None:
+    seen: dict[str, int] = {}
+    for i, dev in enumerate(devices):
+        for name in (dev.name, *dev.aliases):
+            key = name.strip().lower()
+            if not key:
+                errors.append(f"{source}: devices[{i}]: empty name or alias")
+            elif key in seen and seen[key] != i:
+                errors.append(
+                    f"{source}: devices[{i}].name = {name!r}: already used by devices[{seen[key]}]; "
+                    "names and aliases must be unique"
+                )
+            else:
+                seen[key] = i
+        if any(c in dev.host for c in "/?#@ ") or not dev.host.strip():
+            errors.append(
+                f"{source}: devices[{i}].host = {dev.host!r}: expected a bare host name or IP "
+                "address (no scheme, path or credentials); put the port in devices[].port"
+            )
+        if dev.family in ("homeassistant", "esphome") and not dev.entity:
+            errors.append(
+                f"{source}: devices[{i}].entity: missing; {dev.family} devices need an entity "
+                "(e.g. 'light.kitchen' or 'light/Kitchen Light')"
+            )
+
+
+def _resolve_api_key(
+    rt: RealtimeConfig, env: Mapping[str, str], source: str, errors: list[str], warnings: list[str]
+) -> Secret:
+    cred_dir = env.get("CREDENTIALS_DIRECTORY")
+    if cred_dir:
+        cred = Path(cred_dir) / CREDENTIAL_NAME
+        if cred.is_file():
+            return Secret(_read_secret_file(cred, "credential", source, errors))
+    if rt.api_key_file:
+        path = Path(rt.api_key_file)
+        try:
+            mode = path.stat().st_mode
+        except OSError as exc:
+            errors.append(
+                f"{source}: realtime.api_key_file = {rt.api_key_file!r}: cannot read: "
+                f"{exc.strerror or exc}; create it with mode 0600"
+            )
+            return Secret("")
+        if mode & (stat.S_IRGRP | stat.S_IROTH):
+            warnings.append(
+                f"{source}: realtime.api_key_file = {rt.api_key_file!r}: readable by group or "
+                f"others (mode {stat.S_IMODE(mode):04o}); run: chmod 600 {rt.api_key_file}"
+            )
+        return Secret(_read_secret_file(path, "realtime.api_key_file", source, errors))
+    return Secret(env.get("OPENAI_API_KEY", "").strip())
+
+
+# --------------------------------------------------------------------------------------------
+# Showing
+
+
+def dump_toml(cfg: Config) -> str:
+    """The effective configuration as TOML, secrets shown as '***'."""
+    lines: list[str] = [f"# effective configuration from {cfg.source}"]
+    lines.append(f"# api key: {'set' if cfg.api_key else 'not set'}")
+    top = [f for f in dataclasses.fields(cfg) if not f.metadata.get("internal")]
+    for f in top:
+        value = getattr(cfg, f.name)
+        if f.name == "devices":
+            for dev in value:
+                lines += ["", "[[devices]]", *_dump_fields(dev)]
+        elif dataclasses.is_dataclass(value):
+            _dump_table(f.name, value, lines)
+    return "\n".join(lines) + "\n"
+
+
+def _dump_table(name: str, obj: Any, lines: list[str]) -> None:
+    lines += ["", f"[{name}]", *_dump_fields(obj)]
+    for f in dataclasses.fields(obj):
+        value = getattr(obj, f.name)
+        if dataclasses.is_dataclass(value):
+            _dump_table(f"{name}.{f.name}", value, lines)
+
+
+def _dump_fields(obj: Any) -> list[str]:
+    out = []
+    for f in dataclasses.fields(obj):
+        value = getattr(obj, f.name)
+        if not dataclasses.is_dataclass(value):
+            out.append(f"{f.name} = {_toml_value(value)}")
+    return out
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, Secret):
+        return '"***"' if value else '""'
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, tuple | list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    text = str(value).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    return f'"{text}"'
+
+
+def field_help() -> dict[str, str]:
+    """Key path → help text for every key; used for docs and the example file test."""
+    out: dict[str, str] = {}
+
+    def walk(cls: type, prefix: str) -> None:
+        hints = typing.get_type_hints(cls)
+        for f in dataclasses.fields(cls):
+            if f.metadata.get("internal"):
+                continue
+            hint = hints[f.name]
+            if dataclasses.is_dataclass(hint):
+                walk(hint, f"{prefix}{f.name}.")
+            elif typing.get_origin(hint) is tuple and dataclasses.is_dataclass(
+                typing.get_args(hint)[0]
+            ):
+                walk(typing.get_args(hint)[0], f"{prefix}{f.name}[].")
+            else:
+                out[f"{prefix}{f.name}"] = f.metadata.get("help", "")
+
+    walk(Config, "")
+    return out

@@ -1,0 +1,1 @@
+"""Talking to the host: journald logging and systemd supervision."""
