@@ -1,0 +1,1 @@
+"""Tools the model can call: memory, weather and local smart-home devices."""

@@ -1,0 +1,1 @@
+"""One driver per smart-home device family, all behind `base.Driver`."""

@@ -1,0 +1,107 @@
+"""The interface every device-family driver implements.
+
+A driver turns typed requests (power on/off, brightness in percent, colour, read) into the
+family's fixed HTTP requests to the configured host, and the answers into a `DeviceState`. It
+never takes a URL, path, host or raw command from the model. Failures are raised as
+`DeviceError` with a code from `ERROR_CODES`; the tool layer turns them into structured results.
+Drivers take a shared ``httpx.AsyncClient`` (injected) and put an explicit timeout on every call.
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass, field
+from typing import ClassVar, Final, Literal
+
+import httpx
+
+from edge_agent.config import DeviceConfig
+from edge_agent.errors import ToolError
+
+__all__ = ["ERROR_CODES", "DeviceError", "DeviceState", "Driver", "ErrorCode"]
+
+ErrorCode = Literal[
+    "unauthorized", "timeout", "device_error", "unreachable", "not_supported", "bad_response"
+]
+ERROR_CODES: Final = (
+    "unauthorized",
+    "timeout",
+    "device_error",
+    "unreachable",
+    "not_supported",
+    "bad_response",
+)
+
+
+class DeviceError(ToolError):
+    """A device request failed; `code` is one of ERROR_CODES, `detail` is safe to show the model."""
+
+    def __init__(self, code: ErrorCode, detail: str = "") -> None:
+        super().__init__(code, detail)
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceState:
+    """What a device reports, normalised: brightness in percent, colour as RGB, temperatures in °C."""
+
+    on: bool | None = None
+    brightness_pct: int | None = None
+    rgb: tuple[int, int, int] | None = None
+    color_temp_k: int | None = None
+    sensors: dict[str, float] = field(
+        default_factory=dict
+    )  # temperature_c, humidity_pct, power_w, energy_kwh
+    raw_state: str | None = None  # e.g. Home Assistant "locked", "open"
+
+    def as_dict(self) -> dict[str, object]:
+        """A compact dict for tool results: only what is known."""
+        out: dict[str, object] = {}
+        if self.on is not None:
+            out["on"] = self.on
+        if self.brightness_pct is not None:
+            out["brightness_pct"] = self.brightness_pct
+        if self.rgb is not None:
+            out["rgb"] = list(self.rgb)
+        if self.color_temp_k is not None:
+            out["color_temp_k"] = self.color_temp_k
+        if self.raw_state is not None:
+            out["state"] = self.raw_state
+        out.update(self.sensors)
+        return out
+
+
+class Driver(abc.ABC):
+    """One configured device of one family."""
+
+    family: ClassVar[str]
+    default_port: ClassVar[int] = 80
+
+    def __init__(
+        self, device: DeviceConfig, http: httpx.AsyncClient, timeout_s: float = 2.5
+    ) -> None:
+        self.device = device
+        self.http = http
+        self.timeout_s = timeout_s
+        port = device.port or self.default_port
+        self.base_url = f"http://{device.host}:{port}"
+
+    @abc.abstractmethod
+    async def get_state(self) -> DeviceState:
+        """Read the current state (an idempotent read: may be retried once)."""
+
+    @abc.abstractmethod
+    async def set_power(self, on: bool) -> DeviceState:
+        """Switch on or off (never a toggle: a timed-out toggle has an unknown outcome)."""
+
+    async def set_brightness(self, pct: int) -> DeviceState:
+        """Set brightness 0–100 % (turning the light on)."""
+        raise DeviceError("not_supported", f"{self.family} devices have no brightness")
+
+    async def set_color(
+        self, rgb: tuple[int, int, int] | None = None, kelvin: int | None = None
+    ) -> DeviceState:
+        """Set an RGB colour or a white colour temperature in kelvin."""
+        raise DeviceError("not_supported", f"{self.family} devices have no colour")
+
+    async def aclose(self) -> None:  # noqa: B027 - optional hook
+        """Release per-device resources (the shared HTTP client is closed by its owner)."""
