@@ -219,6 +219,8 @@ class App:
             self.notifier.status(new.value)
         for action in actions:
             self._bookkeep(action)
+        if new is old and not actions:
+            return  # ignored (invalid here, already logged) or a no-op: nothing to tell
         for component in self.components:
             try:
                 component.handle(new, actions)
