@@ -167,6 +167,12 @@ class App:
         from edge_agent import __version__
 
         log.info("edge-agent %s starting (config %s)", __version__, self.config.source)
+        log.debug(
+            "policy %s; components: %s; watchdog every %.3g s",
+            self.machine.policy,
+            ", ".join(c.name for c in self.components) or "none",
+            self.notifier.watchdog_interval_s / 3,
+        )
         loop = asyncio.get_running_loop()
         if self.handle_signals:
             for sig in (signal.SIGTERM, signal.SIGINT):
