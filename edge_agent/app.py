@@ -181,8 +181,12 @@ class App:
         watchdog: asyncio.Task[None] | None = None
         try:
             for component in self.components:
+                if self._stopping:
+                    return 0  # SIGTERM during start-up: never claim READY after STOPPING
                 started.append(component)
                 await component.start(self.post)
+            if self._stopping:
+                return 0
             self.notifier.ready(self.state.value)
             log.info("ready", extra={"STATE": self.state.value})
             watchdog = asyncio.create_task(

@@ -274,3 +274,17 @@ async def test_app_start_failure_exits_69_and_closes(tmp_path: Path) -> None:
         sink.wait_for("STOPPING=1", timeout_s=1)
     assert sink.lines() == ["STOPPING=1"]
     assert (ok.closed, broken.closed) == (1, 1)
+
+
+async def test_app_stopped_during_startup_never_reports_ready(tmp_path: Path) -> None:
+    slow, never = FakeButtons(start_delay_s=0.3), FakeButtons()
+    with NotifySink(tmp_path / "notify") as sink:
+        notifier = Notifier({"NOTIFY_SOCKET": sink.path})
+        app = App(CONFIG, components=[slow, never], notifier=notifier, handle_signals=False)
+        run = asyncio.create_task(app.run())
+        await asyncio.sleep(0.1)
+        app.stop("SIGTERM received")
+        assert await asyncio.wait_for(run, 2) == 0
+        sink.drain()
+    assert sink.lines() == ["STOPPING=1"]
+    assert (slow.closed, never.closed, never.post) == (1, 0, None)
