@@ -86,7 +86,7 @@ class JournalHandler(logging.Handler):
 
     def __init__(self, identifier: str = IDENTIFIER, level: int = logging.NOTSET) -> None:
         super().__init__(level)
-        from systemd import journal  # imported here: only this handler needs it
+        from systemd import journal  # type: ignore[import-untyped]  # only this handler needs it
 
         self._sendv = journal.sendv
         self.identifier = identifier

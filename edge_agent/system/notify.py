@@ -36,7 +36,7 @@ class Notifier:
     def _send(self, message: str) -> None:
         if not self.socket:
             return
-        from systemd import daemon
+        from systemd import daemon  # type: ignore[import-untyped]
 
         # sd_notify(3) reads $NOTIFY_SOCKET itself; under systemd it already holds our socket,
         # so the environment is only touched (and restored) when it was given differently.
