@@ -42,6 +42,7 @@ except ValueError:
     log.exception("tool crashed", extra={{"TOOL": "set_power"}})
 log.info("key is %s", {SECRET!r}, extra={{"DEVICE": "x" + {SECRET!r}}})
 log.info("lowercase extras are no fields", extra={{"state": "x", "EMPTY": None}})
+log.info("no spoofing", extra={{"MESSAGE": "spoof", "PRIORITY": "0", "X" * 65: "too long"}})
 print("child done")
 """
 
@@ -129,7 +130,8 @@ def test_entries_carry_message_priority_identifier_and_fields(tmp_path: Path) ->
         "PRIORITY": "6",
         **base,
     }
-    assert len(entries) == 9
+    assert fields_of(entries[9]) == {"MESSAGE": "no spoofing", "PRIORITY": "6", **base}
+    assert len(entries) == 10
     assert not any(SECRET.encode() in d for d in raw)
 
 
@@ -151,7 +153,10 @@ def test_without_socket_stderr_gets_priority_prefixes(tmp_path: Path) -> None:
     ]
     assert "<3>  ValueError: boom" in lines
     assert "<6>edge_agent.rig: key is *** DEVICE=x***" in lines
-    assert lines[-1] == "<6>edge_agent.rig: lowercase extras are no fields"
+    assert lines[-2:] == [
+        "<6>edge_agent.rig: lowercase extras are no fields",
+        "<6>edge_agent.rig: no spoofing",
+    ]
     assert all(line.startswith(("<2>", "<3>", "<4>", "<6>", "<7>")) for line in lines)
     assert SECRET not in result["stderr"]
 
