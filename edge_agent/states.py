@@ -17,7 +17,12 @@ States (their values are the journald ``STATE`` field and the sd_notify ``STATUS
     any ──failure──▶ error ──recovered──▶ idle         (error ──wake/talk──▶ listening: retry)
 
 There is one timer: `StartTimer` replaces it, leaving a state cancels it (`CancelTimer`), and
-its expiry comes back as `Timeout`.
+its expiry comes back as `Timeout`. listening waits `no_speech_timeout_s` (or `follow_up_s`);
+thinking and speaking are capped by `max_turn_s`, so a lost reply cannot hold the device.
+
+Streaming is a level, not a toggle: `StartStreaming`/`StopStreaming` when already on/off are
+no-ops for the shell. listening always streams; thinking and speaking stream only in full
+duplex; idle, muted and error never do (no mic audio leaves the device outside a turn).
 """
 
 from __future__ import annotations
@@ -283,7 +288,8 @@ def _reply_done(p: Policy, e: Event) -> list[Action]:
             StartStreaming(from_preroll=False),
             StartTimer(p.follow_up_s),
         ]
-    return [EndTurn("completed"), PlayEarcon("done")]
+    # Full duplex streams while speaking: going idle must stop it (never stream while idle).
+    return [StopStreaming(), EndTurn("completed"), PlayEarcon("done")]
 
 
 def _speech_stopped(p: Policy, e: Event) -> list[Action]:
@@ -292,7 +298,14 @@ def _speech_stopped(p: Policy, e: Event) -> list[Action]:
 
 
 def _reply_started(p: Policy, e: Event) -> list[Action]:
-    return [StopStreaming()] if p.duplex == "half" else []
+    """A reply plays: half duplex stops the mic stream; a stuck reply ends at the turn cap."""
+    stop: list[Action] = [StopStreaming()] if p.duplex == "half" else []
+    return [*stop, StartTimer(p.max_turn_s)]
+
+
+def _resume(p: Policy, e: Event) -> list[Action]:
+    """The user talks again before the reply: listen, and stream (half duplex had stopped)."""
+    return [StartStreaming(from_preroll=False), StartTimer(p.max_turn_s)]
 
 
 def _cap(p: Policy, e: Event) -> list[Action]:
@@ -340,16 +353,16 @@ TRANSITIONS: Final[dict[tuple[State, type[Event]], tuple[Target, Builder]]] = {
     ),
     (State.LISTENING, MuteToggle): (State.MUTED, _MUTE),
     (State.LISTENING, Failure): (State.ERROR, _FAIL),
-    (State.THINKING, ReplyStarted): (State.SPEAKING, _const()),
+    (State.THINKING, ReplyStarted): (State.SPEAKING, _reply_started),
     (State.THINKING, ReplyDone): (_after_reply, _reply_done),
-    (State.THINKING, SpeechStarted): (State.LISTENING, _cap),
+    (State.THINKING, SpeechStarted): (State.LISTENING, _resume),
     (State.THINKING, WakeDetected): (State.LISTENING, _barge("wake", True)),
     (State.THINKING, TalkPressed): (State.LISTENING, _barge("talk", False)),
     (State.THINKING, Timeout): (
         State.IDLE,
-        _const(CancelResponse(), EndTurn("timeout"), PlayEarcon("error")),
+        _const(StopStreaming(), CancelResponse(), EndTurn("timeout"), PlayEarcon("error")),
     ),
-    (State.THINKING, Cancel): (State.IDLE, _end("cancelled", CancelResponse())),
+    (State.THINKING, Cancel): (State.IDLE, _end("cancelled", StopStreaming(), CancelResponse())),
     (State.THINKING, MuteToggle): (State.MUTED, _MUTE),
     (State.THINKING, Failure): (State.ERROR, _FAIL),
     (State.SPEAKING, ReplyStarted): (State.SPEAKING, _const()),
@@ -363,16 +376,17 @@ TRANSITIONS: Final[dict[tuple[State, type[Event]], tuple[Target, Builder]]] = {
             TruncateReply(),
             EndTurn("barge_in"),
             BeginTurn("barge_in"),
+            StartStreaming(from_preroll=False),
             StartTimer(p.max_turn_s),
         ],
     ),
     (State.SPEAKING, Cancel): (
         State.IDLE,
-        _end("cancelled", StopPlayback(), TruncateReply(), CancelResponse()),
+        _end("cancelled", StopStreaming(), StopPlayback(), TruncateReply(), CancelResponse()),
     ),
     (State.SPEAKING, Timeout): (
         State.IDLE,
-        _end("timeout", StopPlayback(), TruncateReply(), CancelResponse()),
+        _end("timeout", StopStreaming(), StopPlayback(), TruncateReply(), CancelResponse()),
     ),
     (State.SPEAKING, MuteToggle): (State.MUTED, _MUTE),
     (State.SPEAKING, Failure): (State.ERROR, _FAIL),

@@ -10,8 +10,8 @@ cd "$(dirname "$0")/.."
 ea_setup_all test
 
 echo "== ruff"
-.venv/bin/ruff check edge_agent tests bench
-.venv/bin/ruff format --check edge_agent tests bench
+.venv/bin/ruff check .
+.venv/bin/ruff format --check .
 
 echo "== pytest"
 set +e

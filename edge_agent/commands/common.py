@@ -21,7 +21,7 @@ def add_common(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument(
         "--log-level",
         choices=["debug", "info", "warning", "error"],
-        help="log level (default: $EDGE_AGENT_LOG_LEVEL or daemon.log_level)",
+        help="log level (default: $EDGE_AGENT_LOG_LEVEL, else daemon.log_level, else info)",
     )
     return parser
 
@@ -35,12 +35,12 @@ def load(args: argparse.Namespace, *, require_api_key: bool = False) -> Config:
 
 
 def setup_logging_from(args: argparse.Namespace, cfg: Config | None = None) -> None:
-    """Start logging at the level from --log-level, $EDGE_AGENT_LOG_LEVEL or the config."""
+    """Start logging at the level from --log-level, $EDGE_AGENT_LOG_LEVEL or the config.
+
+    Raises:
+        ConfigError: $EDGE_AGENT_LOG_LEVEL names no level.
+    """
+    from edge_agent.app import resolve_log_level
     from edge_agent.system.journal import setup_logging
 
-    level = (
-        getattr(args, "log_level", None)
-        or os.environ.get("EDGE_AGENT_LOG_LEVEL")
-        or (cfg.daemon.log_level if cfg else "info")
-    )
-    setup_logging(level)
+    setup_logging(resolve_log_level(getattr(args, "log_level", None), os.environ, cfg))

@@ -30,7 +30,10 @@ __all__ = [
 
 JOURNAL_SOCKET: Final = "/run/systemd/journal/socket"
 IDENTIFIER: Final = "edge-agent"
-_FIELD_RE: Final = re.compile(r"^[A-Z][A-Z0-9_]*$")
+_FIELD_RE: Final = re.compile(r"^[A-Z][A-Z0-9_]{0,63}$")  # journald's rule for field names
+_OWN_FIELDS: Final = frozenset(
+    {"MESSAGE", "PRIORITY", "SYSLOG_IDENTIFIER", "LOGGER", "CODE_FILE", "CODE_LINE", "CODE_FUNC"}
+)
 _SECRETS: set[str] = set()
 
 
@@ -65,7 +68,7 @@ def journal_fields(record: logging.LogRecord) -> dict[str, str]:
     return {
         key: _redact(str(value))
         for key, value in record.__dict__.items()
-        if _FIELD_RE.match(key) and value is not None
+        if _FIELD_RE.match(key) and key not in _OWN_FIELDS and value is not None
     }
 
 
@@ -73,6 +76,8 @@ def _message(record: logging.LogRecord) -> str:
     text = record.getMessage()
     if record.exc_info and record.exc_info[0] is not None:
         text += "\n" + "".join(traceback.format_exception(*record.exc_info)).rstrip()
+    if record.stack_info:
+        text += "\n" + record.stack_info.rstrip()
     return _redact(text)
 
 
@@ -81,7 +86,7 @@ class JournalHandler(logging.Handler):
 
     def __init__(self, identifier: str = IDENTIFIER, level: int = logging.NOTSET) -> None:
         super().__init__(level)
-        from systemd import journal  # imported here: only this handler needs it
+        from systemd import journal  # type: ignore[import-untyped]  # only this handler needs it
 
         self._sendv = journal.sendv
         self.identifier = identifier
@@ -103,6 +108,8 @@ class JournalHandler(logging.Handler):
             self._sendv(*args)
         except OSError:
             self._fallback.emit(record)  # journald restarting or gone: keep the line
+        except Exception:
+            self.handleError(record)  # e.g. a NUL byte in a field: never raise into the caller
 
 
 class StderrHandler(logging.StreamHandler[TextIO]):
@@ -130,7 +137,11 @@ def setup_logging(level: str | int = "info", *, use_journal: bool | None = None)
     """
     if use_journal is None:
         use_journal = os.path.exists(JOURNAL_SOCKET) and not os.environ.get("EDGE_AGENT_LOG_STDERR")
-    handler: logging.Handler = JournalHandler() if use_journal else StderrHandler()
+    handler: logging.Handler
+    try:
+        handler = JournalHandler() if use_journal else StderrHandler()
+    except ImportError:  # systemd-python missing (not Linux, or a bare venv): keep logging
+        handler = StderrHandler()
     root = logging.getLogger()
     for old in list(root.handlers):
         if isinstance(old, JournalHandler | StderrHandler):

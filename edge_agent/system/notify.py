@@ -36,40 +36,59 @@ class Notifier:
     def _send(self, message: str) -> None:
         if not self.socket:
             return
-        from systemd import daemon
+        from systemd import daemon  # type: ignore[import-untyped]
 
+        # sd_notify(3) reads $NOTIFY_SOCKET itself; under systemd it already holds our socket,
+        # so the environment is only touched (and restored) when it was given differently.
         old = os.environ.get("NOTIFY_SOCKET")
-        os.environ["NOTIFY_SOCKET"] = self.socket  # sd_notify reads the variable itself
+        if old != self.socket:
+            os.environ["NOTIFY_SOCKET"] = self.socket
         try:
             daemon.notify(message)
         except OSError as exc:
-            log.warning("sd_notify failed: %s", exc)
+            log.warning("sd_notify failed: %s", exc, extra={"ERROR_CODE": "sd_notify"})
         finally:
             if old is None:
                 os.environ.pop("NOTIFY_SOCKET", None)
+            elif old != self.socket:
+                os.environ["NOTIFY_SOCKET"] = old
 
     def ready(self, status: str = "") -> None:
+        """Tell systemd start-up is complete (and, optionally, the first status)."""
+        if status:
+            self._last_status = status
         self._send("READY=1" + (f"\nSTATUS={status}" if status else ""))
 
     def status(self, text: str) -> None:
+        """Show `text` in `systemctl status`; repeats are not sent."""
         if text != self._last_status:
             self._last_status = text
             self._send(f"STATUS={text}")
 
     def stopping(self) -> None:
+        """Tell systemd we are shutting down on purpose."""
         self._send("STOPPING=1")
 
     def watchdog(self) -> None:
+        """One keep-alive ping; `run_watchdog` sends them while healthy."""
         self._send("WATCHDOG=1")
 
     async def run_watchdog(self, is_healthy: Callable[[], bool]) -> None:
-        """Ping the watchdog every third of its interval while `is_healthy()` holds."""
+        """Ping the watchdog every third of its interval while `is_healthy()` holds.
+
+        A predicate that raises counts as unhealthy. Returns at once when systemd set no
+        watchdog; otherwise runs until cancelled.
+        """
         if not self.socket or not self.watchdog_interval_s:
             return
         period = self.watchdog_interval_s / 3
         was_healthy = True
         while True:
-            healthy = is_healthy()
+            try:
+                healthy = bool(is_healthy())
+            except Exception:
+                log.exception("health check raised", extra={"ERROR_CODE": "health_check"})
+                healthy = False
             if healthy:
                 self.watchdog()
                 if not was_healthy:

@@ -1,0 +1,53 @@
+"""`edge-agent run`: the daemon (what the systemd unit starts)."""
+
+from __future__ import annotations
+
+import argparse
+
+from edge_agent.commands.common import add_common, load
+
+ORDER = 0
+
+DESCRIPTION = """\
+Run the voice-assistant daemon in the foreground until SIGTERM or SIGINT (Ctrl-C).
+
+Start-up order: the config is loaded and checked first (exit 78 with the problems, before any
+hardware is touched; an OpenAI API key is required unless realtime.token_url is set), then
+logging starts, then the pipeline, then systemd is told READY=1. While running, every state
+change is logged (field STATE) and sent as sd_notify STATUS=<state>; if systemd set
+WatchdogSec=, WATCHDOG=1 is sent every third of the interval while the pipeline is healthy.
+SIGTERM/SIGINT send STOPPING=1 and exit 0.
+
+Logs go to journald (journalctl -u edge-agent) when its socket exists, else to stderr with
+<N> priority prefixes; set EDGE_AGENT_LOG_STDERR=1 to force stderr.
+Exit codes: 0 stopped cleanly, 78 bad config, 69 a device or service is unavailable.
+"""
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = sub.add_parser(
+        "run",
+        help="run the daemon in the foreground (what systemd starts)",
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_common(parser)
+    parser.set_defaults(func=_run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    import asyncio
+    import os
+
+    from edge_agent.app import App, resolve_log_level
+    from edge_agent.system.journal import add_secret
+
+    cfg = load(args, require_api_key=True)  # ConfigError → exit 78 in cli.main
+    level = resolve_log_level(args.log_level, os.environ, cfg)
+    if cfg.api_key:
+        add_secret(cfg.api_key.reveal())
+    for dev in cfg.devices:
+        for secret in (dev.password, dev.token):
+            if secret:
+                add_secret(secret.reveal())
+    return asyncio.run(App(cfg, log_level=level).run())

@@ -1,0 +1,195 @@
+"""`edge-agent run`: config errors exit 78 before anything starts; log level precedence."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from edge_agent.app import resolve_log_level
+from edge_agent.config import EX_CONFIG, parse_config
+from edge_agent.errors import ConfigError
+from edge_agent.sim.notify import NotifySink
+
+ROOT = Path(__file__).resolve().parents[2]
+KEY = "sk-run-test-SECRET-9876543210"
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    drop = (
+        "OPENAI_API_KEY",
+        "EDGE_AGENT_CONFIG",
+        "EDGE_AGENT_LOG_LEVEL",
+        "CREDENTIALS_DIRECTORY",
+        "NOTIFY_SOCKET",
+        "WATCHDOG_USEC",
+    )
+    env = {k: v for k, v in os.environ.items() if k not in drop}
+    env.update(PYTHONPATH=str(ROOT), EDGE_AGENT_LOG_STDERR="1", **extra)
+    return env
+
+
+def run_daemon(tmp_path: Path, config: str, *args: str, **env: str) -> tuple[int, str, list[str]]:
+    """Start `edge-agent run`, stop it with SIGTERM once READY (if it gets there)."""
+    cfg = tmp_path / "config.toml"
+    cfg.write_text(config)
+    with NotifySink(tmp_path / "notify") as sink:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "edge_agent", "run", "--config", str(cfg), *args],
+            env=clean_env(NOTIFY_SOCKET=sink.path, **env),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            deadline = time.monotonic() + 20
+            while proc.poll() is None and time.monotonic() < deadline:
+                try:
+                    sink.wait_for("READY=1", timeout_s=0.1)
+                    break
+                except TimeoutError:
+                    continue  # not ready yet, or it exited (the caller checks the exit code)
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+            out, err = proc.communicate(timeout=10)
+        finally:
+            proc.kill()
+            proc.wait()
+        sink.drain()
+        assert out == ""
+        return proc.returncode, err, sink.lines()
+
+
+# ---- log level precedence: --log-level, then $EDGE_AGENT_LOG_LEVEL, then daemon.log_level
+
+WARNING_CFG = parse_config('[daemon]\nlog_level = "warning"\n', require_api_key=False)
+
+
+@pytest.mark.parametrize(
+    ("flag", "env", "cfg", "expected"),
+    [
+        ("error", {"EDGE_AGENT_LOG_LEVEL": "debug"}, WARNING_CFG, "error"),
+        (None, {"EDGE_AGENT_LOG_LEVEL": "debug"}, WARNING_CFG, "debug"),
+        (None, {"EDGE_AGENT_LOG_LEVEL": " INFO "}, WARNING_CFG, "info"),
+        (None, {"EDGE_AGENT_LOG_LEVEL": ""}, WARNING_CFG, "warning"),
+        (None, {}, WARNING_CFG, "warning"),
+        (None, {}, None, "info"),
+    ],
+)
+def test_log_level_precedence(
+    flag: str | None, env: dict[str, str], cfg: object, expected: str
+) -> None:
+    assert resolve_log_level(flag, env, cfg) == expected  # type: ignore[arg-type]
+
+
+def test_bad_log_level_env_is_a_config_error() -> None:
+    with pytest.raises(ConfigError) as info:
+        resolve_log_level(None, {"EDGE_AGENT_LOG_LEVEL": "loud"}, None)
+    assert info.value.messages == [
+        "$EDGE_AGENT_LOG_LEVEL = 'loud': expected one of debug, info, warning, error"
+    ]
+
+
+def priorities(stderr: str) -> set[str]:
+    return {line[:3] for line in stderr.splitlines() if line.startswith("<")}
+
+
+def test_run_uses_the_config_level(tmp_path: Path) -> None:
+    rc, err, _ = run_daemon(tmp_path, '[daemon]\nlog_level = "warning"\n', OPENAI_API_KEY=KEY)
+    assert rc == 0
+    assert err == ""  # nothing at warning or above during a clean start and stop
+
+
+def test_run_env_level_beats_the_config(tmp_path: Path) -> None:
+    rc, err, _ = run_daemon(
+        tmp_path,
+        '[daemon]\nlog_level = "warning"\n',
+        OPENAI_API_KEY=KEY,
+        EDGE_AGENT_LOG_LEVEL="debug",
+    )
+    assert rc == 0
+    assert priorities(err) == {"<6>", "<7>"}
+    assert "<7>edge_agent.app: policy Policy(" in err
+
+
+def test_run_flag_beats_env_and_config(tmp_path: Path) -> None:
+    rc, err, _ = run_daemon(
+        tmp_path,
+        '[daemon]\nlog_level = "debug"\n',
+        "--log-level",
+        "info",
+        OPENAI_API_KEY=KEY,
+        EDGE_AGENT_LOG_LEVEL="debug",
+    )
+    assert rc == 0
+    assert priorities(err) == {"<6>"}
+    assert "<6>edge_agent.app: ready STATE=idle" in err.splitlines()
+
+
+# ---- bad configuration: exit 78 with the message, before anything starts, never the key
+
+
+@pytest.mark.parametrize(
+    ("config", "env", "message"),
+    [
+        (
+            "[daemon]\nlog_levle = 'info'\n",
+            {"OPENAI_API_KEY": KEY},
+            "daemon.log_levle: unknown key in [daemon]; did you mean 'log_level'?",
+        ),
+        (
+            "[conversation]\nfollow_up_s = 'long'\n",
+            {"OPENAI_API_KEY": KEY},
+            "conversation.follow_up_s = 'long': expected a number between 0.0 and 60.0",
+        ),
+        ("[daemon\n", {"OPENAI_API_KEY": KEY}, "invalid TOML"),
+        ("", {}, "no OpenAI API key"),
+        ("", {"OPENAI_API_KEY": KEY, "EDGE_AGENT_LOG_LEVEL": "loud"}, "$EDGE_AGENT_LOG_LEVEL"),
+    ],
+    ids=["typo", "type", "toml", "no-key", "bad-level-env"],
+)
+def test_bad_config_exits_78_before_starting(
+    tmp_path: Path, config: str, env: dict[str, str], message: str
+) -> None:
+    rc, err, notified = run_daemon(tmp_path, config, **env)
+    assert rc == EX_CONFIG
+    assert err.startswith("config error: ")
+    assert message in err
+    assert KEY not in err
+    assert notified == []  # never got as far as READY (or anything else)
+
+
+def test_token_url_replaces_the_api_key(tmp_path: Path) -> None:
+    rc, err, notified = run_daemon(tmp_path, '[realtime]\ntoken_url = "http://127.0.0.1:9/token"\n')
+    assert rc == 0, err
+    assert notified[:2] == ["READY=1", "STATUS=idle"]
+
+
+def test_key_file_contents_never_printed(tmp_path: Path) -> None:
+    key_file = tmp_path / "key"
+    key_file.write_text(KEY + "\n")
+    key_file.chmod(0o644)  # readable by others: a warning naming the file, not the key
+    rc, err, _ = run_daemon(
+        tmp_path, f'[realtime]\napi_key_file = "{key_file}"\n', "--log-level", "debug"
+    )
+    assert rc == 0
+    assert "readable by group or others" in err
+    assert KEY not in err
+
+
+def test_run_help_explains_itself() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "edge_agent", "run", "--help"],
+        capture_output=True,
+        text=True,
+        env=clean_env(),
+        timeout=30,
+    )
+    assert proc.returncode == 0
+    for text in ("SIGTERM", "READY=1", "STATUS=<state>", "78", "--log-level", "token_url"):
+        assert text in proc.stdout
