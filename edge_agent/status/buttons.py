@@ -83,7 +83,8 @@ class Buttons:
             if strict:
                 raise
             self.error = exc
-            log.error("buttons off: %s", exc, extra={"ERROR_CODE": "gpio", "DEVICE": exc.pin})
+            level = logging.ERROR if exc.pin else logging.WARNING  # busy pin vs no gpio here
+            log.log(level, "buttons off: %s", exc, extra={"ERROR_CODE": "gpio", "DEVICE": exc.pin})
             return
         log.info("buttons: %s", ", ".join(f"{r} on {p}" for r, p in pins.items() if p))
 

@@ -7,16 +7,26 @@ a message naming the pin and its config key, and the fix.
 
 from __future__ import annotations
 
+import logging
+import warnings
 from collections.abc import Callable
 from typing import TypeVar
 
-from gpiozero.exc import BadPinFactory, GPIOPinInUse, PinInvalidPin, PinPWMUnsupported
+from gpiozero.exc import (
+    BadPinFactory,
+    GPIOPinInUse,
+    PinFactoryFallback,
+    PinInvalidPin,
+    PinPWMUnsupported,
+)
 
 from edge_agent.errors import GpioError
 
 __all__ = ["open_device"]
 
 T = TypeVar("T")
+
+log = logging.getLogger(__name__)
 
 
 def open_device(make: Callable[[], T], *, pin: str, key: str) -> T:
@@ -26,7 +36,11 @@ def open_device(make: Callable[[], T], *, pin: str, key: str) -> T:
         GpioError: naming `pin` and `key`, or saying there is no GPIO on this machine.
     """
     try:
-        return make()
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", PinFactoryFallback)
+            device = make()
+        _log_fallbacks(caught)
+        return device
     except BadPinFactory as exc:
         raise GpioError(
             "no gpio on this machine (not a raspberry pi, or no pin library such as lgpio "
@@ -58,6 +72,17 @@ def open_device(make: Callable[[], T], *, pin: str, key: str) -> T:
             pin=pin,
             key=key,
         ) from exc
+
+
+def _log_fallbacks(caught: list[warnings.WarningMessage]) -> None:
+    """gpiozero warns for each pin library it could not load before the one it uses."""
+    for warning in caught:
+        if issubclass(warning.category, PinFactoryFallback):
+            log.debug("gpio: %s", warning.message)
+        else:
+            warnings.warn_explicit(
+                warning.message, warning.category, warning.filename, warning.lineno
+            )
 
 
 def _busy(pin: str, key: str, exc: Exception) -> GpioError:

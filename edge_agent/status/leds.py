@@ -207,7 +207,10 @@ class StatusLeds:
             if strict:
                 raise
             self.error = exc
-            log.error("status led off: %s", exc, extra={"ERROR_CODE": "gpio", "DEVICE": exc.pin})
+            level = logging.ERROR if exc.pin else logging.WARNING  # busy pin vs no gpio here
+            log.log(
+                level, "status led off: %s", exc, extra={"ERROR_CODE": "gpio", "DEVICE": exc.pin}
+            )
             return NullLed()
         log.info("status led: %s on %s", led.type, _pins_text(led))
         return backend

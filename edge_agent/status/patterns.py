@@ -48,18 +48,20 @@ SHAPES: Final[tuple[str, ...]] = typing.get_args(Shape)
 Frame = tuple[float, float, float]
 """One LED colour, (red, green, blue), each 0.0 to 1.0; a mono LED uses the brightest channel."""
 
-TICK_S: Final = 0.04
-"""Frame interval: 25 frames a second, as gpiozero's own pulse uses."""
+TICK_S: Final = 0.05
+"""Frame interval: 20 frames a second (gpiozero's own pulse uses 25): smooth enough, few wakeups."""
 DIM_LEVEL: Final = 0.1
 """Level of ``dim`` on a dimmable LED, before the brightness limit."""
 BLINK_S: Final = (0.5, 0.5)
 FAST_BLINK_S: Final = (0.1, 0.1)
 PULSE_FADE_S: Final = (1.0, 1.0)
-SINGLE_DIM_S: Final = (0.08, 1.92)
+SINGLE_DIM_S: Final = (0.1, 1.9)
 """``dim`` on an on/off LED: a short flash every two seconds."""
 SINGLE_PULSE_S: Final = (1.2, 0.4)
 """``pulse`` on an on/off LED: long on, short off (unlike the even ``blink``)."""
 WHITE: Final[Frame] = (1.0, 1.0, 1.0)
+PURE_COLOURS: Final[dict[str, Frame]] = {"green": (0.0, 1.0, 0.0)}
+"""Names whose CSS value is not what an LED user means (CSS 'green' is a dark #008000)."""
 STATE_KEYS: Final = ("idle", "listening", "thinking", "speaking", "muted", "error")
 """The `LedConfig` fields holding a pattern, named after `State` values."""
 
@@ -74,11 +76,11 @@ class Pattern:
 
     shape: Shape
     colour: Frame | None = None
+    colour_name: str = ""
+    """The colour as written (for messages and `edge-agent leds test`)."""
 
     def __str__(self) -> str:
-        if self.colour is None:
-            return self.shape
-        return f"{self.shape} {Color(*self.colour).html}"
+        return f"{self.shape} {self.colour_name}" if self.colour_name else self.shape
 
 
 def parse_pattern(text: str) -> Pattern:
@@ -98,14 +100,20 @@ def parse_pattern(text: str) -> Pattern:
         )
     if len(words) == 1:
         return Pattern(typing.cast(Shape, shape))
-    name = words[1].strip()
+    name = words[1].strip().lower()
+    return Pattern(typing.cast(Shape, shape), _colour(name), name)
+
+
+def _colour(name: str) -> Frame:
+    if name in PURE_COLOURS:
+        return PURE_COLOURS[name]
     try:
         rgb = Color(name).rgb
     except ValueError:
         raise PatternError(
             f"unknown colour {name!r}; use a colour name (red, blue, orange …) or #rrggbb"
         ) from None
-    return Pattern(typing.cast(Shape, shape), (float(rgb.r), float(rgb.g), float(rgb.b)))
+    return (float(rgb.r), float(rgb.g), float(rgb.b))
 
 
 def frames(
