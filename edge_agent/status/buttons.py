@@ -24,7 +24,7 @@ from edge_agent.states import Cancel, Event, MuteToggle, TalkPressed
 from edge_agent.status.presses import Gesture, PressTracker
 
 if TYPE_CHECKING:
-    from gpiozero import Factory
+    from gpiozero import Factory  # type: ignore[import-untyped]
 
 __all__ = ["Buttons"]
 

@@ -12,7 +12,7 @@ import warnings
 from collections.abc import Callable
 from typing import TypeVar
 
-from gpiozero.exc import (
+from gpiozero.exc import (  # type: ignore[import-untyped]
     BadPinFactory,
     GPIOPinInUse,
     PinFactoryFallback,

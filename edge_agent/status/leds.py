@@ -15,6 +15,7 @@ test`) the `GpioError` is raised instead.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import logging
 from collections.abc import Sequence
@@ -26,7 +27,7 @@ from edge_agent.states import State
 from edge_agent.status.patterns import TICK_S, Frame, Pattern, PatternError, frames, led_patterns
 
 if TYPE_CHECKING:
-    from gpiozero import Factory
+    from gpiozero import Factory  # type: ignore[import-untyped]
 
 __all__ = ["GpioLed", "LedBackend", "NullLed", "StatusLeds"]
 
@@ -85,15 +86,10 @@ class GpioLed:
             try:
                 for key in ("red_pin", "green_pin", "blue_pin"):
                     pin = getattr(led, key).strip()
-                    parts.append(
-                        open_device(
-                            lambda pin=pin: PWMLED(
-                                pin, active_high=led.active_high, pin_factory=pin_factory
-                            ),
-                            pin=pin,
-                            key=f"status.led.{key}",
-                        )
+                    make = functools.partial(
+                        PWMLED, pin, active_high=led.active_high, pin_factory=pin_factory
                     )
+                    parts.append(open_device(make, pin=pin, key=f"status.led.{key}"))
             except GpioError:
                 for part in parts:
                     part.close()

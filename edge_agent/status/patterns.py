@@ -25,7 +25,7 @@ import typing
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final, Literal
 
-from colorzero import Color
+from colorzero import Color  # type: ignore[import-untyped]
 
 if TYPE_CHECKING:
     from edge_agent.config import LedConfig, StatusConfig
