@@ -1,8 +1,9 @@
 """The status LED: shows the daemon's state with the pattern configured for it.
 
-`StatusLeds.show(state)` returns at once. A steady pattern is a single pin write; a moving one
-(blink, pulse) is handed to gpiozero as a ``source`` of frames, which gpiozero plays on its own
-background thread, so nothing here ever sleeps on the event loop.
+`StatusLeds.show(state)` returns at once: it queues the state's frames for the LED's thread,
+which makes a steady pattern one pin write and hands a moving one (blink, pulse) to gpiozero as
+a ``source`` of frames, played on gpiozero's own background thread. Nothing touches a pin,
+starts or joins a thread on the event loop.
 
 Hardware sits behind `LedBackend` (play a loop of frames, close). `GpioLed` drives a single,
 PWM or RGB LED through gpiozero. gpiozero has no APA102/ReSpeaker LED ring class, so a ring is
@@ -18,8 +19,10 @@ from __future__ import annotations
 import functools
 import itertools
 import logging
+import queue
+import threading
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from edge_agent.config import LedConfig, StatusConfig
 from edge_agent.errors import ConfigError, GpioError
@@ -32,6 +35,10 @@ if TYPE_CHECKING:
 __all__ = ["GpioLed", "LedBackend", "NullLed", "StatusLeds"]
 
 log = logging.getLogger(__name__)
+
+CLOSE_TIMEOUT_S: Final = 2.0
+_Request = tuple[list[Any], float]
+"""Pin values of one period and the tick between them."""
 
 
 class LedBackend(Protocol):
@@ -104,21 +111,49 @@ class GpioLed:
                 key="status.led.pin",
             )
         self._device.source_delay = TICK_S
+        self._requests: queue.SimpleQueue[_Request | None] = queue.SimpleQueue()
+        self._worker = threading.Thread(target=self._run, name="status-led", daemon=True)
+        self._worker.start()
 
     def play(self, frames: Sequence[Frame], tick_s: float) -> None:
-        """Runs on the loop: one pin write, or hand the frames to gpiozero's source thread."""
-        values = [self._value(f) for f in frames]
-        self._device.source = None  # stops the previous pattern's thread (it exits within a tick)
-        if len(set(values)) == 1:
-            self._device.value = values[0]
-        else:
-            self._device.source_delay = tick_s
-            self._device.source = itertools.cycle(values)
+        """Runs on the loop: queue the frames for the LED thread and return."""
+        self._requests.put(([self._value(f) for f in frames], tick_s))
 
     def close(self) -> None:
-        """Stop the pattern, turn off and release the pins."""
-        self._device.source = None
-        self._device.close()
+        """Stop the pattern, turn off and release the pins (waits for the LED thread)."""
+        if self._worker.is_alive():
+            self._requests.put(None)
+            self._worker.join(timeout=CLOSE_TIMEOUT_S)
+
+    def _run(self) -> None:
+        """Runs on the LED thread: apply the newest request; gpiozero's thread plays patterns.
+
+        Starting and stopping gpiozero's source thread takes milliseconds (GIL hand-overs), so
+        it happens here rather than on the event loop.
+        """
+        try:
+            while (request := self._newest(self._requests.get())) is not None:
+                values, tick_s = request
+                self._device.source = None  # stops the previous pattern within a tick
+                if len(set(values)) == 1:
+                    self._device.value = values[0]
+                else:
+                    self._device.source_delay = tick_s
+                    self._device.source = itertools.cycle(values)
+        except Exception:  # a pin driver failed mid-run: say so once, keep the daemon alive
+            log.exception("status led stopped", extra={"ERROR_CODE": "gpio"})
+        finally:
+            self._device.source = None
+            self._device.close()
+
+    def _newest(self, request: _Request | None) -> _Request | None:
+        """Skip requests that a newer one already replaced; None (close) wins."""
+        while request is not None:
+            try:
+                request = self._requests.get_nowait()
+            except queue.Empty:
+                return request
+        return None
 
     def _value(self, frame: Frame) -> Any:
         if self.has_colour:
