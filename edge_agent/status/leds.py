@@ -117,7 +117,8 @@ class GpioLed:
 
     def play(self, frames: Sequence[Frame], tick_s: float) -> None:
         """Runs on the loop: queue the frames for the LED thread and return."""
-        self._requests.put(([self._value(f) for f in frames], tick_s))
+        if self._worker.is_alive():
+            self._requests.put(([self._value(f) for f in frames], tick_s))
 
     def close(self) -> None:
         """Stop the pattern, turn off and release the pins (waits for the LED thread)."""

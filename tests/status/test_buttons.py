@@ -7,7 +7,7 @@ import logging
 import threading
 
 import pytest
-from gpiozero import LED
+from gpiozero import LED, Device
 from gpiozero.pins.mock import MockFactory
 
 from edge_agent.config import ButtonsConfig
@@ -174,6 +174,7 @@ async def test_no_buttons_configured_is_a_no_op(caplog: pytest.LogCaptureFixture
 async def test_no_gpio_keeps_running(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
+    monkeypatch.setattr(Device, "pin_factory", None)  # gpiozero's global: make it pick again
     monkeypatch.setenv("GPIOZERO_PIN_FACTORY", "no-such-factory")
     btns = Buttons(ButtonsConfig(mute_pin=MUTE), Inbox(), loop=asyncio.get_running_loop())
     assert not btns.is_enabled and btns.error is not None

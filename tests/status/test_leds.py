@@ -10,7 +10,7 @@ import time
 from collections.abc import Sequence
 
 import pytest
-from gpiozero import LED
+from gpiozero import LED, Device
 from gpiozero.pins.mock import MockFactory
 
 from edge_agent.config import LedConfig, StatusConfig
@@ -208,6 +208,7 @@ def test_no_gpio_on_this_machine_keeps_running(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     """gpiozero finds no pin factory (as on a PC): a warning, then nothing is shown."""
+    monkeypatch.setattr(Device, "pin_factory", None)  # gpiozero's global: make it pick again
     monkeypatch.setenv("GPIOZERO_PIN_FACTORY", "no-such-factory")
     leds = StatusLeds(status(type="single", pin="GPIO17"))
     leds.show(State.LISTENING)
