@@ -6,7 +6,7 @@ import argparse
 import sys
 import time
 
-from edge_agent.commands.common import add_common, load
+from edge_agent.commands.common import add_common, load, setup_logging_from
 
 ORDER = 60
 EX_UNAVAILABLE = 69
@@ -42,6 +42,7 @@ def _test(args: argparse.Namespace) -> int:
     from edge_agent.status.leds import StatusLeds
 
     cfg = load(args, require_api_key=False)
+    setup_logging_from(args, cfg)
     if args.seconds < 0:
         print("leds test: --seconds must be 0 or more", file=sys.stderr)
         return 2
