@@ -780,3 +780,44 @@ def field_help() -> dict[str, str]:
 
     walk(Config, "")
     return out
+
+
+def config_reference() -> str:
+    """The configuration reference as Markdown tables, one per section (the README embeds it)."""
+    sections: dict[str, list[str]] = {}
+
+    def walk(cls: type, section: str) -> None:
+        hints = typing.get_type_hints(cls)
+        for f in dataclasses.fields(cls):
+            if f.metadata.get("internal"):
+                continue
+            hint = hints[f.name]
+            if dataclasses.is_dataclass(hint):
+                walk(hint, f"{section}.{f.name}" if section else f.name)
+                continue
+            if typing.get_origin(hint) is tuple and dataclasses.is_dataclass(
+                typing.get_args(hint)[0]
+            ):
+                walk(typing.get_args(hint)[0], f"[{f.name}]")
+                continue
+            if f.metadata.get("required"):
+                default = "*required*"
+            else:
+                value = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
+                default = f"`{_toml_value(value)}`"
+            help_text = f.metadata.get("help", "").replace("|", "\\|")
+            sections.setdefault(section, []).append(f"| `{f.name}` | {default} | {help_text} |")
+
+    walk(Config, "")
+    out: list[str] = []
+    for section, rows in sections.items():
+        title = section if section.startswith("[") else f"[{section}]"
+        out += [
+            f"#### `{title}`",
+            "",
+            "| key | default | meaning |",
+            "| --- | --- | --- |",
+            *rows,
+            "",
+        ]
+    return "\n".join(out)

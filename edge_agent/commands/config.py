@@ -1,4 +1,4 @@
-"""`edge-agent config {check,show,example}`."""
+"""`edge-agent config {check,show,example,reference}`."""
 
 from __future__ import annotations
 
@@ -33,6 +33,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     show.set_defaults(func=_show)
     example = csub.add_parser("example", help="print the commented example config")
     example.set_defaults(func=_example)
+    reference = csub.add_parser("reference", help="print the configuration reference (Markdown)")
+    reference.set_defaults(func=_reference)
 
 
 def _check(args: argparse.Namespace) -> int:
@@ -52,4 +54,11 @@ def _show(args: argparse.Namespace) -> int:
 
 def _example(args: argparse.Namespace) -> int:
     print(resources.files("edge_agent").joinpath("config.example.toml").read_text(), end="")
+    return 0
+
+
+def _reference(args: argparse.Namespace) -> int:
+    from edge_agent.config import config_reference
+
+    print(config_reference(), end="")
     return 0
