@@ -13,7 +13,8 @@ from edge_agent.sim.http import EmulatedHttpService
 
 
 @pytest.fixture
-async def http() -> AsyncIterator[httpx.AsyncClient]:
+async def http(serve: Any) -> AsyncIterator[httpx.AsyncClient]:
+    """Closed before the emulators stop: they serve one keep-alive connection at a time."""
     async with httpx.AsyncClient(timeout=3.0, follow_redirects=False, trust_env=False) as client:
         yield client
 
