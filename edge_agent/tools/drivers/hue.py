@@ -9,6 +9,7 @@ changes brightness or colour carries `"on": true`, which avoids error 201 (not m
 
 from __future__ import annotations
 
+import logging
 from typing import Any, ClassVar
 
 import httpx
@@ -30,6 +31,30 @@ __all__ = ["HueDriver"]
 _RETRY = (429, 503)  # bridge overloaded: nothing applied, one retry (devices.md §8.5)
 
 
+class _RedactUsernames(logging.Filter):
+    """httpx logs each request URL at INFO, and a v1 URL carries the bridge username: mask it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.usernames: set[str] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and self.usernames:
+            record.args = tuple(self._mask(arg) for arg in record.args)
+        return True
+
+    def _mask(self, arg: object) -> object:
+        if not isinstance(arg, httpx.URL | str):
+            return arg
+        text = str(arg)
+        for username in self.usernames:
+            text = text.replace(username, "***")
+        return text
+
+
+_REDACT = _RedactUsernames()
+
+
 class HueDriver(Driver):
     """One Hue light or group behind a bridge; brightness 1–254 ↔ %, kelvin ↔ mired."""
 
@@ -38,6 +63,11 @@ class HueDriver(Driver):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._exchange = Exchange(self.http, self.base_url, self.device.name, self.timeout_s)
+        if self.device.token:
+            _REDACT.usernames.add(self.device.token.reveal())
+            httpx_log = logging.getLogger("httpx")
+            if _REDACT not in httpx_log.filters:
+                httpx_log.addFilter(_REDACT)
         kind, _, ident = self.device.entity.partition("/")
         if self.device.entity and kind in ("light", "group") and ident.isdigit():
             self._kind, self._id = kind, ident
