@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 
@@ -178,3 +179,11 @@ async def test_unconfigured_target_is_not_supported(http) -> None:
     with pytest.raises(DeviceError) as err:
         await HueDriver(device("hue", token=USERNAME), http).get_state()
     assert err.value.code == "not_supported"
+
+
+async def test_requests_are_paced_and_serialised(driver, emu) -> None:
+    t0 = time.monotonic()
+    states = await asyncio.gather(driver.set_power(True), driver.get_state(), driver.get_state())
+    assert time.monotonic() - t0 >= 0.5  # three requests, 0.25 s apart (aiohue's v1 pacing)
+    assert [s.on for s in states] == [True, True, True]
+    assert [r.method for r in emu.requests] == ["PUT", "GET", "GET"]

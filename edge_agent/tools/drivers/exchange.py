@@ -1,11 +1,11 @@
 """One bounded HTTP exchange with a device, with httpx failures mapped to `DeviceError`.
 
 Owns the rules every driver shares (devices.md §0, §8.5): a deadline on the whole exchange
-(retry included), connect ≤ 1 s, no redirects, at most one retry and only where it is safe
-(idempotent reads, or statuses the family defines as "not processed, try again" such as WLED 503
-and Hue 429/503). It logs a `label` the driver chooses, never the URL: Hue puts its username in
-the path. It must not judge bodies: success by body is the family driver's job.
-"""
+(queueing and retry included), connect ≤ 1 s, no redirects, one request in flight per driver,
+optional pacing (Hue), and at most one retry, only where it is safe: idempotent reads, or
+statuses the family defines as "not processed, try again" (WLED 503, Hue 429/503). It logs a
+`label` the driver chooses, never the URL: Hue puts its username in the path. It does not judge
+bodies: success by body is the family driver's job."""
 
 from __future__ import annotations
 
@@ -36,12 +36,16 @@ class Exchange:
         device_name: str,
         timeout_s: float,
         auth: httpx.Auth | None = None,
+        min_interval_s: float = 0.0,
     ) -> None:
         self.http = http
         self.base_url = base_url
         self.device_name = device_name
         self.timeout_s = timeout_s
         self.auth = auth
+        self.min_interval_s = min_interval_s  # Hue v1: aiohue spaces requests by 0.25 s
+        self._lock = asyncio.Lock()  # one request in flight per device (devices.md §0)
+        self._last_sent = -1e9
 
     async def send(
         self,
@@ -67,8 +71,9 @@ class Exchange:
         timeout = httpx.Timeout(self.timeout_s, connect=min(1.0, self.timeout_s))
         auth: Any = self.auth if self.auth is not None else httpx.USE_CLIENT_DEFAULT
         try:
-            async with asyncio.timeout(self.timeout_s):
+            async with asyncio.timeout(self.timeout_s), self._lock:
                 for attempt in (1, 2):
+                    await self._pace()
                     log.debug("> %s %s", method, label, extra=extra)
                     try:
                         resp = await self.http.request(
@@ -109,6 +114,12 @@ class Exchange:
         except TimeoutError:
             raise self._timeout(started) from None
         raise AssertionError("unreachable: the loop returns or raises")  # pragma: no cover
+
+    async def _pace(self) -> None:
+        wait_s = self._last_sent + self.min_interval_s - time.monotonic()
+        if wait_s > 0:
+            await asyncio.sleep(wait_s)
+        self._last_sent = time.monotonic()
 
     def _timeout(self, started: float) -> DeviceError:
         self._log_failure("timeout", started)
