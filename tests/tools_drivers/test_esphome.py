@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 
 import pytest
@@ -45,7 +46,7 @@ async def test_light_on_off_brightness_colour(rig) -> None:
     await driver.set_color(kelvin=4000)
     assert emu.requests[-1].query == {"color_temp": "250"}
     read = await driver.get_state()
-    assert (read.on, read.brightness_pct, read.rgb) == (True, 40, (255, 0, 128))
+    assert (read.on, read.brightness_pct, read.rgb, read.color_temp_k) == (True, 40, None, 4000)
     await driver.set_power(False)
     assert emu.requests[-1].path == "/light/Living Room Lights/turn_off"
     assert (await driver.get_state()).on is False
@@ -172,3 +173,22 @@ async def test_timeout_garbage_and_server_error(rig) -> None:
     with pytest.raises(DeviceError) as err:
         await driver.set_power(True)
     assert err.value.code == "timeout" and time.monotonic() - t0 < 0.9
+
+
+async def test_colour_temperature_reads_back_in_kelvin(rig) -> None:
+    driver, emu = rig("light/Desk Lamp")
+    await driver.set_color(kelvin=2700)
+    assert emu.requests[-1].query == {"color_temp": "370"}
+    state = await driver.get_state()
+    assert (state.color_temp_k, state.rgb) == (2700, None)
+
+
+async def test_events_replay_every_state(rig, http) -> None:
+    _, emu = rig("switch/Heater", username="admin", password=PASSWORD)
+    emu.auth_mode = "none"
+    resp = await http.get(emu.url + "/events")
+    assert resp.headers["content-type"] == "text/event-stream"
+    events = [block.split("\n") for block in resp.text.strip().split("\n\n")]
+    assert [e[0] for e in events] == ["event: ping", "event: state", "event: state"]
+    ids = {json.loads(e[1].removeprefix("data: "))["id"] for e in events[1:]}
+    assert ids == {"sensor/Outside Temperature", "switch/Heater"}

@@ -150,3 +150,10 @@ async def test_emulator_error_shapes(emu, http) -> None:
     assert toggled.json()["on"] is True
     info = await http.get(emu.url + "/json/info")
     assert info.json()["brand"] == "WLED"
+
+
+async def test_invalid_host_is_unreachable_not_a_crash(http) -> None:
+    drv = WledDriver(device("wled", host="bad host name"), http, timeout_s=1.0)
+    with pytest.raises(DeviceError) as err:
+        await drv.get_state()
+    assert err.value.code == "unreachable"

@@ -3,7 +3,8 @@
 Name URLs (each segment URL-decoded), sub-device paths and legacy object_id URLs; GET answers
 the entity JSON; POST answers 200 with an empty body and applies the change `lag_ms` later, as
 the firmware's main loop does; unknown entity or action → 404 (empty). Auth: `auth_mode` is
-"none", "basic" or "digest" (MD5, qop=auth, deterministic nonces). `/events` (SSE) is not served.
+"none", "basic" or "digest" (MD5, qop=auth, deterministic nonces). `/events` (SSE) sends a
+ping and replays every state, then ends (a real node keeps the stream open).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import base64
 import copy
 import hashlib
+import json
 import re
 import time
 from typing import Any
@@ -91,6 +93,8 @@ class EsphomeEmulator(EmulatedHttpService):
         if not self._authorized(request):
             return self._challenge()
         segments = [unquote(s) for s in urlsplit(request.raw_path).path.split("/")[1:]]
+        if segments == ["events"] and request.method == "GET":
+            return self._events()
         if request.method == "GET":
             entity = self._find(segments)
             if entity is None:
@@ -121,6 +125,14 @@ class EsphomeEmulator(EmulatedHttpService):
                 None,
             )
         return entity
+
+    def _events(self) -> Response:
+        """SSE: a ping, then every state replayed (as on connect); then the stream ends here."""
+        lines = ['event: ping\ndata: {"title":"emulated","lang":"en"}\n\n']
+        lines += [
+            f"event: state\ndata: {json.dumps(self._public(e))}\n\n" for e in self.entities.values()
+        ]
+        return Response(200, "".join(lines), {"Content-Type": "text/event-stream"})
 
     @staticmethod
     def _public(entity: dict[str, Any]) -> dict[str, Any]:

@@ -18,7 +18,12 @@ import httpx
 
 from edge_agent.tools.drivers.base import DeviceError, DeviceState, Driver
 from edge_agent.tools.drivers.exchange import Exchange, json_body
-from edge_agent.tools.drivers.scales import kelvin_to_mired, level_to_pct, pct_to_level
+from edge_agent.tools.drivers.scales import (
+    kelvin_to_mired,
+    level_to_pct,
+    mired_to_kelvin,
+    pct_to_level,
+)
 
 __all__ = ["ChallengeAuth", "EsphomeDriver"]
 
@@ -181,10 +186,15 @@ class EsphomeDriver(Driver):
         brightness_pct: int | None = None
         if self._domain == "light":
             brightness_pct = level_to_pct(bri, 255) if on and isinstance(bri, int) else 0
+        mired = data.get("color_temp")
+        kelvin = None
+        if data.get("color_mode") == "color_temp" and isinstance(mired, int | float) and mired > 0:
+            kelvin, rgb = mired_to_kelvin(mired), None
         return DeviceState(
             on=on,
             brightness_pct=brightness_pct if on is not None else None,
             rgb=rgb,
+            color_temp_k=kelvin,
             raw_state=None if state in ("ON", "OFF") else state.lower(),
         )
 

@@ -93,6 +93,16 @@ class Exchange:
                             log.warning("device read failed; retrying once", extra=extra)
                             continue
                         raise self._unreachable(exc, started) from None
+                    except httpx.DecodingError:
+                        self._log_failure("bad_response", started)
+                        raise DeviceError(
+                            "bad_response", "the answer could not be decoded"
+                        ) from None
+                    except (httpx.RequestError, httpx.InvalidURL):
+                        self._log_failure("unreachable", started)
+                        raise DeviceError(
+                            "unreachable", "the configured host or port is not a valid address"
+                        ) from None
                     latency_ms = round((time.monotonic() - started) * 1000)
                     log.debug(
                         "< %s %d",
