@@ -33,7 +33,7 @@ class WledDriver(Driver):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._exchange = Exchange(self.http, self.base_url, self.device.name, self.timeout_s)
+        self._exchange = Exchange(self)
 
     async def get_state(self) -> DeviceState:
         resp = await self._exchange.send(
