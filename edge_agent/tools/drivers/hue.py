@@ -90,7 +90,8 @@ class HueDriver(Driver):
         if pct <= 0:
             return await self.set_power(False)
         return await self._put(
-            {"on": True, "bri": pct_to_level(pct, 254)}, DeviceState(on=True, brightness_pct=pct)
+            {"on": True, "bri": pct_to_level(pct, 254)},
+            DeviceState(on=True, brightness_pct=min(pct, 100)),
         )
 
     async def set_color(

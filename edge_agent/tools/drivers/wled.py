@@ -48,7 +48,8 @@ class WledDriver(Driver):
         if pct <= 0:
             return await self.set_power(False)
         return await self._post(
-            {"on": True, "bri": pct_to_level(pct, 255)}, DeviceState(on=True, brightness_pct=pct)
+            {"on": True, "bri": pct_to_level(pct, 255)},
+            DeviceState(on=True, brightness_pct=min(pct, 100)),
         )
 
     async def set_color(
