@@ -95,7 +95,10 @@ class EmulatedHttpService:
         self._server = HTTPServer(("127.0.0.1", port), Handler)
         self._server.timeout = 0.5
         self._thread = threading.Thread(
-            target=self._server.serve_forever, name=f"emu-{self.name}", daemon=True
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name=f"emu-{self.name}",
+            daemon=True,
         )
         self._thread.start()
         return self

@@ -148,4 +148,8 @@ def setup_logging(level: str | int = "info", *, use_journal: bool | None = None)
             root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level.upper() if isinstance(level, str) else level)
+    # httpx logs every request URL at INFO; some device APIs (Hue v1) carry credentials in the
+    # path, and one line per device call is noise in the journal anyway.
+    for noisy in ("httpx", "httpcore", "websockets"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
     return handler
