@@ -167,7 +167,7 @@ class TasmotaEmulator(EmulatedHttpService):
 
     def _light_state(self) -> dict[str, Any]:
         out: dict[str, Any] = {self._key(n + 1): p for n, p in enumerate(self.power)}
-        out.update(Dimmer=self.dimmer, Color="%02X%02X%02X" % self.color, CT=self.ct)
+        out.update(Dimmer=self.dimmer, Color="".join(f"{c:02X}" for c in self.color), CT=self.ct)
         return out
 
     def _sts(self) -> dict[str, Any]:
