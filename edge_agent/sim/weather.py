@@ -35,6 +35,13 @@ class OpenMeteoEmulator(EmulatedHttpService):
         }
 
     def handle(self, request: Request) -> Response:
+        response = self._route(request)
+        # One request per connection: an idle keep-alive socket would pin the single server
+        # thread and block stop().
+        response.headers.setdefault("Connection", "close")
+        return response
+
+    def _route(self, request: Request) -> Response:
         if request.path == "/v1/search":
             return Response(200, self._search(request.query))
         if request.path == "/v1/forecast":

@@ -94,6 +94,8 @@ class ToolRegistry:
         self._clock = clock
         self._secrets = tuple(s for s in secrets if len(s) >= 4)
         self._turn_listeners: list[Callable[[], None]] = []
+        self._instructions: list[Callable[[], str]] = []
+        self._closers: list[Callable[[], Awaitable[None]]] = []
         for tool in tools:
             self.add(tool)
 
@@ -112,6 +114,18 @@ class ToolRegistry:
         """Call `listener` whenever the user starts speaking a new turn."""
         self._turn_listeners.append(listener)
 
+    def add_instructions(self, provider: Callable[[], str]) -> None:
+        """Text for new sessions' instructions (e.g. remembered facts), read per session."""
+        self._instructions.append(provider)
+
+    def on_close(self, closer: Callable[[], Awaitable[None]]) -> None:
+        """Release a resource the tools hold (drivers, the memory store) in `aclose`."""
+        self._closers.append(closer)
+
+    async def aclose(self) -> None:
+        for closer in reversed(self._closers):
+            await closer()
+
     # -- what the conversation uses -------------------------------------------------------------
     @property
     def names(self) -> list[str]:
@@ -120,6 +134,10 @@ class ToolRegistry:
     def specs(self) -> list[dict[str, Any]]:
         """The ``tools`` list of ``session.update``."""
         return [tool.spec() for tool in self._tools.values()]
+
+    def instructions(self) -> str:
+        """Extra instructions for a new session ("" when there is nothing to add)."""
+        return "\n\n".join(text for text in (p() for p in self._instructions) if text)
 
     def new_user_turn(self) -> None:
         """The daemon saw a new user speech turn (not something the model can claim)."""

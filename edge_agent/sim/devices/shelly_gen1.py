@@ -11,12 +11,13 @@ import time
 from typing import Any
 
 from edge_agent.config import DeviceConfig
-from edge_agent.sim.http import EmulatedHttpService, Request, Response
+from edge_agent.sim.devices.esp import EspHttpService
+from edge_agent.sim.http import Request, Response
 
 __all__ = ["ShellyGen1Emulator"]
 
 
-class ShellyGen1Emulator(EmulatedHttpService):
+class ShellyGen1Emulator(EspHttpService):
     """`mode` is "relay" or "light" (a dimmer/bulb); `password` enables Basic auth."""
 
     name = "shelly_gen1"
@@ -47,7 +48,7 @@ class ShellyGen1Emulator(EmulatedHttpService):
             username=dev.username,
         )
 
-    def handle(self, request: Request) -> Response:
+    def route(self, request: Request) -> Response:
         self._run_timers()
         parts = request.path.strip("/").split("/")
         if parts == ["shelly"]:

@@ -18,7 +18,8 @@ import urllib.request
 from typing import Any
 
 from edge_agent.config import DeviceConfig
-from edge_agent.sim.http import EmulatedHttpService, Request, Response
+from edge_agent.sim.devices.esp import EspHttpService
+from edge_agent.sim.http import Request, Response
 
 __all__ = ["ShellyGen2Emulator"]
 
@@ -32,7 +33,7 @@ class _RpcError(Exception):
         self.message = message
 
 
-class ShellyGen2Emulator(EmulatedHttpService):
+class ShellyGen2Emulator(EspHttpService):
     """A Plus Plug S (switch mode) or a Plus dimmer (light mode)."""
 
     name = "shelly_gen2"
@@ -77,7 +78,7 @@ class ShellyGen2Emulator(EmulatedHttpService):
         )
 
     # -- HTTP ----------------------------------------------------------------------------------
-    def handle(self, request: Request) -> Response:
+    def route(self, request: Request) -> Response:
         path = request.path.rstrip("/")
         if path == "/shelly":
             return Response(200, self._device_info())

@@ -16,7 +16,8 @@ import re
 from typing import Any
 
 from edge_agent.config import DeviceConfig
-from edge_agent.sim.http import EmulatedHttpService, Request, Response
+from edge_agent.sim.devices.esp import EspHttpService
+from edge_agent.sim.http import Request, Response
 
 __all__ = ["TasmotaEmulator"]
 
@@ -27,7 +28,7 @@ class _Dropped(Exception):
     """Answer nothing (the Referer gate)."""
 
 
-class TasmotaEmulator(EmulatedHttpService):
+class TasmotaEmulator(EspHttpService):
     """A Tasmota plug or bulb with `relays` outputs; `light` adds Dimmer/Color/CT."""
 
     name = "tasmota"
@@ -81,7 +82,7 @@ class TasmotaEmulator(EmulatedHttpService):
                 return
         super()._dispatch(h)
 
-    def handle(self, request: Request) -> Response:
+    def route(self, request: Request) -> Response:
         if request.path != "/cm":
             return Response(
                 404, "File Not Found\n\nURI: " + request.path, {"Content-Type": "text/plain"}
