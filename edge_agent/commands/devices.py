@@ -57,7 +57,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
             '1 otherwise. Example: edge-agent tool set_power \'{"device":"lamp","state":"on"}\'',
         )
     )
-    tool.add_argument("tool_name", metavar="NAME", help="tool name, e.g. list_devices, get_weather")
+    tool.add_argument(
+        "tool_name", metavar="NAME", nargs="?", help="tool name, e.g. list_devices, get_weather"
+    )
     tool.add_argument("arguments", metavar="ARGS", nargs="?", default="{}", help="JSON object")
     tool.add_argument("--list", action="store_true", help="print the tool specs instead")
     tool.set_defaults(func=_tool)
@@ -130,6 +132,9 @@ async def _read_all(cfg: Config, devices: tuple[DeviceConfig, ...]) -> dict[str,
 
 
 def _tool(args: argparse.Namespace) -> int:
+    if not args.tool_name and not args.list:
+        print("edge-agent tool: give a tool NAME (or --list)", file=sys.stderr)
+        return 2
     cfg = load(args)
     setup_logging_from(args, cfg)
     return asyncio.run(_run_tool(cfg, args.tool_name, args.arguments, args.list))
