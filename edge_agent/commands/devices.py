@@ -72,7 +72,7 @@ def _list(args: argparse.Namespace) -> int:
         print("no devices configured (add [[devices]] to the config)")
         return 0
     states = asyncio.run(_read_all(cfg, cfg.devices)) if not args.no_state else {}
-    rows = [("NAME", "AREA", "KIND", "FAMILY", "ACTIONS", "STATE")]
+    rows: list[tuple[str, ...]] = [("NAME", "AREA", "KIND", "FAMILY", "ACTIONS", "STATE")]
     for dev in cfg.devices:
         state = states.get(dev.name, ("-", 0))[0]
         rows.append((dev.name, dev.area or "-", dev.kind, dev.family, ",".join(dev.actions), state))

@@ -73,7 +73,10 @@ class OpenMeteoEmulator(EmulatedHttpService):
         feels_c = round(temp_c - wind_kmh / 10, 1)
         fahrenheit = query.get("temperature_unit") == "fahrenheit"
         mph = query.get("wind_speed_unit") == "mph"
-        t = (lambda c: round(c * 9 / 5 + 32, 1)) if fahrenheit else (lambda c: c)
+
+        def t(celsius: float) -> float:
+            return round(celsius * 9 / 5 + 32, 1) if fahrenheit else celsius
+
         current = {
             "time": "2026-11-25T12:00",
             "interval": 900,

@@ -6,6 +6,7 @@ areas and typed values, never a URL, host, path or command (devices.md §8).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Final
 
 __all__ = ["COLORS", "QUANTITIES", "home_tool_specs"]
@@ -52,9 +53,9 @@ def _obj(properties: dict[str, Any], required: list[str] | None = None) -> dict[
     return schema
 
 
-def home_tool_specs(kinds: list[str]) -> list[tuple[str, str, dict[str, Any]]]:
+def home_tool_specs(kinds: Sequence[str]) -> list[tuple[str, str, dict[str, Any]]]:
     """(name, description, parameters) of each home tool."""
-    kind = {"type": "string", "enum": kinds or ["switch"]}
+    kind = {"type": "string", "enum": list(kinds) or ["switch"]}
     return [
         (
             "list_devices",

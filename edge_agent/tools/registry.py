@@ -163,7 +163,7 @@ class ToolRegistry:
             timeout_s = tool.timeout_s if tool else 0.0
             result = error_result("timeout", f"no answer in {timeout_s:g} s; outcome unknown")
         except fastjsonschema.JsonSchemaException as exc:
-            result = error_result("bad_arguments", _short(exc.message, 160))
+            result = error_result("bad_arguments", _short(str(exc), 160))
         except Exception as exc:  # a bug in a handler must not end the conversation
             log.exception("tool %s crashed", name, extra={"TOOL": name})
             result = error_result("internal_error", exc.__class__.__name__)

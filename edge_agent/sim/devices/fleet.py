@@ -57,7 +57,10 @@ class DeviceFleet:
             if self.with_weather:
                 self.weather = OpenMeteoEmulator()
                 self.weather.start()
-                weather = dataclasses.replace(weather, **self.weather.config_urls())
+                urls = self.weather.config_urls()
+                weather = dataclasses.replace(
+                    weather, geocoding_url=urls["geocoding_url"], forecast_url=urls["forecast_url"]
+                )
         except BaseException:
             self.stop()
             raise
