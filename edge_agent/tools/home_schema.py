@@ -99,7 +99,11 @@ def home_tool_specs(kinds: Sequence[str]) -> list[tuple[str, str, dict[str, Any]
             "Read a measurement (temperature °C, humidity %, power W, energy kWh) from a device "
             "or from the devices in an area.",
             _obj(
-                {"device": _DEVICE, "area": _AREA, "quantity": {"enum": sorted(QUANTITIES)}},
+                {
+                    "device": _DEVICE,
+                    "area": _AREA,
+                    "quantity": {"type": "string", "enum": sorted(QUANTITIES)},
+                },
                 ["quantity"],
             ),
         ),
