@@ -75,7 +75,10 @@ async def send(
             raise DeviceError("timeout", f"no answer in {timeout_s:g} s; state unknown") from None
         except (httpx.ConnectError, httpx.RemoteProtocolError, httpx.ReadError) as exc:
             if last or not idempotent:
-                raise DeviceError("unreachable", _transport_detail(exc)) from None
+                detail = _transport_detail(exc)
+                if not idempotent and not isinstance(exc, httpx.ConnectError):
+                    detail += "; state unknown"  # the write may have been carried out
+                raise DeviceError("unreachable", detail) from None
             await asyncio.sleep(RETRY_DELAY_S)
             continue
         except httpx.HTTPError as exc:

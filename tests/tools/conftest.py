@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import AsyncIterator, Iterator
 
 import httpx
@@ -11,6 +12,9 @@ import pytest
 from edge_agent.config import DeviceConfig, Secret, ToolsConfig
 from edge_agent.sim.http import EmulatedHttpService
 from edge_agent.tools.http import make_http_client
+
+TIME_SCALE = float(os.environ.get("EDGE_AGENT_TEST_TIME_SCALE", "1"))
+"""Multiplies the wall-clock limits tests assert on (set it >1 on slow machines)."""
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from edge_agent.sim.devices.tasmota import TasmotaEmulator
 from edge_agent.tools.drivers.base import DeviceError, DeviceState
 from edge_agent.tools.drivers.tasmota import TasmotaDriver
 
-from .conftest import device
+from .conftest import TIME_SCALE, device
 
 
 async def test_power_and_state(serve, http) -> None:
@@ -91,7 +91,7 @@ async def test_faults(serve, http, fault, code) -> None:
     with pytest.raises(DeviceError) as err:
         await drv.set_power(True)
     assert err.value.code == code
-    assert time.monotonic() - start < 1.0
+    assert time.monotonic() - start < 1.0 * TIME_SCALE
 
 
 async def test_emulator_shapes(serve, http) -> None:
