@@ -123,7 +123,8 @@ async def _read_all(cfg: Config, devices: tuple[DeviceConfig, ...]) -> dict[str,
             except DeviceError as exc:
                 text = f"error {exc.code}: {exc.detail}"
             except Exception as exc:  # e.g. ToolFailure: no driver for the family
-                text = f"error {getattr(exc, 'code', type(exc).__name__)}: {exc}"
+                code = getattr(exc, "code", type(exc).__name__)
+                text = f"error {code}: {getattr(exc, 'detail', str(exc))}"
             return text, round((time.monotonic() - start) * 1000)
 
         results = await asyncio.gather(*(read(d) for d in devices))
