@@ -17,6 +17,7 @@ colours by name → RGB, temperatures in °C.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from collections.abc import Callable, Iterable
 from typing import Any, Final
@@ -163,10 +164,9 @@ class HomeTools:
         needs += ["color"] if (rgb or kelvin) else []
 
         async def op(drv: Driver) -> DeviceState:
-            state = await drv.set_color(rgb, kelvin) if (rgb or kelvin) else None
+            state = await drv.set_color(rgb, kelvin) if (rgb or kelvin) else DeviceState()
             if pct is not None:
-                state = await drv.set_brightness(int(pct))
-            assert state is not None
+                state = _merge(state, await drv.set_brightness(int(pct)))
             return state
 
         return await self._act("set_light", args, needs, op, confirmed)
@@ -270,6 +270,16 @@ def _describe(dev: DeviceConfig, state: dict[str, Any] | str) -> dict[str, Any]:
         out["needs_confirmation"] = True
     out["state"] = state
     return out
+
+
+def _merge(first: DeviceState, second: DeviceState) -> DeviceState:
+    """What two successive answers tell together (the later one wins where both know)."""
+    known = {
+        f.name: getattr(second, f.name)
+        for f in dataclasses.fields(second)
+        if getattr(second, f.name) not in (None, {})
+    }
+    return dataclasses.replace(first, **known)
 
 
 def _spoken(tool: str, args: dict[str, Any]) -> str:
