@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
+import logging
 import time
 from collections.abc import Callable, Iterable
 from typing import Any, Final
@@ -34,6 +36,8 @@ from edge_agent.tools.home_schema import COLORS, QUANTITIES, home_tool_specs
 from edge_agent.tools.registry import Tool, ToolFailure, ToolRegistry
 
 __all__ = ["AREA_CONFIRM_OVER", "SENSITIVE_KINDS", "HomeTools", "build_registry"]
+
+log = logging.getLogger(__name__)
 
 SENSITIVE_KINDS: Final = frozenset({"lock", "garage", "alarm"})
 AREA_CONFIRM_OVER: Final = 6
@@ -305,12 +309,17 @@ def build_registry(
 
     registry = ToolRegistry(clock=clock)
     timeout_s = cfg.tools.timeout_s
+    store: MemoryStore | None = None
     if "memory" in cfg.tools.enabled:
-        store = MemoryStore(cfg.state_dir / "memory.sqlite3")
+        try:
+            store = MemoryStore(cfg.state_dir / "memory.sqlite3")
+        except OSError as exc:  # the daemon still works without memories
+            log.error("memory tools disabled: %s", exc, extra={"ERROR_CODE": "memory_store"})
+    if store is not None:
         for tool in memory_tools(store, timeout_s=timeout_s):
             registry.add(tool)
         registry.add_instructions(store.memories_for_instructions)
-        registry.on_close(lambda: asyncio.to_thread(store.close))
+        registry.on_close(functools.partial(asyncio.to_thread, store.close))
     if "weather" in cfg.tools.enabled:
         weather = WeatherService(cfg.weather, http, timeout_s=cfg.tools.http_timeout_s, clock=clock)
         for tool in weather_tools(weather, timeout_s=timeout_s):
