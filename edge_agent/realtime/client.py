@@ -527,7 +527,9 @@ def _describe(exc: BaseException | None) -> str:
         return f"close code {rcvd.code}" if rcvd is not None else "connection dropped"
     if isinstance(exc, InvalidStatus):
         return f"http {exc.response.status_code}"
-    return type(exc).__name__ + (f": {exc}" if isinstance(exc, RealtimeError | OSError) else "")
+    if isinstance(exc, RealtimeError):
+        return str(exc)
+    return type(exc).__name__ + (f": {exc}" if isinstance(exc, OSError) else "")
 
 
 def _log_usage(ev: p.ResponseDone) -> None:

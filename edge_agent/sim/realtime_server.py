@@ -201,6 +201,10 @@ class RealtimeEmulator:
     def next_id(self, prefix: str) -> str:
         return f"{prefix}_{next(self._ids):04d}"
 
+    def set_turns(self, turns: Iterable[Turn]) -> None:
+        """Script the next user turns (the fallback answers when they run out)."""
+        self._turns = iter(tuple(turns))
+
     def next_turn(self) -> Turn | None:
         return next(self._turns, None)
 

@@ -51,7 +51,7 @@ async def test_audio_sent_while_connecting_is_not_lost(emulator: RealtimeEmulato
 async def test_function_call_turn_sends_outputs_then_one_create(
     emulator: RealtimeEmulator, make_client
 ) -> None:
-    emulator._turns = iter(emulator.scenario.turns[2:])  # the one-call turn
+    emulator.set_turns(emulator.scenario.turns[2:])  # the one-call turn
     client = make_client()
     await client.ensure_connected()
     await speak(client)
@@ -72,7 +72,7 @@ async def test_function_call_turn_sends_outputs_then_one_create(
 
 
 async def test_two_parallel_calls(emulator: RealtimeEmulator, make_client) -> None:
-    emulator._turns = iter(emulator.scenario.turns[1:])
+    emulator.set_turns(emulator.scenario.turns[1:])
     client = make_client()
     await client.ensure_connected()
     await speak(client)
@@ -94,7 +94,7 @@ async def test_two_parallel_calls(emulator: RealtimeEmulator, make_client) -> No
 async def test_outputs_before_the_response_is_done_wait_for_it(
     emulator: RealtimeEmulator, make_client
 ) -> None:
-    emulator._turns = iter(emulator.scenario.turns[2:])
+    emulator.set_turns(emulator.scenario.turns[2:])
     emulator.faults.delay_ms = 30  # response.done comes well after the call
     client = make_client()
     await client.ensure_connected()
