@@ -67,6 +67,7 @@ class Conversation:
         self._create_sent = False
         self._create_wanted = False
         self._cancel_on_create = False
+        self._cancelled_id: str | None = None  # response.cancel sent, response.done pending
         self._items: dict[str, _AudioItem] = {}
         self.current_item_id: str | None = None
         self._calls: dict[str, _Call] = {}
@@ -187,7 +188,8 @@ class Conversation:
         """
         out: list[p.Json] = []
         was_active = self.active_response_id is not None
-        if was_active:
+        if was_active and self._cancelled_id != self.active_response_id:
+            self._cancelled_id = self.active_response_id
             out.append(p.response_cancel(self.active_response_id))
         elif self._create_sent:
             self._cancel_on_create = True

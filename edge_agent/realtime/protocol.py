@@ -510,7 +510,7 @@ def _rate_limits(d: Mapping[str, object]) -> RateLimits:
 
 def _audio_delta(d: Mapping[str, object]) -> AudioDelta:
     try:
-        pcm = binascii.a2b_base64(_str(d, "delta"))
+        pcm = binascii.a2b_base64(_str(d, "delta"), strict_mode=True)
     except binascii.Error as exc:
         raise _Malformed("delta") from exc
     return AudioDelta(_str(d, "response_id"), _str(d, "item_id"), pcm)
