@@ -88,7 +88,9 @@ async def _serve(args: argparse.Namespace, scenario: object) -> int:
         session_max_s=args.session_max_s,
     )
     await emu.start(args.port, args.host)
-    relay = TokenRelay(emu).start(args.token_relay_port) if args.token_relay_port else None
+    relay = TokenRelay(emu) if args.token_relay_port else None
+    if relay is not None:
+        relay.start(args.token_relay_port)
     url = f"ws://{args.host}:{emu.port}/v1/realtime"
     print(f"realtime emulator on {url} (set realtime.url = {url!r})", flush=True)
     if relay is not None:

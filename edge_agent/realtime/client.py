@@ -29,7 +29,6 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final
-from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import httpx
 from websockets.asyncio.client import ClientConnection, connect
@@ -38,6 +37,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidSta
 from edge_agent.config import RealtimeConfig, Secret
 from edge_agent.errors import FatalRealtimeError, RealtimeError
 from edge_agent.realtime import protocol as p
+from edge_agent.realtime.auth import Credentials, session_url
 from edge_agent.realtime.conversation import DEFAULT_TOOL_BUDGET_MS, Conversation
 
 __all__ = [
@@ -117,11 +117,9 @@ class RealtimeClient:
         rng: random.Random | None = None,
     ) -> None:
         self.config = config
-        self._api_key = api_key
+        self._credentials = Credentials(config, api_key, http)
         self._tools = [dict(t) for t in tools]
         self._instructions = instructions or (lambda: config.instructions)
-        self._http = http
-        self._owns_http = http is None
         self._backoff = (backoff_initial_s, backoff_max_s)
         self._max_buffered_bytes = int(max_buffered_s * 1000) * p.BYTES_PER_MS
         self._ping_interval_s = ping_interval_s
@@ -185,9 +183,7 @@ class RealtimeClient:
             await asyncio.gather(task, return_exceptions=True)
         if self._ws is not None:
             await self._ws.close()
-        if self._owns_http and self._http is not None:
-            await self._http.aclose()
-            self._http = None
+        await self._credentials.aclose()
         if self.state is not ClientState.FAILED:
             self._set_state(ClientState.CLOSED)
 
@@ -335,14 +331,10 @@ class RealtimeClient:
         self.conversation.reset()
 
     async def _open(self) -> ClientConnection:
-        key = await self._fetch_secret() if self.config.token_url else self._api_key.reveal()
-        if self.config.auth == "api-key":
-            headers = {"api-key": key}
-        else:
-            headers = {"Authorization": f"Bearer {key}"}
+        headers = await self._credentials.headers()
         try:
             ws = await connect(
-                _session_url(self.config.url, self.config.model),
+                session_url(self.config.url, self.config.model),
                 additional_headers=headers,
                 max_size=WS_MAX_SIZE,
                 open_timeout=self.config.connect_timeout_s,
@@ -353,35 +345,14 @@ class RealtimeClient:
         except InvalidStatus as exc:
             status = exc.response.status_code
             if status in _FATAL_HTTP:
+                what = "client secret" if self._credentials.uses_relay else "api key"
                 raise FatalRealtimeError(
-                    f"realtime service refused the {'client secret' if self.config.token_url else 'api key'} "
-                    f"(http {status}); check the key (or realtime.token_url) and its permissions"
+                    f"realtime service refused the {what} (http {status}); check the key "
+                    "(or realtime.token_url) and its permissions"
                 ) from None
             raise RealtimeError(f"realtime handshake failed: http {status}") from None
         self._ws = ws
         return ws
-
-    async def _fetch_secret(self) -> str:
-        if self._http is None:
-            self._http = httpx.AsyncClient(timeout=self.config.connect_timeout_s)
-        resp = await self._http.post(self.config.token_url, json={"model": self.config.model})
-        if resp.status_code in _FATAL_HTTP:
-            raise FatalRealtimeError(
-                f"token relay refused us (http {resp.status_code}); check realtime.token_url "
-                "and the relay's access rules"
-            )
-        if resp.status_code != 200:
-            raise RealtimeError(f"token relay answered http {resp.status_code}")
-        try:
-            body = resp.json()
-            value = body.get("value") or body["client_secret"]["value"]
-        except (ValueError, KeyError, TypeError, AttributeError):
-            raise RealtimeError(
-                'token relay answer has no \'value\'; expected {"value": "ek_..."}'
-            ) from None
-        if not isinstance(value, str) or not value:
-            raise RealtimeError("token relay answer has an empty 'value'")
-        return value
 
     async def _handshake(self, ws: ClientConnection) -> str:
         """session.created → session.update (instructions, tools) → session.updated."""
@@ -512,12 +483,6 @@ class RealtimeClient:
             log.info("rotating the realtime session")
             return _End.ROTATE
         return None
-
-
-def _session_url(url: str, model: str) -> str:
-    parts = urlsplit(url)
-    query = f"{parts.query}&" if parts.query else ""
-    return urlunsplit(parts._replace(query=query + urlencode({"model": model})))
 
 
 def _describe(exc: BaseException | None) -> str:
