@@ -132,7 +132,8 @@ class RealtimeClient:
         self._fatal: FatalRealtimeError | None = None
         self._task: asyncio.Task[None] | None = None
         self._ws: ClientConnection | None = None
-        self._audio = bytearray()  # mic audio not yet sent (connecting, or held)
+        self._audio = bytearray()  # mic audio not yet sent (connecting)
+        self._held_dropped_bytes = 0
         self._outbox: collections.deque[p.Json] = collections.deque()
         self._wake = asyncio.Event()
         self._state_changed = asyncio.Event()
@@ -201,9 +202,24 @@ class RealtimeClient:
 
     # -- audio and conversation commands (non-blocking) ----------------------------------------
     def send_audio(self, pcm: bytes) -> None:
-        """Queue 24 kHz int16 mono mic audio; sent in 40 ms appends once ready and not held."""
+        """Queue 24 kHz int16 mono mic audio, sent in 40 ms appends; call it on the loop thread.
+
+        Audio given while connecting is kept and sent once the session is ready; audio given
+        while a tool call is pending (`conversation.is_input_held`) is dropped.
+        """
         now = self._clock()
         self._last_activity_s = self._last_audio_s = now
+        if self.state is ClientState.READY and self.conversation.is_input_held:
+            # a tool result is pending: speech now must not start a reply without it, and
+            # sending it later would interrupt the reply that carries the result
+            self._held_dropped_bytes += len(pcm)
+            return
+        if self._held_dropped_bytes:
+            log.info(
+                "dropped %d ms of mic audio while a tool was pending",
+                self._held_dropped_bytes // 48,
+            )
+            self._held_dropped_bytes = 0
         self._audio += pcm
         overflow = len(self._audio) - self._max_buffered_bytes
         if overflow > 0:
@@ -389,7 +405,7 @@ class RealtimeClient:
     def _check_error(self, ev: p.ServerError) -> None:
         if ev.is_fatal:
             raise FatalRealtimeError(
-                f"realtime service error {ev.code!r}: {ev.message.lower() or 'no detail'}; "
+                f"realtime service error {ev.code!r}: {ev.message.lower().rstrip('.') or 'no detail'}; "
                 f"check the api key, realtime.model ({self.config.model!r}) and the account quota"
             )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 from edge_agent.realtime import protocol as p
@@ -145,3 +146,31 @@ async def test_barge_in_caps_truncate_at_received_audio(emulator: RealtimeEmulat
     truncated = await next_of(client, p.ItemTruncated)
     assert (truncated.item_id, truncated.audio_end_ms) == (delta.item_id, received_ms)
     assert not [e for e in emulator.server_events if e["type"] == "error"]
+
+
+async def test_slow_tool_is_answered_within_budget_and_late_result_noted(
+    emulator: RealtimeEmulator, make_client
+) -> None:
+    emulator.set_turns(emulator.scenario.turns[2:])
+    client = make_client(tool_budget_ms=300)
+    await client.ensure_connected()
+    await speak(client)
+    call = await next_of(client, p.FunctionCallDone)
+    await next_of(client, p.ResponseDone)
+    # the user keeps talking while the tool runs: held back, so VAD cannot start a reply
+    appended = len(emulator.events_of("input_audio_buffer.append"))
+    await speak(client, speech_ms=300, silence_ms=300)
+    assert client.conversation.is_input_held
+    done = await next_of(client, p.ResponseDone)  # the budget ran out: structured answer
+    assert done.status == "completed"
+    assert emulator.premature_responses == 0
+    outputs = emulator.events_of("conversation.item.create")
+    assert json.loads(outputs[0]["item"]["output"])["error"] == "tool_timeout"
+    assert len(emulator.events_of("response.create")) == 1
+    client.send_function_output(call.call_id, '{"ok": true}')  # the real result, too late
+    await asyncio.sleep(0.2)
+    late = emulator.events_of("conversation.item.create")[-1]["item"]
+    assert late["role"] == "system" and '{"ok": true}' in late["content"][0]["text"]
+    assert len(emulator.events_of("response.create")) == 1
+    # the speech during the tool wait never reached the server
+    assert len(emulator.events_of("input_audio_buffer.append")) == appended
