@@ -37,7 +37,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidSta
 from edge_agent.config import RealtimeConfig, Secret
 from edge_agent.errors import FatalRealtimeError, RealtimeError
 from edge_agent.realtime import protocol as p
-from edge_agent.realtime.auth import Credentials, session_url
+from edge_agent.realtime.auth import Credentials, RedactingLogger, session_url
 from edge_agent.realtime.conversation import DEFAULT_TOOL_BUDGET_MS, Conversation
 
 __all__ = [
@@ -50,6 +50,7 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+_WIRE_LOG: Final = RedactingLogger(logging.getLogger("websockets.client"))
 
 WS_MAX_SIZE: Final = 16 * 2**20  # long audio deltas and response.done exceed the 1 MiB default
 _ROTATE_QUIET_S: Final = 1.0  # no mic audio for this long = between turns
@@ -258,10 +259,15 @@ class RealtimeClient:
         """The playback counter: `samples` of `item_id` have been played so far."""
         self.conversation.report_played(item_id, samples)
 
-    def barge_in(self, played_ms: int | None = None) -> None:
-        """Stop the reply: cancel, truncate at `played_ms` (default: reported counter), clear."""
-        self._audio.clear()
-        self._send(self.conversation.barge_in(played_ms))
+    def barge_in(self, played_ms: int | None = None, *, clear_input: bool = True) -> None:
+        """Stop the reply: cancel, truncate at `played_ms` (default: the reported counter).
+
+        `clear_input=True` (local barge-in: wake word, button) also drops the mic audio not yet
+        committed; pass False after a server `SpeechStarted`, whose speech is the next question.
+        """
+        if clear_input:
+            self._audio.clear()
+        self._send(self.conversation.barge_in(played_ms, clear_input=clear_input))
 
     # -- internals: outgoing ---------------------------------------------------------------------
     def _send(self, events: Sequence[p.Json]) -> None:
@@ -357,6 +363,7 @@ class RealtimeClient:
                 ping_interval=self._ping_interval_s,
                 ping_timeout=self._ping_interval_s,
                 compression=None,  # audio is base64 noise: deflate costs CPU for nothing
+                logger=_WIRE_LOG,
             )
         except InvalidStatus as exc:
             status = exc.response.status_code

@@ -24,6 +24,7 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
 
+from edge_agent.realtime.auth import RedactingLogger
 from edge_agent.sim.realtime_session import EmulatedSession
 from edge_agent.sim.scenario import Scenario, Turn, default_scenario
 
@@ -92,6 +93,7 @@ class RealtimeEmulator:
             process_request=self._check_request,
             max_size=self.max_size,
             compression=None,
+            logger=RedactingLogger(logging.getLogger("websockets.server")),
         )
         return self
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import json
 
 from edge_agent.realtime import protocol as p
 from edge_agent.realtime.client import ClientState, Connected
 from edge_agent.sim.realtime_server import RealtimeEmulator
-from tests.realtime.conftest import next_of, speak
+from tests.realtime.conftest import KEY, next_of, speak
 
 
 async def test_spoken_turn(emulator: RealtimeEmulator, make_client) -> None:
@@ -174,3 +175,36 @@ async def test_slow_tool_is_answered_within_budget_and_late_result_noted(
     assert len(emulator.events_of("response.create")) == 1
     # the speech during the tool wait never reached the server
     assert len(emulator.events_of("input_audio_buffer.append")) == appended
+
+
+async def test_full_duplex_interruption_by_server_vad(emulator: RealtimeEmulator, make_client):
+    """The server cancels on speech (turn_detected); the app truncates; the next turn works."""
+    emulator.pace = 1.0
+    emulator.set_turns([])
+    client = make_client()
+    await client.ensure_connected()
+    await speak(client)
+    first = await next_of(client, p.AudioDelta)
+    seen: list = []
+    await speak(client, speech_ms=300, silence_ms=0)  # the user talks over the reply
+    await next_of(client, p.SpeechStarted, seen)
+    client.report_played(first.item_id, 24 * 80)
+    client.barge_in(clear_input=False)  # stop playback, truncate at 80 ms, keep the question
+    done = await next_of(client, p.ResponseDone, seen)
+    assert done.status == "cancelled" and done.reason == "turn_detected"
+    await speak(client, speech_ms=0, silence_ms=300)  # the question ends
+    done = await next_of(client, p.ResponseDone, seen)
+    assert done.status == "completed"
+    assert [t[:2] for t in emulator.truncations] == [(first.item_id, 80)]
+    errors = [e["error"]["code"] for e in emulator.server_events if e["type"] == "error"]
+    assert set(errors) <= {"response_cancel_not_active"}  # a harmless race, at most
+
+
+async def test_no_secret_in_debug_logs(emulator: RealtimeEmulator, make_client, caplog) -> None:
+    caplog.set_level(logging.DEBUG)
+    client = make_client()
+    await client.ensure_connected()
+    await speak(client)
+    await next_of(client, p.ResponseDone)
+    assert "> " in caplog.text  # debug wire logging was on
+    assert KEY not in caplog.text and KEY not in repr(client.__dict__)
