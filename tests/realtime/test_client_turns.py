@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 import json
+import logging
 
 from edge_agent.realtime import protocol as p
 from edge_agent.realtime.client import ClientState, Connected
