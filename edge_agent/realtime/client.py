@@ -53,7 +53,8 @@ log = logging.getLogger(__name__)
 _WIRE_LOG: Final = RedactingLogger(logging.getLogger("websockets.client"))
 
 WS_MAX_SIZE: Final = 16 * 2**20  # long audio deltas and response.done exceed the 1 MiB default
-_ROTATE_QUIET_S: Final = 1.0  # no mic audio for this long = between turns
+_ROTATE_QUIET_S: Final = 1.0
+_SENT_TYPES_KEPT: Final = 64  # no mic audio for this long = between turns
 _FATAL_HTTP: Final = frozenset({401, 403})
 
 
@@ -142,6 +143,7 @@ class RealtimeClient:
         self._last_activity_s = clock()
         self._last_audio_s = 0.0
         self._event_seq = 0
+        self._sent_types: dict[str, str] = {}  # event_id -> type, to name the culprit of errors
         self._debug = log.isEnabledFor(logging.DEBUG)
 
     # -- lifecycle -----------------------------------------------------------------------------
@@ -276,6 +278,10 @@ class RealtimeClient:
         for ev in events:
             self._event_seq += 1
             ev.setdefault("event_id", f"evt_{self._event_seq}")
+            if ev["type"] != "input_audio_buffer.append":
+                self._sent_types[str(ev["event_id"])] = str(ev["type"])
+                while len(self._sent_types) > _SENT_TYPES_KEPT:
+                    del self._sent_types[next(iter(self._sent_types))]
             self._outbox.append(ev)
         self._wake.set()
 
@@ -470,7 +476,14 @@ class RealtimeClient:
                 self._emit(ConnectionLost("session expired", will_retry=True))
                 log.info("session expired; opening a new one")
                 return _End.EXPIRED
-            log.warning("realtime error %s: %s", ev.code, ev.message, extra={"ERROR_CODE": ev.code})
+            culprit = self._sent_types.get(ev.event_id, "")
+            log.warning(
+                "realtime error %s%s: %s",
+                ev.code,
+                f" (our {culprit} event)" if culprit else "",
+                ev.message,
+                extra={"ERROR_CODE": ev.code},
+            )
         elif isinstance(ev, p.ResponseDone):
             self._last_activity_s = self._clock()
             _log_usage(ev)

@@ -80,7 +80,7 @@ class RealtimeEmulator:
         self.handshakes: list[int] = []  # HTTP status per upgrade attempt
         self.premature_responses = 0  # responses created while tool outputs were missing
         self.sessions: list[EmulatedSession] = []
-        self._turns = iter(self.scenario.turns)
+        self._turns: list[Turn] = list(self.scenario.turns)
         self._server: Server | None = None
         self._ids = itertools.count(1)
 
@@ -142,10 +142,14 @@ class RealtimeEmulator:
 
     def set_turns(self, turns: Iterable[Turn]) -> None:
         """Script the next user turns (the fallback answers when they run out)."""
-        self._turns = iter(tuple(turns))
+        self._turns = list(turns)
 
     def next_turn(self) -> Turn | None:
-        return next(self._turns, None)
+        return self._turns.pop(0) if self._turns else None
+
+    def peek_turn(self) -> Turn | None:
+        """The turn the next user input will get (for its transcript)."""
+        return self._turns[0] if self._turns else None
 
     # -- handshake -----------------------------------------------------------------------------
     def _check_request(self, conn: ServerConnection, request: Request) -> Response | None:

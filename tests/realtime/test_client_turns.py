@@ -208,3 +208,21 @@ async def test_no_secret_in_debug_logs(emulator: RealtimeEmulator, make_client, 
     await next_of(client, p.ResponseDone)
     assert "> " in caplog.text  # debug wire logging was on
     assert KEY not in caplog.text and KEY not in repr(client.__dict__)
+
+
+async def test_user_transcript_and_errors_naming_our_event(
+    emulator: RealtimeEmulator, make_client, caplog
+) -> None:
+    client = make_client(transcription_model="gpt-4o-mini-transcribe")
+    await client.ensure_connected()
+    await speak(client)
+    heard = await next_of(client, p.UserTranscript)
+    assert heard.text == emulator.scenario.turns[0].user_transcript
+    await next_of(client, p.ResponseDone)
+    client.send_function_output("call_unknown", "{}")  # dropped by the rules: nothing sent
+    client.clear_input()
+    client.commit()  # an empty buffer: the server refuses, naming our commit
+    err = await next_of(client, p.ServerError)
+    assert err.code == "input_audio_buffer_commit_empty"
+    assert "(our input_audio_buffer.commit event)" in caplog.text
+    assert not emulator.events_of("conversation.item.create")
