@@ -78,6 +78,7 @@ class RealtimeEmulator:
         self.input_audio = bytearray()
         self.truncations: list[tuple[str, int, int]] = []  # item_id, audio_end_ms, item audio ms
         self.handshakes: list[int] = []  # HTTP status per upgrade attempt
+        self.auth_schemes: list[str] = []  # "bearer" | "api-key" | "none" per upgrade attempt
         self.premature_responses = 0  # responses created while tool outputs were missing
         self.sessions: list[EmulatedSession] = []
         self._turns: list[Turn] = list(self.scenario.turns)
@@ -173,7 +174,12 @@ class RealtimeEmulator:
             return 404
         headers: Headers = request.headers
         auth = headers.get("Authorization", "")
-        key = auth[7:] if auth.startswith("Bearer ") else headers.get("api-key", "")
+        if auth.startswith("Bearer "):
+            key = auth[7:]
+            self.auth_schemes.append("bearer")
+        else:
+            key = headers.get("api-key", "")
+            self.auth_schemes.append("api-key" if key else "none")
         return 101 if key in self.api_keys else 401
 
     async def _handle(self, ws: ServerConnection) -> None:
