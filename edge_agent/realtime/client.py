@@ -14,7 +14,10 @@ invalid key, unknown model, quota, beta shape) stop everything and surface one
 
 Events for the app arrive on `events` (an asyncio.Queue; the client is also an async iterator):
 the `protocol` server events (SpeechStarted, AudioDelta, FunctionCallDone, ResponseDone...) plus
-`Connected`, `ConnectionLost` and `Fatal` from here.
+`Connected`, `ConnectionLost` and `Fatal` from here. The queue holds at most `max_events`: when
+the app falls that far behind, the reader waits instead of dropping events (a lost
+FunctionCallDone or ResponseDone would wedge the turn), so the socket stops being read and
+memory stays bounded; if the app stays stuck, websockets' keepalive times out and we reconnect.
 """
 
 from __future__ import annotations
@@ -114,6 +117,7 @@ class RealtimeClient:
         backoff_initial_s: float = 0.5,
         backoff_max_s: float = 30.0,
         max_buffered_s: float = 30.0,
+        max_events: int = 1024,
         ping_interval_s: float | None = 20.0,
         clock: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
@@ -128,7 +132,7 @@ class RealtimeClient:
         self._clock = clock
         self._rng = rng or random.Random()
         self.conversation = Conversation(tool_budget_ms=tool_budget_ms)
-        self.events: asyncio.Queue[RealtimeEvent] = asyncio.Queue()
+        self.events: asyncio.Queue[RealtimeEvent] = asyncio.Queue(maxsize=max_events)
         self.state = ClientState.CLOSED
         self.session_id = ""
         self._fatal: FatalRealtimeError | None = None
@@ -145,6 +149,7 @@ class RealtimeClient:
         self._event_seq = 0
         self._sent_types: dict[str, str] = {}  # event_id -> type, to name the culprit of errors
         self._debug = log.isEnabledFor(logging.DEBUG)
+        self._is_reader_paused = False
 
     # -- lifecycle -----------------------------------------------------------------------------
     def connect_soon(self) -> None:
@@ -220,7 +225,7 @@ class RealtimeClient:
         if self._held_dropped_bytes:
             log.info(
                 "dropped %d ms of mic audio while a tool was pending",
-                self._held_dropped_bytes // 48,
+                self._held_dropped_bytes // p.BYTES_PER_MS,
             )
             self._held_dropped_bytes = 0
         self._audio += pcm
@@ -228,7 +233,9 @@ class RealtimeClient:
         if overflow > 0:
             overflow += overflow % 2
             del self._audio[:overflow]
-            log.warning("mic buffer full while not connected; dropped %d ms", overflow // 48)
+            log.warning(
+                "mic buffer full while not connected; dropped %d ms", overflow // p.BYTES_PER_MS
+            )
         self._pump_audio(flush=False)
 
     def commit(self) -> None:
@@ -310,8 +317,17 @@ class RealtimeClient:
         self.state = state
         self._state_changed.set()
 
-    def _emit(self, event: RealtimeEvent) -> None:
-        self.events.put_nowait(event)
+    async def _emit(self, event: RealtimeEvent) -> None:
+        """Hand `event` to the app; waits (backpressure) while `events` is full."""
+        if self.events.empty():
+            self._is_reader_paused = False  # the app caught up
+        elif self.events.full() and not self._is_reader_paused:
+            self._is_reader_paused = True  # one warning per stall, not one per event
+            log.warning(
+                "app is %d realtime events behind; pausing the socket reader",
+                self.events.qsize(),
+            )
+        await self.events.put(event)
 
     async def _run(self) -> None:
         delays = p.backoff(*self._backoff_args(), rng=self._rng)
@@ -322,12 +338,12 @@ class RealtimeClient:
                 ws = await self._open()
                 end = await self._serve(ws, reconnected=reconnected, rotated=rotated)
             except FatalRealtimeError as exc:
-                self._fail(exc)
+                await self._fail(exc)
                 return
             except (OSError, TimeoutError, InvalidHandshake, RealtimeError, httpx.HTTPError) as exc:
                 end, reason = _End.DROPPED, _describe(exc)
                 log.warning("connect failed (%s); reconnecting", reason)
-                self._emit(ConnectionLost(reason, will_retry=True))
+                await self._emit(ConnectionLost(reason, will_retry=True))
             else:
                 reason = end.value
                 delays = p.backoff(*self._backoff_args(), rng=self._rng)  # reset on success
@@ -345,10 +361,10 @@ class RealtimeClient:
         initial_s, max_s = self._backoff
         return initial_s, 2.0, max_s
 
-    def _fail(self, exc: FatalRealtimeError) -> None:
+    async def _fail(self, exc: FatalRealtimeError) -> None:
         self._fatal = exc
         log.error("%s", exc, extra={"ERROR_CODE": "fatal"})
-        self._emit(Fatal(exc))
+        await self._emit(Fatal(exc))
         self._set_state(ClientState.FAILED)
 
     async def _drop_session(self) -> None:
@@ -432,14 +448,14 @@ class RealtimeClient:
         self.conversation.reset()
         self._set_state(ClientState.READY)
         log.info("realtime session ready", extra={"SESSION_ID": self.session_id})
-        self._emit(Connected(self.session_id, reconnected=reconnected, rotated=rotated))
+        await self._emit(Connected(self.session_id, reconnected=reconnected, rotated=rotated))
         self._pump_audio(flush=False)
         writer = asyncio.create_task(self._writer(ws), name="realtime-writer")
         try:
             return await self._read(ws)
         except ConnectionClosed as exc:
             self._set_state(ClientState.CONNECTING)
-            self._emit(ConnectionLost(_describe(exc), will_retry=True))
+            await self._emit(ConnectionLost(_describe(exc), will_retry=True))
             log.warning("connection lost (%s); reconnecting", _describe(exc))
             return _End.DROPPED
         finally:
@@ -460,7 +476,7 @@ class RealtimeClient:
                 continue
             ev = p.parse_server_event(raw)
             if ev is not None:
-                end = self._on_event(ev)
+                end = await self._on_event(ev)
                 if end is not None:
                     return end
             if self._next_timer_s(cap_s=None) <= 0:
@@ -468,12 +484,12 @@ class RealtimeClient:
                 if end is not None:
                     return end
 
-    def _on_event(self, ev: p.ServerEvent) -> _End | None:
+    async def _on_event(self, ev: p.ServerEvent) -> _End | None:
         if isinstance(ev, p.ServerError):
             self._check_error(ev)
             if ev.code == "session_expired":
                 self._set_state(ClientState.CONNECTING)
-                self._emit(ConnectionLost("session expired", will_retry=True))
+                await self._emit(ConnectionLost("session expired", will_retry=True))
                 log.info("session expired; opening a new one")
                 return _End.EXPIRED
             culprit = self._sent_types.get(ev.event_id, "")
@@ -490,7 +506,7 @@ class RealtimeClient:
         self._send(self.conversation.receive(ev, int(self._clock() * 1000)))
         self._pump_audio(flush=False)
         if not isinstance(ev, p.SessionCreated | p.SessionUpdated):
-            self._emit(ev)
+            await self._emit(ev)
         return None
 
     def _next_timer_s(self, cap_s: float | None = 1.0) -> float:

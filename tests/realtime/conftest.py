@@ -85,7 +85,8 @@ async def make_client(
         client_kw = {
             k: kw.pop(k)
             for k in list(kw)
-            if k in {"http", "tool_budget_ms", "instructions", "backoff_initial_s", "rng"}
+            if k
+            in {"http", "tool_budget_ms", "instructions", "backoff_initial_s", "rng", "max_events"}
         }
         client_kw.setdefault("backoff_initial_s", 0.05)
         client = RealtimeClient(rt_config(emulator, **kw), Secret(key), tools=tools, **client_kw)
