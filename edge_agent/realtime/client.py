@@ -3,7 +3,8 @@
 Owns the WebSocket (websockets asyncio client), auth (API key, or an ephemeral secret fetched
 from `realtime.token_url` with httpx before each connect), the session setup, reconnects with
 backoff and jitter, idle close, session rotation and the hand-off of events to the app. It makes
-no conversation decisions: every rule lives in `Conversation`; this module only moves data.
+no conversation decisions: every rule lives in `Conversation`; the mic buffer, event numbering and
+the writer's queue live in `Outbox`; this module only moves data.
 
 Lifecycle: nothing connects until `connect_soon()` / `ensure_connected()` (first wake). Audio
 given to `send_audio()` meanwhile is buffered and sent once the session is ready. The session
@@ -23,7 +24,6 @@ memory stays bounded; if the app stays stuck, websockets' keepalive times out an
 from __future__ import annotations
 
 import asyncio
-import collections
 import enum
 import json
 import logging
@@ -42,6 +42,7 @@ from edge_agent.errors import FatalRealtimeError, RealtimeError
 from edge_agent.realtime import protocol as p
 from edge_agent.realtime.auth import Credentials, RedactingLogger, session_url
 from edge_agent.realtime.conversation import DEFAULT_TOOL_BUDGET_MS, Conversation
+from edge_agent.realtime.outbox import Outbox
 
 __all__ = [
     "ClientState",
@@ -56,8 +57,7 @@ log = logging.getLogger(__name__)
 _WIRE_LOG: Final = RedactingLogger(logging.getLogger("websockets.client"))
 
 WS_MAX_SIZE: Final = 16 * 2**20  # long audio deltas and response.done exceed the 1 MiB default
-_ROTATE_QUIET_S: Final = 1.0
-_SENT_TYPES_KEPT: Final = 64  # no mic audio for this long = between turns
+_ROTATE_QUIET_S: Final = 1.0  # no mic audio for this long = between turns
 _FATAL_HTTP: Final = frozenset({401, 403})
 
 
@@ -127,7 +127,6 @@ class RealtimeClient:
         self._tools = [dict(t) for t in tools]
         self._instructions = instructions or (lambda: config.instructions)
         self._backoff = (backoff_initial_s, backoff_max_s)
-        self._max_buffered_bytes = int(max_buffered_s * 1000) * p.BYTES_PER_MS
         self._ping_interval_s = ping_interval_s
         self._clock = clock
         self._rng = rng or random.Random()
@@ -138,16 +137,13 @@ class RealtimeClient:
         self._fatal: FatalRealtimeError | None = None
         self._task: asyncio.Task[None] | None = None
         self._ws: ClientConnection | None = None
-        self._audio = bytearray()  # mic audio not yet sent (connecting)
+        self._outbox = Outbox(int(max_buffered_s * 1000) * p.BYTES_PER_MS)
         self._held_dropped_bytes = 0
-        self._outbox: collections.deque[p.Json] = collections.deque()
         self._wake = asyncio.Event()
         self._state_changed = asyncio.Event()
         self._session_started_s = 0.0
         self._last_activity_s = clock()
         self._last_audio_s = 0.0
-        self._event_seq = 0
-        self._sent_types: dict[str, str] = {}  # event_id -> type, to name the culprit of errors
         self._debug = log.isEnabledFor(logging.DEBUG)
         self._is_reader_paused = False
 
@@ -228,13 +224,10 @@ class RealtimeClient:
                 self._held_dropped_bytes // p.BYTES_PER_MS,
             )
             self._held_dropped_bytes = 0
-        self._audio += pcm
-        overflow = len(self._audio) - self._max_buffered_bytes
-        if overflow > 0:
-            overflow += overflow % 2
-            del self._audio[:overflow]
+        dropped = self._outbox.add_audio(pcm)
+        if dropped:
             log.warning(
-                "mic buffer full while not connected; dropped %d ms", overflow // p.BYTES_PER_MS
+                "mic buffer full while not connected; dropped %d ms", dropped // p.BYTES_PER_MS
             )
         self._pump_audio(flush=False)
 
@@ -245,10 +238,7 @@ class RealtimeClient:
 
     def clear_input(self) -> None:
         """Drop mic audio not yet committed, here and on the server."""
-        self._audio.clear()
-        self._outbox = collections.deque(
-            e for e in self._outbox if e["type"] != "input_audio_buffer.append"
-        )
+        self._outbox.drop_queued_audio()
         if self.state is ClientState.READY:
             self._send([p.input_audio_clear()])
 
@@ -275,30 +265,20 @@ class RealtimeClient:
         committed; pass False after a server `SpeechStarted`, whose speech is the next question.
         """
         if clear_input:
-            self._audio.clear()
+            self._outbox.audio.clear()
         self._send(self.conversation.barge_in(played_ms, clear_input=clear_input))
 
     # -- internals: outgoing ---------------------------------------------------------------------
     def _send(self, events: Sequence[p.Json]) -> None:
         if self.state is not ClientState.READY:
             return  # the events belong to a session that is gone (or not yet there)
-        for ev in events:
-            self._event_seq += 1
-            ev.setdefault("event_id", f"evt_{self._event_seq}")
-            if ev["type"] != "input_audio_buffer.append":
-                self._sent_types[str(ev["event_id"])] = str(ev["type"])
-                while len(self._sent_types) > _SENT_TYPES_KEPT:
-                    del self._sent_types[next(iter(self._sent_types))]
-            self._outbox.append(ev)
+        self._outbox.push(events)
         self._wake.set()
 
     def _pump_audio(self, *, flush: bool) -> None:
         if self.state is not ClientState.READY or self.conversation.is_input_held:
             return
-        chunks = []
-        while len(self._audio) >= p.CHUNK_BYTES or (flush and self._audio):
-            chunks.append(p.input_audio_append(bytes(self._audio[: p.CHUNK_BYTES])))
-            del self._audio[: p.CHUNK_BYTES]
+        chunks = self._outbox.cut_audio(flush=flush)
         if chunks:
             self._send(chunks)
 
@@ -306,8 +286,8 @@ class RealtimeClient:
         while True:
             await self._wake.wait()
             self._wake.clear()
-            while self._outbox:
-                ev = self._outbox.popleft()
+            while self._outbox.events:
+                ev = self._outbox.events.popleft()
                 if self._debug and ev["type"] != "input_audio_buffer.append":
                     log.debug("> %s", json.dumps(ev)[:200])
                 await ws.send(json.dumps(ev))
@@ -371,7 +351,7 @@ class RealtimeClient:
         ws, self._ws = self._ws, None
         if ws is not None:
             await ws.close()
-        self._outbox.clear()
+        self._outbox.events.clear()
         self.conversation.reset()
 
     async def _open(self) -> ClientConnection:
@@ -492,7 +472,7 @@ class RealtimeClient:
                 await self._emit(ConnectionLost("session expired", will_retry=True))
                 log.info("session expired; opening a new one")
                 return _End.EXPIRED
-            culprit = self._sent_types.get(ev.event_id, "")
+            culprit = self._outbox.type_of(ev.event_id)
             log.warning(
                 "realtime error %s%s: %s",
                 ev.code,
