@@ -455,7 +455,10 @@ def load_config(
             ) from None
         text = ""
     except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read: {exc.__class__.__name__}: {exc}") from None
+        raise ConfigError(
+            f"{path}: cannot read: {exc.__class__.__name__}: {exc}; make it a UTF-8 text file "
+            "readable by the user edge-agent runs as"
+        ) from None
     return parse_config(text, source=str(path), env=env, require_api_key=require_api_key)
 
 
@@ -471,7 +474,7 @@ def parse_config(
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{source}: invalid TOML: {exc}") from None
+        raise ConfigError(f"{source}: invalid TOML: {exc}; fix the syntax there") from None
     errors: list[str] = []
     parser = _Parser(source, errors)
     raw = {k: v for k, v in data.items()}
@@ -628,8 +631,12 @@ def _short(value: Any) -> str:
 def _read_secret_file(path: Path, what: str, source: str, errors: list[str]) -> str:
     try:
         return path.read_text(encoding="utf-8").strip()
-    except OSError as exc:
-        errors.append(f"{source}: {what}: cannot read {str(path)!r}: {exc.strerror or exc}")
+    except (OSError, UnicodeDecodeError) as exc:
+        cause = exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__
+        errors.append(
+            f"{source}: {what}: cannot read {str(path)!r}: {cause}; make it a UTF-8 text file "
+            "readable by the user edge-agent runs as"
+        )
         return ""
 
 

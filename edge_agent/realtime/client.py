@@ -375,7 +375,10 @@ class RealtimeClient:
                     f"realtime service refused the {what} (http {status}); check the key "
                     "(or realtime.token_url) and its permissions"
                 ) from None
-            raise RealtimeError(f"realtime handshake failed: http {status}") from None
+            raise RealtimeError(
+                f"realtime handshake failed: http {status}; if it persists, check realtime.url "
+                "and realtime.model"
+            ) from None
         self._ws = ws
         return ws
 
@@ -387,7 +390,10 @@ class RealtimeClient:
                 ev = p.parse_server_event(await ws.recv())
                 if isinstance(ev, p.ServerError):
                     self._check_error(ev)
-                    raise RealtimeError(f"session setup failed: {ev.code}")
+                    raise RealtimeError(
+                        f"session setup failed: {ev.code} ({ev.message or 'no detail'}); "
+                        "check the [realtime] session settings"
+                    )
                 if isinstance(ev, p.SessionCreated):
                     session_id = ev.session_id
                     update = p.session_update(self._session(), event_id="evt_session")

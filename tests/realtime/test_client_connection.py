@@ -54,7 +54,9 @@ async def test_retryable_handshake_failures_back_off_then_connect(
     await client.ensure_connected()
     assert emulator.handshakes == [503, 503, 101]
     lost = [e for e in _drain(client) if isinstance(e, ConnectionLost)]
-    assert [e.reason for e in lost] == ["realtime handshake failed: http 503"] * 2
+    assert [e.reason for e in lost] == [
+        "realtime handshake failed: http 503; if it persists, check realtime.url and realtime.model"
+    ] * 2
 
 
 async def test_ephemeral_secret_from_the_relay(emulator: RealtimeEmulator, make_client) -> None:
