@@ -122,6 +122,8 @@ class RealtimeClient:
         clock: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
     ) -> None:
+        """`instructions` runs once per session in a worker thread (it may block on storage);
+        `max_events` bounds `events` (see the module docstring); the rest are test seams."""
         self.config = config
         self._credentials = Credentials(config, api_key, http)
         self._tools = [dict(t) for t in tools]
@@ -396,17 +398,19 @@ class RealtimeClient:
                     )
                 if isinstance(ev, p.SessionCreated):
                     session_id = ev.session_id
-                    update = p.session_update(self._session(), event_id="evt_session")
+                    # off the loop: the provider may read the memory store (SQLite on an SD card)
+                    instructions = await asyncio.to_thread(self._instructions)
+                    update = p.session_update(self._session(instructions), event_id="evt_session")
                     await ws.send(json.dumps(update))
                 elif isinstance(ev, p.SessionUpdated) and session_id:
                     return session_id
 
-    def _session(self) -> p.Json:
+    def _session(self, instructions: str) -> p.Json:
         c = self.config
         return p.build_session(
             model=c.model,
             voice=c.voice,
-            instructions=self._instructions(),
+            instructions=instructions,
             tools=self._tools,
             speed=c.speed,
             noise_reduction=c.noise_reduction,

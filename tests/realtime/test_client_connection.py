@@ -7,6 +7,7 @@ import asyncio
 import json
 import logging
 import random
+import threading
 
 import pytest
 
@@ -233,3 +234,18 @@ def test_session_url_keeps_existing_query() -> None:
     assert session_url("wss://api.openai.com/v1/realtime", "gpt-realtime") == (
         "wss://api.openai.com/v1/realtime?model=gpt-realtime"
     )
+
+
+async def test_instructions_are_read_off_the_loop_thread(
+    emulator: RealtimeEmulator, make_client
+) -> None:
+    threads: list[int] = []
+
+    def instructions() -> str:
+        threads.append(threading.get_ident())
+        return "remember: the cat is called Mia"
+
+    client = make_client(instructions=instructions)
+    await client.ensure_connected()
+    assert len(threads) == 1 and threads[0] != threading.get_ident()
+    assert "Mia" in emulator.events_of("session.update")[0]["session"]["instructions"]
