@@ -346,8 +346,9 @@ class RealtimeClient:
     async def _fail(self, exc: FatalRealtimeError) -> None:
         self._fatal = exc
         log.error("%s", exc, extra={"ERROR_CODE": "fatal"})
-        await self._emit(Fatal(exc))
+        # FAILED first: ensure_connected() must not wait for the app to drain a full queue
         self._set_state(ClientState.FAILED)
+        await self._emit(Fatal(exc))
 
     async def _drop_session(self) -> None:
         ws, self._ws = self._ws, None

@@ -249,3 +249,14 @@ async def test_instructions_are_read_off_the_loop_thread(
     await client.ensure_connected()
     assert len(threads) == 1 and threads[0] != threading.get_ident()
     assert "Mia" in emulator.events_of("session.update")[0]["session"]["instructions"]
+
+
+async def test_a_fatal_error_is_raised_even_while_the_app_lags(
+    emulator: RealtimeEmulator, make_client
+) -> None:
+    client = make_client("sk-wrong-secret-value", max_events=1)
+    client.events.put_nowait(ConnectionLost("unread", will_retry=True))  # the app is behind
+    with pytest.raises(FatalRealtimeError, match="http 401"):
+        await client.ensure_connected(timeout_s=TIMEOUT_S)
+    assert client.state is ClientState.FAILED
+    assert [type(await client.events.get()) for _ in range(2)] == [ConnectionLost, Fatal]
