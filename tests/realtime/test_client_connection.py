@@ -60,7 +60,10 @@ async def test_retryable_handshake_failures_back_off_then_connect(
     ] * 2
 
 
-async def test_ephemeral_secret_from_the_relay(emulator: RealtimeEmulator, make_client) -> None:
+async def test_ephemeral_secret_from_the_relay(
+    emulator: RealtimeEmulator, make_client, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
     relay = TokenRelay(emulator).start()
     try:
         client = make_client("", token_url=relay.token_url)
@@ -77,6 +80,8 @@ async def test_ephemeral_secret_from_the_relay(emulator: RealtimeEmulator, make_
     finally:
         relay.stop()
     assert [r.path for r in relay.requests] == ["/token", "/token"]
+    assert "> Authorization: ***" in caplog.text  # the handshake was logged, redacted
+    assert relay.minted[0] not in caplog.text + repr(client.__dict__)
 
 
 async def test_dropped_mid_response_then_next_turn_succeeds(
