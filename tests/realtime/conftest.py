@@ -17,7 +17,7 @@ from edge_agent.realtime.client import RealtimeClient, RealtimeEvent
 from edge_agent.sim.realtime_server import RealtimeEmulator
 from edge_agent.sim.scenario import tone
 
-SCALE = float(os.environ.get("EDGE_AGENT_TEST_TIMEOUT_SCALE", "1"))
+SCALE = float(os.environ.get("EDGE_AGENT_TEST_TIME_SCALE", "1"))
 TIMEOUT_S = 5.0 * SCALE
 KEY = "sk-test-0123456789"
 CLIENT_EVENTS = TypeAdapter(RealtimeClientEvent)
