@@ -116,6 +116,7 @@ class App:
         notifier: Notifier | None = None,
         log_level: str | None = None,
         handle_signals: bool = True,
+        close_timeout_s: float = 5.0,
     ) -> None:
         """
         Args:
@@ -124,12 +125,15 @@ class App:
             notifier: sd_notify sender; by default from $NOTIFY_SOCKET/$WATCHDOG_USEC.
             log_level: set up logging at this level first; None leaves logging alone (tests).
             handle_signals: install SIGTERM/SIGINT handlers (off for in-process tests).
+            close_timeout_s: how long one component may take to close before the next one is
+                closed anyway (a wedged driver must not keep the mic or LEDs open).
         """
         self.config = config
         self.components = tuple(components)
         self.notifier = notifier or Notifier()
         self.log_level = log_level
         self.handle_signals = handle_signals
+        self.close_timeout_s = close_timeout_s
         self.machine = StateMachine(policy_from(config))
         self.events: asyncio.Queue[Event] = asyncio.Queue()
         self.turn_id = ""
@@ -285,7 +289,15 @@ class App:
                 await watchdog
         for component in reversed(started):
             try:
-                await component.aclose()
+                async with asyncio.timeout(self.close_timeout_s):
+                    await component.aclose()
+            except TimeoutError:
+                log.error(
+                    "closing %s took over %g s; going on without it",
+                    component.name,
+                    self.close_timeout_s,
+                    extra={"ERROR_CODE": "close_timeout"},
+                )
             except Exception:
                 log.exception("closing %s failed", component.name, extra={"ERROR_CODE": "close"})
         log.info("stopped", extra={"STATE": self.state.value})

@@ -455,7 +455,10 @@ def load_config(
             ) from None
         text = ""
     except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read: {exc.__class__.__name__}: {exc}") from None
+        raise ConfigError(
+            f"{path}: cannot read: {exc.__class__.__name__}: {exc}; make it a UTF-8 text file "
+            "readable by the user edge-agent runs as"
+        ) from None
     return parse_config(text, source=str(path), env=env, require_api_key=require_api_key)
 
 
@@ -471,7 +474,7 @@ def parse_config(
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{source}: invalid TOML: {exc}") from None
+        raise ConfigError(f"{source}: invalid TOML: {exc}; fix the syntax there") from None
     errors: list[str] = []
     parser = _Parser(source, errors)
     raw = {k: v for k, v in data.items()}
@@ -553,7 +556,7 @@ class _Parser:
         dflt = (
             "" if default is None or f.metadata.get("required") else f" (default {_short(default)})"
         )
-        if dataclasses.is_dataclass(hint):
+        if isinstance(hint, type) and dataclasses.is_dataclass(hint):
             return (
                 self.dataclass(hint, value, path + ".")
                 if isinstance(value, dict)
@@ -565,7 +568,7 @@ class _Parser:
             item_hint = args[0]
             out = []
             for i, item in enumerate(value):
-                if dataclasses.is_dataclass(item_hint):
+                if isinstance(item_hint, type) and dataclasses.is_dataclass(item_hint):
                     converted = self.dataclass(item_hint, item, f"{path}[{i}].")
                 else:
                     converted = self.value(item_hint, item, f"{path}[{i}]", f)
@@ -628,26 +631,32 @@ def _short(value: Any) -> str:
 def _read_secret_file(path: Path, what: str, source: str, errors: list[str]) -> str:
     try:
         return path.read_text(encoding="utf-8").strip()
-    except OSError as exc:
-        errors.append(f"{source}: {what}: cannot read {str(path)!r}: {exc.strerror or exc}")
+    except (OSError, UnicodeDecodeError) as exc:
+        cause = exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__
+        errors.append(
+            f"{source}: {what}: cannot read {str(path)!r}: {cause}; make it a UTF-8 text file "
+            "readable by the user edge-agent runs as"
+        )
         return ""
 
 
 def _resolve_device_secrets(
     dev: DeviceConfig, i: int, source: str, errors: list[str]
 ) -> DeviceConfig:
-    changes: dict[str, Secret] = {}
+    password, token = dev.password, dev.token
     if dev.password_file:
-        changes["password"] = Secret(
+        password = Secret(
             _read_secret_file(
                 Path(dev.password_file), f"devices[{i}].password_file", source, errors
             )
         )
     if dev.token_file:
-        changes["token"] = Secret(
+        token = Secret(
             _read_secret_file(Path(dev.token_file), f"devices[{i}].token_file", source, errors)
         )
-    return dataclasses.replace(dev, **changes) if changes else dev
+    if password is dev.password and token is dev.token:
+        return dev
+    return dataclasses.replace(dev, password=password, token=token)
 
 
 def _check_devices(devices: tuple[DeviceConfig, ...], source: str, errors: list[str]) -> None:
@@ -759,6 +768,14 @@ def _toml_value(value: Any) -> str:
     return f'"{text}"'
 
 
+def _dataclass_item(hint: Any) -> type | None:
+    """The dataclass in ``tuple[SomeDataclass, ...]``, or None for any other hint."""
+    if typing.get_origin(hint) is not tuple:
+        return None
+    item = typing.get_args(hint)[0]
+    return item if isinstance(item, type) and dataclasses.is_dataclass(item) else None
+
+
 def field_help() -> dict[str, str]:
     """Key path → help text for every key; used for docs and the example file test."""
     out: dict[str, str] = {}
@@ -769,12 +786,11 @@ def field_help() -> dict[str, str]:
             if f.metadata.get("internal"):
                 continue
             hint = hints[f.name]
-            if dataclasses.is_dataclass(hint):
+            item = _dataclass_item(hint)
+            if isinstance(hint, type) and dataclasses.is_dataclass(hint):
                 walk(hint, f"{prefix}{f.name}.")
-            elif typing.get_origin(hint) is tuple and dataclasses.is_dataclass(
-                typing.get_args(hint)[0]
-            ):
-                walk(typing.get_args(hint)[0], f"{prefix}{f.name}[].")
+            elif item is not None:
+                walk(item, f"{prefix}{f.name}[].")
             else:
                 out[f"{prefix}{f.name}"] = f.metadata.get("help", "")
 
@@ -792,19 +808,21 @@ def config_reference() -> str:
             if f.metadata.get("internal"):
                 continue
             hint = hints[f.name]
-            if dataclasses.is_dataclass(hint):
+            item = _dataclass_item(hint)
+            if isinstance(hint, type) and dataclasses.is_dataclass(hint):
                 walk(hint, f"{section}.{f.name}" if section else f.name)
                 continue
-            if typing.get_origin(hint) is tuple and dataclasses.is_dataclass(
-                typing.get_args(hint)[0]
-            ):
-                walk(typing.get_args(hint)[0], f"[{f.name}]")
+            if item is not None:
+                walk(item, f"[{f.name}]")
                 continue
             if f.metadata.get("required"):
                 default = "*required*"
-            else:
-                value = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
-                default = f"`{_toml_value(value)}`"
+            elif f.default is not dataclasses.MISSING:
+                default = f"`{_toml_value(f.default)}`"
+            elif f.default_factory is not dataclasses.MISSING:
+                default = f"`{_toml_value(f.default_factory())}`"
+            else:  # a field with no default is required even without the metadata flag
+                default = "*required*"
             help_text = f.metadata.get("help", "").replace("|", "\\|")
             sections.setdefault(section, []).append(f"| `{f.name}` | {default} | {help_text} |")
 

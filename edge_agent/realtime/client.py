@@ -3,7 +3,8 @@
 Owns the WebSocket (websockets asyncio client), auth (API key, or an ephemeral secret fetched
 from `realtime.token_url` with httpx before each connect), the session setup, reconnects with
 backoff and jitter, idle close, session rotation and the hand-off of events to the app. It makes
-no conversation decisions: every rule lives in `Conversation`; this module only moves data.
+no conversation decisions: every rule lives in `Conversation`; the mic buffer, event numbering and
+the writer's queue live in `Outbox`; this module only moves data.
 
 Lifecycle: nothing connects until `connect_soon()` / `ensure_connected()` (first wake). Audio
 given to `send_audio()` meanwhile is buffered and sent once the session is ready. The session
@@ -14,13 +15,15 @@ invalid key, unknown model, quota, beta shape) stop everything and surface one
 
 Events for the app arrive on `events` (an asyncio.Queue; the client is also an async iterator):
 the `protocol` server events (SpeechStarted, AudioDelta, FunctionCallDone, ResponseDone...) plus
-`Connected`, `ConnectionLost` and `Fatal` from here.
+`Connected`, `ConnectionLost` and `Fatal` from here. The queue holds at most `max_events`: when
+the app falls that far behind, the reader waits instead of dropping events (a lost
+FunctionCallDone or ResponseDone would wedge the turn), so the socket stops being read and
+memory stays bounded; if the app stays stuck, websockets' keepalive times out and we reconnect.
 """
 
 from __future__ import annotations
 
 import asyncio
-import collections
 import enum
 import json
 import logging
@@ -39,6 +42,7 @@ from edge_agent.errors import FatalRealtimeError, RealtimeError
 from edge_agent.realtime import protocol as p
 from edge_agent.realtime.auth import Credentials, RedactingLogger, session_url
 from edge_agent.realtime.conversation import DEFAULT_TOOL_BUDGET_MS, Conversation
+from edge_agent.realtime.outbox import Outbox
 
 __all__ = [
     "ClientState",
@@ -53,8 +57,7 @@ log = logging.getLogger(__name__)
 _WIRE_LOG: Final = RedactingLogger(logging.getLogger("websockets.client"))
 
 WS_MAX_SIZE: Final = 16 * 2**20  # long audio deltas and response.done exceed the 1 MiB default
-_ROTATE_QUIET_S: Final = 1.0
-_SENT_TYPES_KEPT: Final = 64  # no mic audio for this long = between turns
+_ROTATE_QUIET_S: Final = 1.0  # no mic audio for this long = between turns
 _FATAL_HTTP: Final = frozenset({401, 403})
 
 
@@ -114,37 +117,37 @@ class RealtimeClient:
         backoff_initial_s: float = 0.5,
         backoff_max_s: float = 30.0,
         max_buffered_s: float = 30.0,
+        max_events: int = 1024,
         ping_interval_s: float | None = 20.0,
         clock: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
     ) -> None:
+        """`instructions` runs once per session in a worker thread (it may block on storage);
+        `max_events` bounds `events` (see the module docstring); the rest are test seams."""
         self.config = config
         self._credentials = Credentials(config, api_key, http)
         self._tools = [dict(t) for t in tools]
         self._instructions = instructions or (lambda: config.instructions)
         self._backoff = (backoff_initial_s, backoff_max_s)
-        self._max_buffered_bytes = int(max_buffered_s * 1000) * p.BYTES_PER_MS
         self._ping_interval_s = ping_interval_s
         self._clock = clock
         self._rng = rng or random.Random()
         self.conversation = Conversation(tool_budget_ms=tool_budget_ms)
-        self.events: asyncio.Queue[RealtimeEvent] = asyncio.Queue()
+        self.events: asyncio.Queue[RealtimeEvent] = asyncio.Queue(maxsize=max_events)
         self.state = ClientState.CLOSED
         self.session_id = ""
         self._fatal: FatalRealtimeError | None = None
         self._task: asyncio.Task[None] | None = None
         self._ws: ClientConnection | None = None
-        self._audio = bytearray()  # mic audio not yet sent (connecting)
+        self._outbox = Outbox(int(max_buffered_s * 1000) * p.BYTES_PER_MS)
         self._held_dropped_bytes = 0
-        self._outbox: collections.deque[p.Json] = collections.deque()
         self._wake = asyncio.Event()
         self._state_changed = asyncio.Event()
         self._session_started_s = 0.0
         self._last_activity_s = clock()
         self._last_audio_s = 0.0
-        self._event_seq = 0
-        self._sent_types: dict[str, str] = {}  # event_id -> type, to name the culprit of errors
         self._debug = log.isEnabledFor(logging.DEBUG)
+        self._is_reader_paused = False
 
     # -- lifecycle -----------------------------------------------------------------------------
     def connect_soon(self) -> None:
@@ -220,15 +223,14 @@ class RealtimeClient:
         if self._held_dropped_bytes:
             log.info(
                 "dropped %d ms of mic audio while a tool was pending",
-                self._held_dropped_bytes // 48,
+                self._held_dropped_bytes // p.BYTES_PER_MS,
             )
             self._held_dropped_bytes = 0
-        self._audio += pcm
-        overflow = len(self._audio) - self._max_buffered_bytes
-        if overflow > 0:
-            overflow += overflow % 2
-            del self._audio[:overflow]
-            log.warning("mic buffer full while not connected; dropped %d ms", overflow // 48)
+        dropped = self._outbox.add_audio(pcm)
+        if dropped:
+            log.warning(
+                "mic buffer full while not connected; dropped %d ms", dropped // p.BYTES_PER_MS
+            )
         self._pump_audio(flush=False)
 
     def commit(self) -> None:
@@ -238,10 +240,7 @@ class RealtimeClient:
 
     def clear_input(self) -> None:
         """Drop mic audio not yet committed, here and on the server."""
-        self._audio.clear()
-        self._outbox = collections.deque(
-            e for e in self._outbox if e["type"] != "input_audio_buffer.append"
-        )
+        self._outbox.drop_queued_audio()
         if self.state is ClientState.READY:
             self._send([p.input_audio_clear()])
 
@@ -268,30 +267,20 @@ class RealtimeClient:
         committed; pass False after a server `SpeechStarted`, whose speech is the next question.
         """
         if clear_input:
-            self._audio.clear()
+            self._outbox.audio.clear()
         self._send(self.conversation.barge_in(played_ms, clear_input=clear_input))
 
     # -- internals: outgoing ---------------------------------------------------------------------
     def _send(self, events: Sequence[p.Json]) -> None:
         if self.state is not ClientState.READY:
             return  # the events belong to a session that is gone (or not yet there)
-        for ev in events:
-            self._event_seq += 1
-            ev.setdefault("event_id", f"evt_{self._event_seq}")
-            if ev["type"] != "input_audio_buffer.append":
-                self._sent_types[str(ev["event_id"])] = str(ev["type"])
-                while len(self._sent_types) > _SENT_TYPES_KEPT:
-                    del self._sent_types[next(iter(self._sent_types))]
-            self._outbox.append(ev)
+        self._outbox.push(events)
         self._wake.set()
 
     def _pump_audio(self, *, flush: bool) -> None:
         if self.state is not ClientState.READY or self.conversation.is_input_held:
             return
-        chunks = []
-        while len(self._audio) >= p.CHUNK_BYTES or (flush and self._audio):
-            chunks.append(p.input_audio_append(bytes(self._audio[: p.CHUNK_BYTES])))
-            del self._audio[: p.CHUNK_BYTES]
+        chunks = self._outbox.cut_audio(flush=flush)
         if chunks:
             self._send(chunks)
 
@@ -299,8 +288,8 @@ class RealtimeClient:
         while True:
             await self._wake.wait()
             self._wake.clear()
-            while self._outbox:
-                ev = self._outbox.popleft()
+            while self._outbox.events:
+                ev = self._outbox.events.popleft()
                 if self._debug and ev["type"] != "input_audio_buffer.append":
                     log.debug("> %s", json.dumps(ev)[:200])
                 await ws.send(json.dumps(ev))
@@ -310,8 +299,17 @@ class RealtimeClient:
         self.state = state
         self._state_changed.set()
 
-    def _emit(self, event: RealtimeEvent) -> None:
-        self.events.put_nowait(event)
+    async def _emit(self, event: RealtimeEvent) -> None:
+        """Hand `event` to the app; waits (backpressure) while `events` is full."""
+        if self.events.empty():
+            self._is_reader_paused = False  # the app caught up
+        elif self.events.full() and not self._is_reader_paused:
+            self._is_reader_paused = True  # one warning per stall, not one per event
+            log.warning(
+                "app is %d realtime events behind; pausing the socket reader",
+                self.events.qsize(),
+            )
+        await self.events.put(event)
 
     async def _run(self) -> None:
         delays = p.backoff(*self._backoff_args(), rng=self._rng)
@@ -322,12 +320,12 @@ class RealtimeClient:
                 ws = await self._open()
                 end = await self._serve(ws, reconnected=reconnected, rotated=rotated)
             except FatalRealtimeError as exc:
-                self._fail(exc)
+                await self._fail(exc)
                 return
             except (OSError, TimeoutError, InvalidHandshake, RealtimeError, httpx.HTTPError) as exc:
                 end, reason = _End.DROPPED, _describe(exc)
                 log.warning("connect failed (%s); reconnecting", reason)
-                self._emit(ConnectionLost(reason, will_retry=True))
+                await self._emit(ConnectionLost(reason, will_retry=True))
             else:
                 reason = end.value
                 delays = p.backoff(*self._backoff_args(), rng=self._rng)  # reset on success
@@ -345,17 +343,18 @@ class RealtimeClient:
         initial_s, max_s = self._backoff
         return initial_s, 2.0, max_s
 
-    def _fail(self, exc: FatalRealtimeError) -> None:
+    async def _fail(self, exc: FatalRealtimeError) -> None:
         self._fatal = exc
         log.error("%s", exc, extra={"ERROR_CODE": "fatal"})
-        self._emit(Fatal(exc))
+        # FAILED first: ensure_connected() must not wait for the app to drain a full queue
         self._set_state(ClientState.FAILED)
+        await self._emit(Fatal(exc))
 
     async def _drop_session(self) -> None:
         ws, self._ws = self._ws, None
         if ws is not None:
             await ws.close()
-        self._outbox.clear()
+        self._outbox.events.clear()
         self.conversation.reset()
 
     async def _open(self) -> ClientConnection:
@@ -379,7 +378,10 @@ class RealtimeClient:
                     f"realtime service refused the {what} (http {status}); check the key "
                     "(or realtime.token_url) and its permissions"
                 ) from None
-            raise RealtimeError(f"realtime handshake failed: http {status}") from None
+            raise RealtimeError(
+                f"realtime handshake failed: http {status}; if it persists, check realtime.url "
+                "and realtime.model"
+            ) from None
         self._ws = ws
         return ws
 
@@ -391,20 +393,25 @@ class RealtimeClient:
                 ev = p.parse_server_event(await ws.recv())
                 if isinstance(ev, p.ServerError):
                     self._check_error(ev)
-                    raise RealtimeError(f"session setup failed: {ev.code}")
+                    raise RealtimeError(
+                        f"session setup failed: {ev.code} ({ev.message or 'no detail'}); "
+                        "check the [realtime] session settings"
+                    )
                 if isinstance(ev, p.SessionCreated):
                     session_id = ev.session_id
-                    update = p.session_update(self._session(), event_id="evt_session")
+                    # off the loop: the provider may read the memory store (SQLite on an SD card)
+                    instructions = await asyncio.to_thread(self._instructions)
+                    update = p.session_update(self._session(instructions), event_id="evt_session")
                     await ws.send(json.dumps(update))
                 elif isinstance(ev, p.SessionUpdated) and session_id:
                     return session_id
 
-    def _session(self) -> p.Json:
+    def _session(self, instructions: str) -> p.Json:
         c = self.config
         return p.build_session(
             model=c.model,
             voice=c.voice,
-            instructions=self._instructions(),
+            instructions=instructions,
             tools=self._tools,
             speed=c.speed,
             noise_reduction=c.noise_reduction,
@@ -432,14 +439,14 @@ class RealtimeClient:
         self.conversation.reset()
         self._set_state(ClientState.READY)
         log.info("realtime session ready", extra={"SESSION_ID": self.session_id})
-        self._emit(Connected(self.session_id, reconnected=reconnected, rotated=rotated))
+        await self._emit(Connected(self.session_id, reconnected=reconnected, rotated=rotated))
         self._pump_audio(flush=False)
         writer = asyncio.create_task(self._writer(ws), name="realtime-writer")
         try:
             return await self._read(ws)
         except ConnectionClosed as exc:
             self._set_state(ClientState.CONNECTING)
-            self._emit(ConnectionLost(_describe(exc), will_retry=True))
+            await self._emit(ConnectionLost(_describe(exc), will_retry=True))
             log.warning("connection lost (%s); reconnecting", _describe(exc))
             return _End.DROPPED
         finally:
@@ -460,7 +467,7 @@ class RealtimeClient:
                 continue
             ev = p.parse_server_event(raw)
             if ev is not None:
-                end = self._on_event(ev)
+                end = await self._on_event(ev)
                 if end is not None:
                     return end
             if self._next_timer_s(cap_s=None) <= 0:
@@ -468,15 +475,15 @@ class RealtimeClient:
                 if end is not None:
                     return end
 
-    def _on_event(self, ev: p.ServerEvent) -> _End | None:
+    async def _on_event(self, ev: p.ServerEvent) -> _End | None:
         if isinstance(ev, p.ServerError):
             self._check_error(ev)
             if ev.code == "session_expired":
                 self._set_state(ClientState.CONNECTING)
-                self._emit(ConnectionLost("session expired", will_retry=True))
+                await self._emit(ConnectionLost("session expired", will_retry=True))
                 log.info("session expired; opening a new one")
                 return _End.EXPIRED
-            culprit = self._sent_types.get(ev.event_id, "")
+            culprit = self._outbox.type_of(ev.event_id)
             log.warning(
                 "realtime error %s%s: %s",
                 ev.code,
@@ -490,7 +497,7 @@ class RealtimeClient:
         self._send(self.conversation.receive(ev, int(self._clock() * 1000)))
         self._pump_audio(flush=False)
         if not isinstance(ev, p.SessionCreated | p.SessionUpdated):
-            self._emit(ev)
+            await self._emit(ev)
         return None
 
     def _next_timer_s(self, cap_s: float | None = 1.0) -> float:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import binascii
 import json
 import logging
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Final
@@ -53,6 +54,8 @@ FATAL_CODES: Final = frozenset(
     {"invalid_api_key", "model_not_found", "insufficient_quota", "beta_api_shape_disabled"}
 )
 _MAX_LOG_CHARS: Final = 200
+#: keys and client secrets a server message may echo ("Incorrect API key provided: sk-...")
+_KEY_RE: Final = re.compile(r"\b(?:sk|ek)[-_][A-Za-z0-9_*\-]{4,}")
 
 
 def is_fatal_code(code: str | None) -> bool:
@@ -317,7 +320,7 @@ def _error(d: Mapping[str, object]) -> ServerError:
     err = _dict(d, "error")
     return ServerError(
         _opt_str(err, "code") or _opt_str(err, "type") or "unknown",
-        _opt_str(err, "message")[:_MAX_LOG_CHARS],
+        _KEY_RE.sub("***", _opt_str(err, "message"))[:_MAX_LOG_CHARS],
         _opt_str(err, "type"),
         _opt_str(err, "event_id"),
     )

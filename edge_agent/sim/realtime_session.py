@@ -1,9 +1,9 @@
 """One emulated Realtime session: client events in, scripted server events out.
 
 Owned by `RealtimeEmulator` (one per WebSocket connection). Handles every GA client event,
-merges session.update, runs the energy VAD on appended audio, plays scripted replies and tool
-calls, enforces one active response, cancel and truncate rules, idle timeout and session
-expiry, and applies the emulator's `Faults`. Records into the emulator (`client_events`,
+merges session.update, runs the energy VAD on appended audio, plans scripted replies and tool
+calls (`EmulatedResponse` streams them), enforces one active response, cancel and truncate
+rules, idle timeout and session expiry, and applies the emulator's `Faults`. Records into the emulator (`client_events`,
 `input_audio`, `server_events`, `truncations`).
 """
 
@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Final
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
+from edge_agent.sim.realtime_response import EmulatedResponse
 from edge_agent.sim.realtime_vad import EnergyVad, VadStart
 from edge_agent.sim.scenario import Call, Reply
 
@@ -330,7 +331,7 @@ class EmulatedSession:
         rid = self.emu.next_id("resp")
         self.response_task = asyncio.create_task(self._respond(rid), name="emu-response")
 
-    def _plan(self) -> tuple[Reply | None, tuple[Any, ...]]:
+    def _plan(self) -> tuple[Reply | None, tuple[Call, ...]]:
         """What this response says and which calls it makes."""
         if self.calls:
             if all(self.calls.values()) and self.then is not None:
@@ -346,22 +347,11 @@ class EmulatedSession:
         return turn.reply, turn.calls
 
     async def _respond(self, rid: str) -> None:
-        output: list[dict[str, Any]] = []
         response = {"id": rid, "object": "realtime.response", "status": "in_progress"}
         status = "failed"
         try:
             await self.send("response.created", response={**response, "output": []})
-            reply, calls = self._plan()
-            if reply is not None:
-                await self._speak(rid, reply, output)
-            if calls:
-                self.calls = {}
-                for call in calls:
-                    await self._call(rid, call, output)
-            status = "completed"
-            if self.cancel_reason:
-                status = "cancelled"
-            await self._done(rid, status, output)
+            status = await EmulatedResponse(self, rid).play(*self._plan())
         except ConnectionClosed:
             return
         finally:
@@ -369,144 +359,6 @@ class EmulatedSession:
                 self.response_task = None
         if status == "completed":
             self._arm_idle_timeout()
-
-    async def _done(self, rid: str, status: str, output: list[dict[str, Any]]) -> None:
-        audio_ms = sum(self.items.get(o["id"], 0) for o in output)
-        usage = {
-            "total_tokens": 120 + audio_ms // 50,
-            "input_tokens": 100,
-            "output_tokens": 20 + audio_ms // 50,
-            "input_token_details": {"text_tokens": 40, "audio_tokens": 60, "cached_tokens": 0},
-            "output_token_details": {"text_tokens": 20, "audio_tokens": audio_ms // 50},
-        }
-        response: dict[str, Any] = {
-            "id": rid,
-            "object": "realtime.response",
-            "status": status,
-            "output": output,
-            "usage": usage,
-        }
-        if status == "cancelled":
-            response["status_details"] = {"type": "cancelled", "reason": self.cancel_reason}
-        self.response_task = None  # a response.create may follow response.done at once
-        await self.send("response.done", response=response)
-        limits = [
-            {"name": "requests", "limit": 1000, "remaining": 999, "reset_seconds": 60.0},
-            {"name": "tokens", "limit": 100000, "remaining": 99000, "reset_seconds": 60.0},
-        ]
-        await self.send("rate_limits.updated", rate_limits=limits)
-
-    async def _speak(self, rid: str, reply: Reply, output: list[dict[str, Any]]) -> None:
-        iid = self.emu.next_id("item")
-        item: dict[str, Any] = {
-            "id": iid,
-            "object": "realtime.item",
-            "type": "message",
-            "role": "assistant",
-            "status": "in_progress",
-            "content": [],
-        }
-        where = {"response_id": rid, "item_id": iid, "output_index": len(output)}
-        output.append(item)
-        self.items[iid] = 0
-        await self.send(
-            "response.output_item.added",
-            response_id=rid,
-            output_index=where["output_index"],
-            item=item,
-        )
-        await self.send("conversation.item.added", item=item, previous_item_id=self.last_item_id)
-        self.last_item_id = iid
-        part = {"type": "audio", "transcript": ""}
-        await self.send("response.content_part.added", **where, content_index=0, part=part)
-        words = reply.text.split(" ") if reply.text else []
-        step = self.emu.delta_ms * 48
-        chunks = [reply.pcm[i : i + step] for i in range(0, len(reply.pcm), step)]
-        f = self.emu.faults
-        for n, chunk in enumerate(chunks):
-            if self.cancel_reason:
-                break
-            if f.drop_after_deltas is not None and n >= f.drop_after_deltas:
-                f.drop_after_deltas = None
-                self.ws.transport.abort()
-                raise ConnectionClosed(None, None)
-            delta = base64.b64encode(chunk).decode()
-            await self.send("response.output_audio.delta", **where, content_index=0, delta=delta)
-            self.items[iid] += len(chunk) // 48
-            if n < len(words):
-                text = words[n] if n == 0 else " " + words[n]
-                await self.send(
-                    "response.output_audio_transcript.delta", **where, content_index=0, delta=text
-                )
-            await self._pace(len(chunk) // 48)
-        heard = reply.text if not self.cancel_reason else ""
-        done = {**where, "content_index": 0}
-        await self.send("response.output_audio.done", **done)
-        await self.send("response.output_audio_transcript.done", **done, transcript=heard)
-        part = {"type": "audio", "transcript": heard}
-        await self.send("response.content_part.done", **done, part=part)
-        item["status"] = "incomplete" if self.cancel_reason else "completed"
-        item["content"] = [{"type": "output_audio", "transcript": heard}]
-        await self.send(
-            "response.output_item.done",
-            response_id=rid,
-            output_index=where["output_index"],
-            item=item,
-        )
-        await self.send("conversation.item.done", item=item, previous_item_id=None)
-
-    async def _pace(self, chunk_ms: int) -> None:
-        if self.emu.pace <= 0:
-            await asyncio.sleep(0)
-            return
-        try:
-            async with asyncio.timeout(chunk_ms * self.emu.pace / 1000):
-                await self.cancelled.wait()
-        except TimeoutError:
-            pass
-
-    async def _call(self, rid: str, call: Call, output: list[dict[str, Any]]) -> None:
-        iid, call_id = self.emu.next_id("item"), self.emu.next_id("call")
-        args = json.dumps(call.arguments)
-        item = {
-            "id": iid,
-            "object": "realtime.item",
-            "type": "function_call",
-            "status": "in_progress",
-            "call_id": call_id,
-            "name": call.name,
-            "arguments": "",
-        }
-        where = {
-            "response_id": rid,
-            "item_id": iid,
-            "output_index": len(output),
-            "call_id": call_id,
-        }
-        output.append(item)
-        self.calls[call_id] = False
-        await self.send(
-            "response.output_item.added",
-            response_id=rid,
-            output_index=where["output_index"],
-            item=item,
-        )
-        await self.send("conversation.item.added", item=item, previous_item_id=self.last_item_id)
-        self.last_item_id = iid
-        half = len(args) // 2
-        for piece in (args[:half], args[half:]):
-            await self.send("response.function_call_arguments.delta", **where, delta=piece)
-        await self.send(
-            "response.function_call_arguments.done", **where, name=call.name, arguments=args
-        )
-        item.update(status="completed", arguments=args)
-        await self.send(
-            "response.output_item.done",
-            response_id=rid,
-            output_index=where["output_index"],
-            item=item,
-        )
-        await self.send("conversation.item.done", item=item, previous_item_id=None)
 
     def _arm_idle_timeout(self) -> None:
         td = self.turn_detection or {}

@@ -208,3 +208,18 @@ def test_cli_version_and_help() -> None:
     for args in (["--help"], ["config", "--help"], ["config", "check", "--help"]):
         res = run_cli(*args)
         assert res.returncode == 0 and "usage:" in res.stdout
+
+
+def test_a_secret_file_that_is_not_text_is_a_config_error(tmp_path: Path) -> None:
+    token = tmp_path / "token"
+    token.write_bytes(b"\xff\xfe-not-utf8")
+    toml = (
+        '[[devices]]\nname = "hall"\nfamily = "shelly_gen2"\n'
+        f'host = "127.0.0.1"\ntoken_file = "{token}"\n'
+    )
+    with pytest.raises(ConfigError) as info:
+        parse_config(toml, env={"OPENAI_API_KEY": KEY})
+    assert info.value.messages == [
+        f"<string>: devices[0].token_file: cannot read {str(token)!r}: UnicodeDecodeError; "
+        "make it a UTF-8 text file readable by the user edge-agent runs as"
+    ]

@@ -175,8 +175,11 @@ class FakeButtons:
 
     name = "fake-buttons"
 
-    def __init__(self, start_delay_s: float = 0.0, fail: Exception | None = None) -> None:
+    def __init__(
+        self, start_delay_s: float = 0.0, fail: Exception | None = None, close_s: float = 0.0
+    ) -> None:
         self.start_delay_s = start_delay_s
+        self.close_s = close_s
         self.fail = fail
         self.post: Callable[[Event], None] | None = None
         self.seen: list[tuple[State, list[Action]]] = []
@@ -196,6 +199,7 @@ class FakeButtons:
         return self.healthy
 
     async def aclose(self) -> None:
+        await asyncio.sleep(self.close_s)
         self.closed += 1
 
 
@@ -288,3 +292,24 @@ async def test_app_stopped_during_startup_never_reports_ready(tmp_path: Path) ->
         sink.drain()
     assert sink.lines() == ["STOPPING=1"]
     assert (slow.closed, never.closed, never.post) == (1, 0, None)
+
+
+async def test_a_component_that_hangs_on_close_does_not_keep_the_others_open(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    first, wedged = FakeButtons(), FakeButtons(close_s=60)
+    with NotifySink(tmp_path / "notify") as sink:
+        notifier = Notifier({"NOTIFY_SOCKET": sink.path})
+        app = App(
+            CONFIG,
+            components=[first, wedged],
+            notifier=notifier,
+            handle_signals=False,
+            close_timeout_s=0.2,
+        )
+        run = asyncio.create_task(app.run())
+        await sink.await_for("READY=1", timeout_s=2)
+        app.stop("test")
+        assert await asyncio.wait_for(run, 2) == 0
+    assert (first.closed, wedged.closed) == (1, 0)
+    assert "closing fake-buttons took over 0.2 s; going on without it" in caplog.text

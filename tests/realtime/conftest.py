@@ -17,7 +17,7 @@ from edge_agent.realtime.client import RealtimeClient, RealtimeEvent
 from edge_agent.sim.realtime_server import RealtimeEmulator
 from edge_agent.sim.scenario import tone
 
-SCALE = float(os.environ.get("EDGE_AGENT_TEST_TIMEOUT_SCALE", "1"))
+SCALE = float(os.environ.get("EDGE_AGENT_TEST_TIME_SCALE", "1"))
 TIMEOUT_S = 5.0 * SCALE
 KEY = "sk-test-0123456789"
 CLIENT_EVENTS = TypeAdapter(RealtimeClientEvent)
@@ -85,7 +85,8 @@ async def make_client(
         client_kw = {
             k: kw.pop(k)
             for k in list(kw)
-            if k in {"http", "tool_budget_ms", "instructions", "backoff_initial_s", "rng"}
+            if k
+            in {"http", "tool_budget_ms", "instructions", "backoff_initial_s", "rng", "max_events"}
         }
         client_kw.setdefault("backoff_initial_s", 0.05)
         client = RealtimeClient(rt_config(emulator, **kw), Secret(key), tools=tools, **client_kw)

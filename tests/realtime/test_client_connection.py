@@ -7,6 +7,7 @@ import asyncio
 import json
 import logging
 import random
+import threading
 
 import pytest
 
@@ -54,10 +55,15 @@ async def test_retryable_handshake_failures_back_off_then_connect(
     await client.ensure_connected()
     assert emulator.handshakes == [503, 503, 101]
     lost = [e for e in _drain(client) if isinstance(e, ConnectionLost)]
-    assert [e.reason for e in lost] == ["realtime handshake failed: http 503"] * 2
+    assert [e.reason for e in lost] == [
+        "realtime handshake failed: http 503; if it persists, check realtime.url and realtime.model"
+    ] * 2
 
 
-async def test_ephemeral_secret_from_the_relay(emulator: RealtimeEmulator, make_client) -> None:
+async def test_ephemeral_secret_from_the_relay(
+    emulator: RealtimeEmulator, make_client, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
     relay = TokenRelay(emulator).start()
     try:
         client = make_client("", token_url=relay.token_url)
@@ -74,6 +80,8 @@ async def test_ephemeral_secret_from_the_relay(emulator: RealtimeEmulator, make_
     finally:
         relay.stop()
     assert [r.path for r in relay.requests] == ["/token", "/token"]
+    assert "> Authorization: ***" in caplog.text  # the handshake was logged, redacted
+    assert relay.minted[0] not in caplog.text + repr(client.__dict__)
 
 
 async def test_dropped_mid_response_then_next_turn_succeeds(
@@ -231,3 +239,29 @@ def test_session_url_keeps_existing_query() -> None:
     assert session_url("wss://api.openai.com/v1/realtime", "gpt-realtime") == (
         "wss://api.openai.com/v1/realtime?model=gpt-realtime"
     )
+
+
+async def test_instructions_are_read_off_the_loop_thread(
+    emulator: RealtimeEmulator, make_client
+) -> None:
+    threads: list[int] = []
+
+    def instructions() -> str:
+        threads.append(threading.get_ident())
+        return "remember: the cat is called Mia"
+
+    client = make_client(instructions=instructions)
+    await client.ensure_connected()
+    assert len(threads) == 1 and threads[0] != threading.get_ident()
+    assert "Mia" in emulator.events_of("session.update")[0]["session"]["instructions"]
+
+
+async def test_a_fatal_error_is_raised_even_while_the_app_lags(
+    emulator: RealtimeEmulator, make_client
+) -> None:
+    client = make_client("sk-wrong-secret-value", max_events=1)
+    client.events.put_nowait(ConnectionLost("unread", will_retry=True))  # the app is behind
+    with pytest.raises(FatalRealtimeError, match="http 401"):
+        await client.ensure_connected(timeout_s=TIMEOUT_S)
+    assert client.state is ClientState.FAILED
+    assert [type(await client.events.get()) for _ in range(2)] == [ConnectionLost, Fatal]

@@ -226,3 +226,20 @@ async def test_user_transcript_and_errors_naming_our_event(
     assert err.code == "input_audio_buffer_commit_empty"
     assert "(our input_audio_buffer.commit event)" in caplog.text
     assert not emulator.events_of("conversation.item.create")
+
+
+async def test_a_slow_app_pauses_the_reader_and_loses_no_event(
+    emulator: RealtimeEmulator, make_client, caplog
+) -> None:
+    client = make_client(max_events=4)
+    await client.ensure_connected()
+    with caplog.at_level(logging.WARNING, logger="edge_agent.realtime.client"):
+        await speak(client)
+        await asyncio.sleep(0.5)  # the app is busy: the whole reply arrives meanwhile
+        assert client.events.qsize() == 4
+        seen: list = []
+        await next_of(client, p.ResponseDone, seen)
+    audio = b"".join(e.pcm for e in seen if isinstance(e, p.AudioDelta))
+    assert audio == emulator.scenario.turns[0].reply.pcm
+    stalls = [r for r in caplog.records if "pausing the socket reader" in r.message]
+    assert len(stalls) == 1

@@ -224,3 +224,14 @@ def test_backoff_grows_with_jitter_and_caps() -> None:
 def test_fatal_codes() -> None:
     assert p.is_fatal_code("invalid_api_key") and p.is_fatal_code("beta_api_shape_disabled")
     assert not p.is_fatal_code("rate_limit_exceeded") and not p.is_fatal_code(None)
+
+
+def test_error_messages_lose_echoed_keys_and_secrets() -> None:
+    message = "Incorrect API key provided: sk-proj-abcDEF123****wxyz. Secret ek_68af2c9e failed"
+    raw = _ev(type="error", error={"type": "invalid_request_error", "message": message})
+    assert p.parse_server_event(raw) == p.ServerError(
+        "invalid_request_error",
+        "Incorrect API key provided: ***. Secret *** failed",
+        "invalid_request_error",
+        "",
+    )
