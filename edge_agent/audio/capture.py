@@ -151,7 +151,9 @@ class Capture:
 
     # -- audio thread -----------------------------------------------------------------------
 
-    def _on_input(self, data: bytes | None, count: int, info: object, flags: int) -> tuple[None, int]:
+    def _on_input(
+        self, data: bytes | None, count: int, info: object, flags: int
+    ) -> tuple[None, int]:
         """Runs on the PyAudio thread: hand the (already copied) bytes to the loop, return."""
         loop = self._loop
         if loop is None or data is None:
@@ -281,5 +283,3 @@ class Capture:
         if terminate and self._pa is not None:
             pa, self._pa = self._pa, None
             pa.terminate()
-
-

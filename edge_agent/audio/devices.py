@@ -92,7 +92,9 @@ def list_devices(pa: pyaudio.PyAudio) -> list[AudioDevice]:
     try:
         api = pa.get_host_api_info_by_type(pyaudio.paALSA)
     except OSError as exc:
-        raise AudioDeviceError("portaudio has no alsa host api: install portaudio19 with alsa") from exc
+        raise AudioDeviceError(
+            "portaudio has no alsa host api: install portaudio19 with alsa"
+        ) from exc
     devices = []
     for i in range(int(api["deviceCount"])):
         info = pa.get_device_info_by_host_api_device_index(int(api["index"]), i)
