@@ -85,6 +85,7 @@ def cmd_test(args: argparse.Namespace) -> int:
 
 async def _test(audio: object, seconds: float, play: bool) -> int:
     import asyncio
+    import dataclasses
 
     import numpy as np
 
@@ -94,12 +95,14 @@ async def _test(audio: object, seconds: float, play: bool) -> int:
     from edge_agent.config import AudioConfig
 
     assert isinstance(audio, AudioConfig)
-    cap = Capture(audio)
-    await cap.start()
+    # keep the whole take in the ring: an unpaced (file) device delivers it all at once
+    ring_ms = max(audio.ring_ms, int(seconds * 1000) + 2000)
+    cap = Capture(dataclasses.replace(audio, ring_ms=ring_ms))
     want = int(seconds * RATE_HZ)
     got: list[np.ndarray] = []
+    reader = cap.reader(0)
+    await cap.start()
     try:
-        reader = cap.reader()
         n = 0
         async with asyncio.timeout(seconds + 5):
             async for chunk in reader:

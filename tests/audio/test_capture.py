@@ -17,6 +17,7 @@ TIMEOUT_S = 20
 
 
 async def _collect(reader: CaptureReader, n: int) -> np.ndarray:
+    """At least n samples: whole chunks, so the result ends at reader.position."""
     parts: list[np.ndarray] = []
     got = 0
     async with asyncio.timeout(TIMEOUT_S):
@@ -25,7 +26,7 @@ async def _collect(reader: CaptureReader, n: int) -> np.ndarray:
             got += len(chunk)
             if got >= n:
                 break
-    return np.concatenate(parts)[:n]
+    return np.concatenate(parts)
 
 
 async def test_file_capture_is_bit_exact_with_preroll_handover(alsa_rig: AlsaFileRig) -> None:
@@ -43,9 +44,9 @@ async def test_file_capture_is_bit_exact_with_preroll_handover(alsa_rig: AlsaFil
         rest = await _collect(wake, 24000)  # the first reader goes on, unaffected
     finally:
         await cap.aclose()
-    assert np.array_equal(first, x[:24000])
-    assert np.array_equal(streamed, x[12000:48000])
-    assert len(rest) == 24000
+    assert np.array_equal(first[:24000], x[:24000])
+    assert np.array_equal(streamed[:36000], x[12000:48000])
+    assert len(rest) >= 24000
     assert cap.frames_received > 0 and cap.overflows == 0
 
 
@@ -91,7 +92,7 @@ async def test_mute_really_closes_the_stream_and_indices_keep_counting(
         head = cap.head
         await cap.open_mic()
         more = await _collect(reader, 4800)
-        assert len(more) == 4800 and reader.position >= head
+        assert len(more) >= 4800 and reader.position > head
         assert not cap.lost.is_set()
     finally:
         await cap.aclose()
