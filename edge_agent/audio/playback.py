@@ -37,6 +37,7 @@ RATE_HZ = 24000
 log = logging.getLogger(__name__)
 
 _PA_CONTINUE = 0
+_PA_OUTPUT_UNDERFLOW = 0x4  # paOutputUnderflow: the device ran dry before this callback
 PlayState = Literal["idle", "buffering", "playing", "stopping"]
 
 
@@ -184,8 +185,9 @@ class Playback:
                 finished = self._eos and self._queued == 0
                 starved = filled < count and not self._eos
                 gen = self._gen
+                device_late = bool(flags & _PA_OUTPUT_UNDERFLOW)
             else:
-                finished = starved = False
+                finished = starved = device_late = False
         self.played_samples += filled
         if filled == count or finished:
             self._starved = False
@@ -194,7 +196,9 @@ class Playback:
             with contextlib.suppress(RuntimeError):
                 if starved and not self._starved:
                     self._starved = True
-                    loop.call_soon_threadsafe(self._on_underrun)
+                    loop.call_soon_threadsafe(self._on_underrun, "reply audio arrived late")
+                if device_late:
+                    loop.call_soon_threadsafe(self._on_underrun, "the audio thread was late")
                 if finished:
                     loop.call_soon_threadsafe(self._on_finished, gen)
         return out.tobytes(), _PA_CONTINUE
@@ -213,10 +217,11 @@ class Playback:
             self._state = "playing"
         self._spawn(self._start_stream())
 
-    def _on_underrun(self) -> None:
+    def _on_underrun(self, why: str) -> None:
         self.underruns += 1
         log.warning(
-            "playback underrun: reply audio arrived late (%d so far)",
+            "playback underrun: %s (%d so far)",
+            why,
             self.underruns,
             extra={"DEVICE": self._device_name, "ERROR_CODE": "underrun"},
         )
