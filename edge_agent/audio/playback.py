@@ -148,7 +148,19 @@ class Playback:
     async def drain(self) -> None:
         """Mark the end of the reply and return once its last sample has played."""
         self.end_of_stream()
-        await self._idle.wait()
+        while not self._idle.is_set():
+            try:
+                async with asyncio.timeout(0.5):
+                    await self._idle.wait()
+            except TimeoutError:
+                self._check_alive()
+
+    def _check_alive(self) -> None:
+        """A stream that died mid-reply (speaker unplugged) would never finish: fail it."""
+        stream = self._stream
+        dead = stream is None or not stream.is_active()
+        if self._state == "playing" and not self._ctl.locked() and dead:
+            self._fail("the playback stream stopped")
 
     def stop(self) -> None:
         """Barge-in: silence within one period and drop everything queued."""
