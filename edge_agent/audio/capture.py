@@ -28,7 +28,7 @@ from edge_agent.config import AudioConfig
 from edge_agent.errors import AudioDeviceError
 
 if TYPE_CHECKING:
-    import pyaudio
+    import pyaudio  # type: ignore[import-untyped]
 
 __all__ = ["RATE_HZ", "Capture", "CaptureReader"]
 

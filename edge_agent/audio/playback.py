@@ -29,7 +29,7 @@ from edge_agent.config import AudioConfig
 from edge_agent.errors import AudioDeviceError
 
 if TYPE_CHECKING:
-    import pyaudio
+    import pyaudio  # type: ignore[import-untyped]
 
 __all__ = ["RATE_HZ", "Playback"]
 
@@ -46,7 +46,8 @@ def scale(samples: np.ndarray, volume: float) -> np.ndarray:
     if volume == 1.0:
         return samples.copy()
     scaled = np.rint(samples.astype(np.float32) * volume)
-    return np.clip(scaled, -32768, 32767).astype(np.int16)
+    out: np.ndarray = np.clip(scaled, -32768, 32767).astype(np.int16)
+    return out
 
 
 class Playback:
