@@ -69,12 +69,15 @@ async def test_paced_capture_is_an_exact_contiguous_slice_of_the_fed_file(
         await asyncio.to_thread(feeder.wait, TIMEOUT_S)
     finally:
         await cap.aclose()
-    onset = int(np.flatnonzero(heard)[0])
-    assert np.array_equal(heard[onset:], x[: len(heard) - onset])
-    tail = x[start - onset :]
-    n = min(len(streamed), len(tail))
-    assert n > 24000
-    assert np.array_equal(streamed[:n], tail[:n])
+    assert start == wake.position - 12000 and len(streamed) > 12000
+    # the hand-over: the streamer's first 0.5 s are exactly the detector's last 0.5 s
+    assert np.array_equal(streamed[:12000], heard[-12000:])
+    # everything captured, in order, is x with nothing lost or repeated. Zeros are dropped
+    # first: x has none, and a feeder (pacat) that underruns on a loaded machine inserts silence
+    captured = np.concatenate([heard, streamed[12000:]])
+    fed = captured[captured != 0]
+    assert len(fed) > 24000 * 1.5
+    assert np.array_equal(fed, x[: len(fed)])
     assert cap.overflows == 0
     assert cap.frames_received >= (len(heard) + len(streamed) - 12000) // cap.frame_samples
 
