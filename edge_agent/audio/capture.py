@@ -139,7 +139,11 @@ class Capture:
             AudioDeviceError: the device exists but does not open.
         """
         self._loop = self._loop or asyncio.get_running_loop()
-        await asyncio.to_thread(self._open_blocking)
+        try:
+            await asyncio.to_thread(self._open_blocking)
+        except BaseException:
+            await asyncio.to_thread(self._close_blocking, True)
+            raise
         self._monitor = asyncio.create_task(self._watch(), name="capture-watch")
 
     async def aclose(self) -> None:

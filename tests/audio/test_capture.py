@@ -11,6 +11,7 @@ import pytest
 from edge_agent.audio.capture import Capture, CaptureReader
 from edge_agent.audio.ring import SamplesLost
 from edge_agent.config import AudioConfig
+from edge_agent.errors import DeviceNotFound
 from edge_agent.sim.alsa import AlsaFileRig
 from edge_agent.sim.pulse_rig import PulseRig
 
@@ -166,3 +167,10 @@ async def test_a_stalled_loop_drops_old_frames_counts_them_and_readers_learn(
         assert cap.head > head  # capture goes on after the stall
     finally:
         await cap.aclose()
+
+
+async def test_missing_mic_fails_start_with_the_listing(alsa_rig: AlsaFileRig) -> None:
+    cap = Capture(AudioConfig(input_device="USB PnP Sound Device"))
+    with pytest.raises(DeviceNotFound, match="'fakemic'"):
+        await cap.start()
+    assert cap._pa is None  # PortAudio released, so a later PyAudio() re-enumerates
