@@ -4,7 +4,8 @@ A driver turns typed requests (power on/off, brightness in percent, colour, read
 family's fixed HTTP requests to the configured host, and the answers into a `DeviceState`. It
 never takes a URL, path, host or raw command from the model. Failures are raised as
 `DeviceError` with a code from `ERROR_CODES`; the tool layer turns them into structured results.
-Drivers take a shared ``httpx.AsyncClient`` (injected) and put an explicit timeout on every call.
+Drivers take a shared ``httpx.AsyncClient`` (injected) and send every request through their
+`exchange` (`edge_agent.tools.http.Exchange`): one deadline, one request in flight, safe retries.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import httpx
 from edge_agent.config import DeviceConfig
 from edge_agent.errors import ToolError
 
-__all__ = ["ERROR_CODES", "DeviceError", "DeviceState", "Driver", "ErrorCode"]
+__all__ = ["ERROR_CODES", "DeviceError", "DeviceState", "Driver", "ErrorCode", "basic_auth"]
 
 ErrorCode = Literal[
     "unauthorized", "timeout", "device_error", "unreachable", "not_supported", "bad_response"
@@ -84,6 +85,14 @@ class Driver(abc.ABC):
         self.timeout_s = timeout_s
         port = device.port or self.default_port
         self.base_url = f"http://{device.host}:{port}"
+        from edge_agent.tools.http import Exchange  # http.py imports DeviceError from here
+
+        self.exchange = Exchange(self)  # all of this device's requests go through it
+
+    @property
+    def name(self) -> str:
+        """The device's configured name (logged as DEVICE)."""
+        return self.device.name
 
     @abc.abstractmethod
     async def get_state(self) -> DeviceState:
@@ -105,3 +114,10 @@ class Driver(abc.ABC):
 
     async def aclose(self) -> None:  # noqa: B027 - optional hook
         """Release per-device resources (the shared HTTP client is closed by its owner)."""
+
+
+def basic_auth(device: DeviceConfig) -> httpx.BasicAuth | None:
+    """HTTP Basic credentials for the device (user ``admin`` unless configured), if it has any."""
+    if not device.password:
+        return None
+    return httpx.BasicAuth(device.username or "admin", device.password.reveal())

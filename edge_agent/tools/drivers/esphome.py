@@ -17,13 +17,13 @@ from urllib.parse import quote
 import httpx
 
 from edge_agent.tools.drivers.base import DeviceError, DeviceState, Driver
-from edge_agent.tools.drivers.exchange import Exchange, json_body
 from edge_agent.tools.drivers.scales import (
     kelvin_to_mired,
     level_to_pct,
     mired_to_kelvin,
     pct_to_level,
 )
+from edge_agent.tools.http import json_body
 
 __all__ = ["ChallengeAuth", "EsphomeDriver"]
 
@@ -104,7 +104,7 @@ class EsphomeDriver(Driver):
         super().__init__(*args, **kwargs)
         password = self.device.password.reveal()
         auth = ChallengeAuth(self.device.username or "admin", password) if password else None
-        self._exchange = Exchange(self, auth=auth)
+        self.exchange.auth = auth
         self._segments = [s.strip() for s in self.device.entity.split("/")]
         self._domain = self._segments[0]
 
@@ -153,7 +153,7 @@ class EsphomeDriver(Driver):
     async def _send(
         self, method: str, action: str, params: dict[str, int] | None
     ) -> httpx.Response:
-        resp = await self._exchange.send(
+        resp = await self.exchange.send(
             method,
             self._path(action),
             label=action or "state",

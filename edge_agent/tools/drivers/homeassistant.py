@@ -14,8 +14,8 @@ from typing import Any, ClassVar, Final
 import httpx
 
 from edge_agent.tools.drivers.base import DeviceError, DeviceState, Driver
-from edge_agent.tools.drivers.exchange import Exchange, json_body
 from edge_agent.tools.drivers.scales import level_to_pct, mired_to_kelvin
+from edge_agent.tools.http import json_body
 
 __all__ = ["HomeAssistantDriver"]
 
@@ -63,7 +63,6 @@ class HomeAssistantDriver(Driver):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._exchange = Exchange(self)
         self._domain = self.device.entity.partition(".")[0]
 
     async def get_state(self) -> DeviceState:
@@ -133,7 +132,7 @@ class HomeAssistantDriver(Driver):
         token = self.device.token.reveal()
         if not token:
             raise DeviceError("unauthorized", "no home assistant token configured")
-        resp = await self._exchange.send(
+        resp = await self.exchange.send(
             method,
             path,
             label=path.rpartition("/")[2] if method == "POST" else "state",

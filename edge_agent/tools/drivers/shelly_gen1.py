@@ -14,8 +14,9 @@ from typing import Any, ClassVar
 
 import httpx
 
-from edge_agent.tools.drivers.base import DeviceError, DeviceState, Driver
-from edge_agent.tools.http import json_body, send
+from edge_agent.config import DeviceConfig
+from edge_agent.tools.drivers.base import DeviceError, DeviceState, Driver, basic_auth
+from edge_agent.tools.http import json_body
 
 __all__ = ["ShellyGen1Driver"]
 
@@ -25,25 +26,18 @@ class ShellyGen1Driver(Driver):
 
     family: ClassVar[str] = "shelly_gen1"
 
+    def __init__(
+        self, device: DeviceConfig, http: httpx.AsyncClient, timeout_s: float = 2.5
+    ) -> None:
+        super().__init__(device, http, timeout_s)
+        self.exchange.auth = basic_auth(device)
+
     @property
     def _is_light(self) -> bool:
         return self.device.kind == "light"
 
-    def _auth(self) -> httpx.BasicAuth | None:
-        if not self.device.password:
-            return None
-        return httpx.BasicAuth(self.device.username or "admin", self.device.password.reveal())
-
     async def _get(self, path: str, params: dict[str, Any], *, read: bool) -> dict[str, Any]:
-        response = await send(
-            self.http,
-            "GET",
-            self.base_url + path,
-            params=params,
-            auth=self._auth(),
-            timeout_s=self.timeout_s,
-            idempotent=read,
-        )
+        response = await self.exchange.send("GET", path, label=path, params=params, idempotent=read)
         if response.status_code == 401:
             raise DeviceError("unauthorized", "the device refused our credentials")
         if response.status_code == 404:

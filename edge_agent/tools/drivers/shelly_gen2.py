@@ -18,7 +18,7 @@ import httpx
 
 from edge_agent.config import DeviceConfig
 from edge_agent.tools.drivers.base import DeviceError, DeviceState, Driver
-from edge_agent.tools.http import json_body, send
+from edge_agent.tools.http import json_body
 
 __all__ = ["ShellyGen2Driver"]
 
@@ -33,25 +33,19 @@ class ShellyGen2Driver(Driver):
     ) -> None:
         super().__init__(device, http, timeout_s)
         # One DigestAuth per device keeps the last challenge, so fw ≥ 2.0 skips the 401 trip.
-        self._auth = (
-            httpx.DigestAuth("admin", device.password.reveal()) if device.password else None
-        )
+        if device.password:
+            self.exchange.auth = httpx.DigestAuth("admin", device.password.reveal())
 
     @property
     def _component(self) -> str:
         return "Light" if self.device.kind == "light" else "Switch"
 
     async def _rpc(self, method: str, params: dict[str, Any], *, read: bool) -> dict[str, Any]:
-        response = await send(
-            self.http,
-            "POST",
-            f"{self.base_url}/rpc/{method}",
-            json=params,
-            auth=self._auth,
-            timeout_s=self.timeout_s,
-            idempotent=read,
-            retry_overload=True,
-        )
+        # 429 (fw 2.0.0, on the challenge path) executed nothing: one retry, writes included.
+        response = await self.exchange.send(
+            "POST", f"/rpc/{method}", label=method, json=params, idempotent=read,
+            retry_statuses=(429,),
+        )  # fmt: skip
         if response.status_code == 401:
             raise DeviceError("unauthorized", "the device refused our credentials")
         if response.status_code == 429:

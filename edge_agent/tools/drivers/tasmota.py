@@ -15,8 +15,9 @@ from typing import Any, ClassVar
 
 import httpx
 
-from edge_agent.tools.drivers.base import DeviceError, DeviceState, Driver
-from edge_agent.tools.http import json_body, send
+from edge_agent.config import DeviceConfig
+from edge_agent.tools.drivers.base import DeviceError, DeviceState, Driver, basic_auth
+from edge_agent.tools.http import json_body
 
 __all__ = ["TasmotaDriver"]
 
@@ -26,23 +27,24 @@ class TasmotaDriver(Driver):
 
     family: ClassVar[str] = "tasmota"
 
+    def __init__(
+        self, device: DeviceConfig, http: httpx.AsyncClient, timeout_s: float = 2.5
+    ) -> None:
+        super().__init__(device, http, timeout_s)
+        self.exchange.auth = basic_auth(device)
+
     @property
     def _power_key(self) -> str:
         return f"POWER{self.device.channel}" if self.device.channel else "POWER"
 
     async def _command(self, cmnd: str, *, read: bool) -> dict[str, Any]:
-        auth = None
-        if self.device.password:
-            auth = httpx.BasicAuth(self.device.username or "admin", self.device.password.reveal())
         try:
-            response = await send(
-                self.http,
+            response = await self.exchange.send(
                 "GET",
-                self.base_url + "/cm",
+                "/cm",
+                label=cmnd.partition(" ")[0],
                 params={"cmnd": cmnd},
                 headers={"Referer": f"http://{self.device.host}/"},
-                auth=auth,
-                timeout_s=self.timeout_s,
                 idempotent=read,
             )
         except DeviceError as exc:
