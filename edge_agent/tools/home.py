@@ -7,8 +7,10 @@
 Safety by construction: no parameter takes a URL, host, port, path, entity id, RPC method or raw
 command (the schemas forbid extra keys); targets are configured names/aliases/areas only
 (`DeviceDirectory`); each device allows only its configured ``actions`` (else ``not_allowed``);
-sensitive devices (``sensitive = true`` or kind lock/garage/alarm) and area actions over
-`AREA_CONFIRM_OVER` devices need a spoken confirmation (`Confirmations`). Drivers come from
+sensitive devices (``sensitive = true``, kind lock/garage/alarm or a lock entity) and area
+actions over `AREA_CONFIRM_OVER` devices need a spoken confirmation (`Confirmations`); unlocking
+a lock or disarming an alarm (power off) is refused unless the device sets ``allow_unlock``
+(devices.md §8.4), while opening a garage needs only the confirmation. Drivers come from
 `driver_class(family)`, one per device, created on first use; one request per device is in
 flight at a time. Units are normalised here: brightness in %, colour temperature in kelvin,
 colours by name → RGB, temperatures in °C.
@@ -35,11 +37,23 @@ from edge_agent.tools.drivers.base import DeviceError, DeviceState, Driver
 from edge_agent.tools.home_schema import COLORS, QUANTITIES, home_tool_specs
 from edge_agent.tools.registry import Tool, ToolFailure, ToolRegistry
 
-__all__ = ["AREA_CONFIRM_OVER", "SENSITIVE_KINDS", "HomeTools", "build_registry"]
+__all__ = [
+    "AREA_CONFIRM_OVER",
+    "LOCK_DOMAINS",
+    "SENSITIVE_KINDS",
+    "UNLOCK_KINDS",
+    "HomeTools",
+    "build_registry",
+    "is_unlock",
+]
 
 log = logging.getLogger(__name__)
 
 SENSITIVE_KINDS: Final = frozenset({"lock", "garage", "alarm"})
+UNLOCK_KINDS: Final = frozenset({"lock", "alarm"})
+"""Kinds whose power off means unlock / disarm (HA Assist: HassTurnOff unlocks a lock)."""
+LOCK_DOMAINS: Final = frozenset({"lock", "alarm_control_panel"})
+"""Home Assistant / ESPHome entity domains that are locks or alarms whatever their kind."""
 AREA_CONFIRM_OVER: Final = 6
 LIST_STATE_TIMEOUT_S: Final = 1.5
 
@@ -103,7 +117,7 @@ class HomeTools:
 
     @staticmethod
     def is_sensitive(dev: DeviceConfig) -> bool:
-        return dev.sensitive or dev.kind in SENSITIVE_KINDS
+        return dev.sensitive or dev.kind in SENSITIVE_KINDS or _domain(dev) in LOCK_DOMAINS
 
     async def aclose(self) -> None:
         for drv in self._drivers.values():
@@ -155,6 +169,16 @@ class HomeTools:
 
     async def set_power(self, args: dict[str, Any], *, confirmed: bool = False) -> dict[str, Any]:
         on = args["state"] == "on"
+        if not args.get("device"):
+            return await self._act("set_power", args, "power", lambda d: d.set_power(on), confirmed)
+        dev = self.directory.select(args["device"], args.get("area"))[0]
+        if is_unlock(dev, on) and not dev.allow_unlock:
+            raise ToolFailure(
+                "not_allowed",
+                f"unlocking or disarming {dev.name} by voice is off; the owner can set "
+                "allow_unlock = true for it in the config",
+                device=dev.name,
+            )
         return await self._act("set_power", args, "power", lambda d: d.set_power(on), confirmed)
 
     async def set_light(self, args: dict[str, Any], *, confirmed: bool = False) -> dict[str, Any]:
@@ -262,6 +286,18 @@ class HomeTools:
             Tool(name, description, params, handlers[name], timeout_s or self.cfg.timeout_s)
             for name, description, params in home_tool_specs(kinds)
         ]
+
+
+def is_unlock(dev: DeviceConfig, on: bool) -> bool:
+    """Whether switching `dev` to `on` would unlock a lock or disarm an alarm."""
+    return not on and (dev.kind in UNLOCK_KINDS or _domain(dev) in LOCK_DOMAINS)
+
+
+def _domain(dev: DeviceConfig) -> str:
+    """The entity's domain: "lock" for HA "lock.front_door" and ESPHome "lock/Front Door"."""
+    if dev.family not in ("homeassistant", "esphome"):
+        return ""
+    return dev.entity.replace("/", ".").partition(".")[0]
 
 
 def _describe(dev: DeviceConfig, state: dict[str, Any] | str) -> dict[str, Any]:

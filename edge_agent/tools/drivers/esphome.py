@@ -22,6 +22,7 @@ from edge_agent.tools.drivers.scales import (
     level_to_pct,
     mired_to_kelvin,
     pct_to_level,
+    sensor_reading,
 )
 from edge_agent.tools.http import json_body
 
@@ -38,15 +39,6 @@ _ACTIONS: Final[dict[str, tuple[str, str]]] = {
 _READ_ONLY: Final = frozenset({"sensor", "binary_sensor", "text_sensor"})
 _ON: Final = frozenset({"ON", "OPEN", "LOCKED", "OPENING"})
 _OFF: Final = frozenset({"OFF", "CLOSED", "UNLOCKED", "CLOSING"})
-# unit shown in the state string -> (sensor key, factor)
-_UNITS: Final[dict[str, tuple[str, float]]] = {
-    "°C": ("temperature_c", 1.0),
-    "%": ("humidity_pct", 1.0),
-    "W": ("power_w", 1.0),
-    "kW": ("power_w", 1000.0),
-    "kWh": ("energy_kwh", 1.0),
-    "Wh": ("energy_kwh", 0.001),
-}
 
 
 class ChallengeAuth(httpx.Auth):
@@ -201,9 +193,7 @@ def _parse_sensor(state: Any, value: Any) -> DeviceState:
     if not isinstance(value, int | float) or isinstance(value, bool) or math.isnan(value):
         return DeviceState(raw_state=str(state).lower() if state is not None else None)
     unit = state.partition(" ")[2] if isinstance(state, str) else ""
-    if unit == "°F":
-        return DeviceState(sensors={"temperature_c": round((value - 32) * 5 / 9, 2)})
-    key = _UNITS.get(unit)
-    if key is None:
+    reading = sensor_reading(value, unit)
+    if reading is None:
         return DeviceState(raw_state=str(state))
-    return DeviceState(sensors={key[0]: round(value * key[1], 3)})
+    return DeviceState(sensors=dict([reading]))

@@ -16,6 +16,7 @@ import httpx
 
 from edge_agent.config import DeviceConfig
 from edge_agent.tools.drivers.base import DeviceError, DeviceState, Driver, basic_auth
+from edge_agent.tools.drivers.scales import put_number
 from edge_agent.tools.http import json_body
 
 __all__ = ["ShellyGen1Driver"]
@@ -60,13 +61,13 @@ class ShellyGen1Driver(Driver):
         sensors: dict[str, float] = {}
         meters = status.get("meters")
         if isinstance(meters, list) and ch < len(meters) and isinstance(meters[ch], dict):
-            _put(sensors, "power_w", meters[ch].get("power"))
+            put_number(sensors, "power_w", meters[ch].get("power"))
             total_wmin = meters[ch].get("total")  # Gen1 meters count watt-minutes
             if isinstance(total_wmin, int | float):
                 sensors["energy_kwh"] = round(total_wmin / 60000, 3)
         tmp = status.get("tmp")
         if isinstance(tmp, dict) and tmp.get("is_valid", True):
-            _put(sensors, "temperature_c", tmp.get("tC"))
+            put_number(sensors, "temperature_c", tmp.get("tC"))
         return _state(items[ch], sensors)
 
     async def set_power(self, on: bool) -> DeviceState:
@@ -108,8 +109,3 @@ def _state(item: dict[str, Any], sensors: dict[str, float]) -> DeviceState:
         rgb=rgb,
         sensors=sensors,
     )
-
-
-def _put(out: dict[str, float], key: str, value: object) -> None:
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        out[key] = float(value)

@@ -18,6 +18,7 @@ import httpx
 
 from edge_agent.config import DeviceConfig
 from edge_agent.tools.drivers.base import DeviceError, DeviceState, Driver
+from edge_agent.tools.drivers.scales import put_number
 from edge_agent.tools.http import json_body
 
 __all__ = ["ShellyGen2Driver"]
@@ -69,13 +70,13 @@ class ShellyGen2Driver(Driver):
         if not isinstance(output, bool):
             raise DeviceError("bad_response", "status has no 'output'")
         sensors: dict[str, float] = {}
-        _put(sensors, "power_w", status.get("apower"))
+        put_number(sensors, "power_w", status.get("apower"))
         energy = status.get("aenergy")
         if isinstance(energy, dict) and isinstance(energy.get("total"), int | float):
             sensors["energy_kwh"] = round(energy["total"] / 1000, 3)  # Gen2 counts Wh
         temperature = status.get("temperature")
         if isinstance(temperature, dict):
-            _put(sensors, "temperature_c", temperature.get("tC"))
+            put_number(sensors, "temperature_c", temperature.get("tC"))
         brightness = status.get("brightness")
         return DeviceState(
             on=output,
@@ -120,8 +121,3 @@ _RPC_CODES = {
     -114: "unavailable",
     404: "no such method",
 }
-
-
-def _put(out: dict[str, float], key: str, value: object) -> None:
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        out[key] = float(value)

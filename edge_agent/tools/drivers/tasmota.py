@@ -17,6 +17,7 @@ import httpx
 
 from edge_agent.config import DeviceConfig
 from edge_agent.tools.drivers.base import DeviceError, DeviceState, Driver, basic_auth
+from edge_agent.tools.drivers.scales import fahrenheit_to_celsius, kelvin_to_mired
 from edge_agent.tools.http import json_body
 
 __all__ = ["TasmotaDriver"]
@@ -98,7 +99,7 @@ class TasmotaDriver(Driver):
             answer = await self._command(f"Color {red},{green},{blue}", read=False)
             key = "Color"
         elif kelvin is not None:
-            mired = max(153, min(500, round(1_000_000 / kelvin)))
+            mired = kelvin_to_mired(kelvin)
             answer = await self._command(f"CT {mired}", read=False)
             key = "CT"
         else:
@@ -147,7 +148,7 @@ def _sensors(sns: dict[str, Any]) -> dict[str, float]:
             reading = value.get(key)
             if isinstance(reading, int | float) and name not in out:
                 out[name] = (
-                    round((reading - 32) * 5 / 9, 1)
+                    fahrenheit_to_celsius(reading, 1)
                     if key == "Temperature" and fahrenheit
                     else float(reading)
                 )
