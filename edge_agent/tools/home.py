@@ -14,6 +14,11 @@ a lock or disarming an alarm (power off) is refused unless the device sets ``all
 `driver_class(family)`, one per device, created on first use; one request per device is in
 flight at a time. Units are normalised here: brightness in %, colour temperature in kelvin,
 colours by name → RGB, temperatures in °C.
+
+Every action result says ``"state_is": "confirmed"`` (the device reported that state) or
+``"requested"`` (what we asked for; the device did not report it). ESPHome, WLED and Home
+Assistant can answer a write before applying it, so such a state is re-read once,
+`REREAD_DELAY_S` later, within what is left of the tool call's time (devices.md §8.8).
 """
 
 from __future__ import annotations
@@ -56,6 +61,9 @@ LOCK_DOMAINS: Final = frozenset({"lock", "alarm_control_panel"})
 """Home Assistant / ESPHome entity domains that are locks or alarms whatever their kind."""
 AREA_CONFIRM_OVER: Final = 6
 LIST_STATE_TIMEOUT_S: Final = 1.5
+REREAD_DELAY_S: Final = 0.3
+REREAD_FAMILIES: Final = frozenset({"esphome", "wled", "homeassistant"})
+_DEADLINE_MARGIN_S: Final = 0.2  # leave the registry time to answer before its own timeout
 
 DriverFactory = Callable[[str], type[Driver]]
 
@@ -230,9 +238,8 @@ class HomeTools:
             )
             if confirm_needed:
                 self._ask_confirmation(tool, args, targets, by_area)
-        results = await asyncio.gather(
-            *(self._act_one(d, op) for d in targets), return_exceptions=False
-        )
+        deadline = asyncio.get_running_loop().time() + self.cfg.timeout_s - _DEADLINE_MARGIN_S
+        results = await asyncio.gather(*(self._act_one(d, op, deadline) for d in targets))
         if len(results) == 1:
             result = results[0]
             if not result["ok"]:
@@ -246,12 +253,40 @@ class HomeTools:
             "results": results,
         }
 
-    async def _act_one(self, dev: DeviceConfig, op: Callable[[Driver], Any]) -> dict[str, Any]:
+    async def _act_one(
+        self, dev: DeviceConfig, op: Callable[[Driver], Any], deadline: float
+    ) -> dict[str, Any]:
         try:
             state = await self._run(dev, op)
         except ToolError as exc:
             return {"ok": False, "device": dev.name, "error": exc.code, "detail": exc.detail}
-        return {"ok": True, "device": dev.name, "state": state.as_dict()}
+        if not state.confirmed and dev.family in REREAD_FAMILIES and "read" in dev.actions:
+            state = await self._reread(dev, state, deadline)
+        return {
+            "ok": True,
+            "device": dev.name,
+            "state": state.as_dict(),
+            "state_is": "confirmed" if state.confirmed else "requested",
+        }
+
+    async def _reread(
+        self, dev: DeviceConfig, requested: DeviceState, deadline: float
+    ) -> DeviceState:
+        """Read the state once more, `REREAD_DELAY_S` after a write the device did not report.
+
+        Returns the read state if it shows what was requested, else `requested` unchanged (a
+        failed or late read does not fail the action: the write itself was accepted).
+        """
+        remaining_s = deadline - asyncio.get_running_loop().time()
+        if remaining_s < REREAD_DELAY_S + 0.05:
+            return requested
+        try:
+            async with asyncio.timeout(remaining_s):
+                await asyncio.sleep(REREAD_DELAY_S)
+                read = await self._run(dev, lambda d: d.get_state())
+        except (ToolError, TimeoutError):
+            return requested
+        return read if _agrees(requested, read) else requested
 
     def _ask_confirmation(
         self, tool: str, args: dict[str, Any], targets: list[DeviceConfig], by_area: bool
@@ -317,9 +352,25 @@ def _merge(first: DeviceState, second: DeviceState) -> DeviceState:
     known = {
         f.name: getattr(second, f.name)
         for f in dataclasses.fields(second)
-        if getattr(second, f.name) not in (None, {})
+        if f.name != "confirmed" and getattr(second, f.name) not in (None, {})
     }
+    known["confirmed"] = first.confirmed and second.confirmed
     return dataclasses.replace(first, **known)
+
+
+def _agrees(requested: DeviceState, read: DeviceState) -> bool:
+    """Whether a read shows what was requested (levels round-trip through device scales)."""
+    if requested.on is not None and read.on != requested.on:
+        return False
+    if requested.brightness_pct is not None and (
+        read.brightness_pct is None or abs(read.brightness_pct - requested.brightness_pct) > 1
+    ):
+        return False
+    if requested.rgb is not None and read.rgb != requested.rgb:
+        return False
+    return requested.color_temp_k is None or (
+        read.color_temp_k is not None and abs(read.color_temp_k - requested.color_temp_k) <= 50
+    )
 
 
 def _spoken(tool: str, args: dict[str, Any]) -> str:

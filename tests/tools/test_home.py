@@ -86,7 +86,12 @@ async def test_names_aliases_fuzzy(home: Home, said: str) -> None:
         assert result["candidates"] == ["Kitchen light", "Kitchen plug"]
         return
     result = await home.call("set_power", device=said, state="on")
-    assert result == {"ok": True, "device": "Kitchen light", "state": {"on": True}}
+    assert result == {
+        "ok": True,
+        "device": "Kitchen light",
+        "state": {"on": True},
+        "state_is": "confirmed",
+    }
     assert home.emu("Kitchen light").lights[0]["output"] is True
 
 
@@ -178,7 +183,12 @@ async def test_confirmation_flow(home: Home) -> None:
     assert too_early["error"] == "confirmation_needs_user" and garage.requests == []
     home.reg.new_user_turn()
     done = await home.call("confirm_action", confirmation_id=cid)
-    assert done == {"ok": True, "device": "Garage door", "state": {"on": True}}
+    assert done == {
+        "ok": True,
+        "device": "Garage door",
+        "state": {"on": True},
+        "state_is": "confirmed",
+    }
     assert garage.relays[0]["ison"] is True
     again = await home.call("confirm_action", confirmation_id=cid)
     assert again["error"] == "invalid_confirmation"

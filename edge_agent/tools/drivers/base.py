@@ -11,7 +11,7 @@ Drivers take a shared ``httpx.AsyncClient`` (injected) and send every request th
 from __future__ import annotations
 
 import abc
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import ClassVar, Final, Literal
 
 import httpx
@@ -53,6 +53,13 @@ class DeviceState:
         default_factory=dict
     )  # temperature_c, humidity_pct, power_w, energy_kwh
     raw_state: str | None = None  # e.g. Home Assistant "locked", "open"
+    confirmed: bool = field(default=True, compare=False)
+    """False when this is what we asked for, not what the device reported (ESPHome POSTs,
+    WLED's ``{"success":true}``, HA's ``[]``): the home tools re-read such states once."""
+
+    def requested(self) -> DeviceState:
+        """The same values, marked as asked for rather than reported by the device."""
+        return replace(self, confirmed=False)
 
     def as_dict(self) -> dict[str, object]:
         """A compact dict for tool results: only what is known."""

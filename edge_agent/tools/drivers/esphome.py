@@ -3,8 +3,9 @@
 URLs are `/<domain>/<name>[/<action>]` with each segment URL-encoded (2026.1+ name URLs; a
 sub-device entity is "domain/Device/Entity Name"). GET reads; POST acts and answers 200 with an
 empty body, while the change happens later in the device's main loop, so a write reports the
-requested state. Auth is optional: Arduino builds challenge with Digest, ESP-IDF builds with
-Basic (until 2027.1 makes Digest the default); `ChallengeAuth` answers whichever is asked.
+requested state, marked unconfirmed (the home tools re-read it). Auth is optional: Arduino
+builds challenge with Digest, ESP-IDF builds with Basic (until 2027.1 makes Digest the
+default); `ChallengeAuth` answers whichever is asked.
 """
 
 from __future__ import annotations
@@ -111,14 +112,14 @@ class EsphomeDriver(Driver):
         if self._domain not in _ACTIONS:
             raise DeviceError("not_supported", f"{self._domain} entities cannot be switched")
         await self._send("POST", _ACTIONS[self._domain][0 if on else 1], None)
-        return DeviceState(on=on)
+        return DeviceState(on=on, confirmed=False)
 
     async def set_brightness(self, pct: int) -> DeviceState:
         self._need_light("brightness")
         if pct <= 0:
             return await self.set_power(False)
         await self._send("POST", "turn_on", {"brightness": pct_to_level(pct, 255)})
-        return DeviceState(on=True, brightness_pct=min(pct, 100))
+        return DeviceState(on=True, brightness_pct=min(pct, 100), confirmed=False)
 
     async def set_color(
         self, rgb: tuple[int, int, int] | None = None, kelvin: int | None = None
@@ -126,10 +127,10 @@ class EsphomeDriver(Driver):
         self._need_light("colour")
         if rgb is not None:
             await self._send("POST", "turn_on", {"r": rgb[0], "g": rgb[1], "b": rgb[2]})
-            return DeviceState(on=True, rgb=rgb)
+            return DeviceState(on=True, rgb=rgb, confirmed=False)
         if kelvin is not None:
             await self._send("POST", "turn_on", {"color_temp": kelvin_to_mired(kelvin)})
-            return DeviceState(on=True, color_temp_k=kelvin)
+            return DeviceState(on=True, color_temp_k=kelvin, confirmed=False)
         raise DeviceError("not_supported", "give a colour or a colour temperature")
 
     def _need_light(self, what: str) -> None:

@@ -117,7 +117,7 @@ class HomeAssistantDriver(Driver):
         for item in changed:  # the states changed by this call; may be [] and still succeed
             if isinstance(item, dict) and item.get("entity_id") == body["entity_id"]:
                 return self._parse(item)
-        return requested
+        return requested.requested()
 
     async def _send(self, method: str, path: str, body: dict[str, Any] | None) -> httpx.Response:
         token = self.device.token.reveal()

@@ -64,7 +64,7 @@ class WledDriver(Driver):
         )
         data = self._checked(resp)
         if data.get("success") is True and "on" not in data:
-            return requested
+            return requested.requested()  # firmware before "v": applied, but not reported
         return self._parse_state(data)
 
     def _checked(self, resp: httpx.Response) -> dict[str, Any]:
