@@ -11,7 +11,8 @@ import pytest
 from edge_agent.sim.devices.esphome import EsphomeEmulator
 from edge_agent.tools.drivers.base import DeviceError
 from edge_agent.tools.drivers.esphome import EsphomeDriver
-from tests.tools_drivers.conftest import device, on_port
+
+from .conftest import device, on_port
 
 PASSWORD = "esphome-web-secret-9012"
 

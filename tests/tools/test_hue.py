@@ -12,7 +12,8 @@ import pytest
 from edge_agent.sim.devices.hue import HueEmulator
 from edge_agent.tools.drivers.base import DeviceError
 from edge_agent.tools.drivers.hue import HueDriver
-from tests.tools_drivers.conftest import device, on_port
+
+from .conftest import device, on_port
 
 USERNAME = "hue-secret-username-1234"
 
