@@ -29,7 +29,14 @@ import httpx
 from edge_agent.config import ToolsConfig
 from edge_agent.tools.drivers.base import DeviceError
 
-__all__ = ["MAX_RETRY_WAIT_S", "Exchange", "Peer", "json_body", "make_http_client"]
+__all__ = [
+    "MAX_RETRY_WAIT_S",
+    "Exchange",
+    "Peer",
+    "json_body",
+    "json_object",
+    "make_http_client",
+]
 
 log = logging.getLogger(__name__)
 
@@ -198,6 +205,14 @@ def json_body(resp: httpx.Response) -> Any:
         raise DeviceError(
             "bad_response", "the device answered with something that is not JSON"
         ) from None
+
+
+def json_object(resp: httpx.Response) -> dict[str, Any]:
+    """The decoded body if it is a JSON object, else DeviceError("bad_response")."""
+    body = json_body(resp)
+    if not isinstance(body, dict):
+        raise DeviceError("bad_response", "answer is not a JSON object")
+    return body
 
 
 def _retry_after_s(resp: httpx.Response) -> float:

@@ -2,40 +2,18 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from edge_agent.sim.devices.fleet import DeviceFleet
-from edge_agent.tools.home import build_registry
-from edge_agent.tools.registry import ToolRegistry
-
-from .rig import Clock, home_config
-
-
-@dataclass
-class Home:
-    reg: ToolRegistry
-    fleet: DeviceFleet
-    clock: Clock
-
-    async def call(self, name: str, **args: object) -> dict:
-        return json.loads(await self.reg.call(name, json.dumps(args)))
-
-    def emu(self, name: str):
-        return self.fleet.emulators[name]
+from .rig import Home, home_config, serve_home
 
 
 @pytest.fixture
 async def home(tmp_path: Path, http) -> AsyncIterator[Home]:
-    with DeviceFleet(home_config(tmp_path)) as fleet:
-        clock = Clock()
-        reg = build_registry(fleet.config, http, clock=clock)
-        yield Home(reg, fleet, clock)
-        await reg.aclose()
+    async with serve_home(home_config(tmp_path), http) as home:
+        yield home
 
 
 async def test_specs_are_realtime_function_tools(home: Home) -> None:

@@ -4,7 +4,6 @@ Assistant states the device did not report are re-read once ~300 ms later, withi
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -12,12 +11,10 @@ from pathlib import Path
 import pytest
 
 from edge_agent.config import Config, DaemonConfig, DeviceConfig, Secret, ToolsConfig
-from edge_agent.sim.devices.fleet import DeviceFleet
-from edge_agent.tools.home import REREAD_DELAY_S, build_registry
-from edge_agent.tools.registry import ToolRegistry
+from edge_agent.tools.home import REREAD_DELAY_S
 
 from .conftest import TIME_SCALE
-from .rig import Clock
+from .rig import Home, serve_home
 
 TOOL_TIMEOUT_S = 2.0
 LIGHT = ("power", "brightness", "color", "read")
@@ -42,23 +39,10 @@ def _config(state_dir: Path) -> Config:
     )
 
 
-class Home:
-    def __init__(self, reg: ToolRegistry, fleet: DeviceFleet) -> None:
-        self.reg, self.fleet = reg, fleet
-
-    async def call(self, name: str, **args: object) -> dict:
-        return json.loads(await self.reg.call(name, json.dumps(args)))
-
-    def emu(self, name: str):
-        return self.fleet.emulators[name]
-
-
 @pytest.fixture
 async def home(tmp_path: Path, http) -> AsyncIterator[Home]:
-    with DeviceFleet(_config(tmp_path), weather=False) as fleet:
-        reg = build_registry(fleet.config, http, clock=Clock())
-        yield Home(reg, fleet)
-        await reg.aclose()
+    async with serve_home(_config(tmp_path), http, weather=False) as home:
+        yield home
 
 
 def _gets(emu) -> int:

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
 from edge_agent.config import Config, DaemonConfig, DeviceConfig, Secret, ToolsConfig
-from edge_agent.sim.devices.fleet import DeviceFleet
-from edge_agent.tools.home import build_registry, is_unlock
-from edge_agent.tools.registry import ToolRegistry
+from edge_agent.tools.home import is_unlock
 
-from .rig import Clock
+from .rig import Home, serve_home
 
 
 def _config(state_dir: Path) -> Config:
@@ -36,26 +33,10 @@ def _config(state_dir: Path) -> Config:
     )
 
 
-class Home:
-    def __init__(self, reg: ToolRegistry, fleet: DeviceFleet) -> None:
-        self.reg, self.fleet = reg, fleet
-
-    async def call(self, name: str, **args: object) -> dict:
-        return json.loads(await self.reg.call(name, json.dumps(args)))
-
-    async def confirmed(self, name: str, **args: object) -> dict:
-        first = await self.call(name, **args)
-        assert first["error"] == "confirmation_required"
-        self.reg.new_user_turn()
-        return await self.call("confirm_action", confirmation_id=first["confirmation_id"])
-
-
 @pytest.fixture
 async def home(tmp_path: Path, http) -> AsyncIterator[Home]:
-    with DeviceFleet(_config(tmp_path), weather=False) as fleet:
-        reg = build_registry(fleet.config, http, clock=Clock())
-        yield Home(reg, fleet)
-        await reg.aclose()
+    async with serve_home(_config(tmp_path), http, weather=False) as home:
+        yield home
 
 
 def test_which_actions_count_as_unlock() -> None:

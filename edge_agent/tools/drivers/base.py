@@ -94,7 +94,11 @@ class Driver(abc.ABC):
         self.base_url = f"http://{device.host}:{port}"
         from edge_agent.tools.http import Exchange  # http.py imports DeviceError from here
 
-        self.exchange = Exchange(self)  # all of this device's requests go through it
+        self.exchange = Exchange(self, auth=self.make_auth())  # all of its requests go here
+
+    def make_auth(self) -> httpx.Auth | None:
+        """The device's HTTP auth, built once (a digest auth keeps its nonce); none by default."""
+        return None
 
     @property
     def name(self) -> str:

@@ -95,11 +95,12 @@ class EsphomeDriver(Driver):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        password = self.device.password.reveal()
-        auth = ChallengeAuth(self.device.username or "admin", password) if password else None
-        self.exchange.auth = auth
         self._segments = [s.strip() for s in self.device.entity.split("/")]
         self._domain = self._segments[0]
+
+    def make_auth(self) -> httpx.Auth | None:
+        password = self.device.password.reveal()
+        return ChallengeAuth(self.device.username or "admin", password) if password else None
 
     async def get_state(self) -> DeviceState:
         resp = await self._send("GET", "", None)

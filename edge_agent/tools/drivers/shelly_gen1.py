@@ -14,10 +14,9 @@ from typing import Any, ClassVar
 
 import httpx
 
-from edge_agent.config import DeviceConfig
 from edge_agent.tools.drivers.base import DeviceError, DeviceState, Driver, basic_auth
 from edge_agent.tools.drivers.scales import put_number
-from edge_agent.tools.http import json_body
+from edge_agent.tools.http import json_object
 
 __all__ = ["ShellyGen1Driver"]
 
@@ -27,11 +26,8 @@ class ShellyGen1Driver(Driver):
 
     family: ClassVar[str] = "shelly_gen1"
 
-    def __init__(
-        self, device: DeviceConfig, http: httpx.AsyncClient, timeout_s: float = 2.5
-    ) -> None:
-        super().__init__(device, http, timeout_s)
-        self.exchange.auth = basic_auth(device)
+    def make_auth(self) -> httpx.Auth | None:
+        return basic_auth(self.device)
 
     @property
     def _is_light(self) -> bool:
@@ -47,9 +43,7 @@ class ShellyGen1Driver(Driver):
             raise DeviceError("device_error", "the device refused the request (wrong mode?)")
         if response.status_code >= 300:
             raise DeviceError("device_error", f"HTTP {response.status_code}")
-        body = json_body(response)
-        if not isinstance(body, dict):
-            raise DeviceError("bad_response", "answer is not a JSON object")
+        body = json_object(response)
         return body
 
     async def get_state(self) -> DeviceState:

@@ -16,10 +16,9 @@ from typing import Any, ClassVar
 
 import httpx
 
-from edge_agent.config import DeviceConfig
 from edge_agent.tools.drivers.base import DeviceError, DeviceState, Driver
 from edge_agent.tools.drivers.scales import put_number
-from edge_agent.tools.http import json_body
+from edge_agent.tools.http import json_object
 
 __all__ = ["ShellyGen2Driver"]
 
@@ -29,13 +28,11 @@ class ShellyGen2Driver(Driver):
 
     family: ClassVar[str] = "shelly_gen2"
 
-    def __init__(
-        self, device: DeviceConfig, http: httpx.AsyncClient, timeout_s: float = 2.5
-    ) -> None:
-        super().__init__(device, http, timeout_s)
+    def make_auth(self) -> httpx.Auth | None:
         # One DigestAuth per device keeps the last challenge, so fw ≥ 2.0 skips the 401 trip.
-        if device.password:
-            self.exchange.auth = httpx.DigestAuth("admin", device.password.reveal())
+        if not self.device.password:
+            return None
+        return httpx.DigestAuth("admin", self.device.password.reveal())
 
     @property
     def _component(self) -> str:
@@ -55,9 +52,7 @@ class ShellyGen2Driver(Driver):
             raise DeviceError(
                 "device_error", _rpc_error(_maybe_json(response), response.status_code)
             )
-        body = json_body(response)
-        if not isinstance(body, dict):
-            raise DeviceError("bad_response", "answer is not a JSON object")
+        body = json_object(response)
         if isinstance(body.get("error"), dict):  # a frame-shaped error with HTTP 200
             raise DeviceError("device_error", _rpc_error(body, response.status_code))
         return body

@@ -15,10 +15,9 @@ from typing import Any, ClassVar
 
 import httpx
 
-from edge_agent.config import DeviceConfig
 from edge_agent.tools.drivers.base import DeviceError, DeviceState, Driver, basic_auth
 from edge_agent.tools.drivers.scales import fahrenheit_to_celsius, kelvin_to_mired
-from edge_agent.tools.http import json_body
+from edge_agent.tools.http import json_object
 
 __all__ = ["TasmotaDriver"]
 
@@ -28,11 +27,8 @@ class TasmotaDriver(Driver):
 
     family: ClassVar[str] = "tasmota"
 
-    def __init__(
-        self, device: DeviceConfig, http: httpx.AsyncClient, timeout_s: float = 2.5
-    ) -> None:
-        super().__init__(device, http, timeout_s)
-        self.exchange.auth = basic_auth(device)
+    def make_auth(self) -> httpx.Auth | None:
+        return basic_auth(self.device)
 
     @property
     def _power_key(self) -> str:
@@ -60,9 +56,7 @@ class TasmotaDriver(Driver):
             raise DeviceError("unauthorized", "the device refused our credentials")
         if response.status_code >= 300:
             raise DeviceError("device_error", f"HTTP {response.status_code}")
-        body = json_body(response)
-        if not isinstance(body, dict):
-            raise DeviceError("bad_response", "answer is not a JSON object")
+        body = json_object(response)
         warning = body.get("WARNING")
         if isinstance(warning, str) and warning.startswith("Need user="):
             raise DeviceError("unauthorized", "the device refused our credentials")
