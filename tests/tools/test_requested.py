@@ -85,7 +85,7 @@ async def test_no_reread_without_read_permission(home: Home) -> None:
 
 async def test_slow_reread_ends_within_the_call(home: Home) -> None:
     emu = home.emu("Porch light")
-    emu.lag_ms, emu.delay_ms = 0, 600  # write 0.6 s + 0.3 s + read 0.6 s < 2.0 s - margin
+    emu.lag_ms, emu.delay_ms = 0, 400  # write 0.4 s + 0.3 s + read 0.4 s < 2.0 s - margin
     started = time.monotonic()
     result = await home.call("set_power", device="porch light", state="on")
     assert result["state_is"] == "confirmed" and _gets(emu) == 1
