@@ -128,6 +128,16 @@ async def test_home_assistant_empty_answer_is_reread(home: Home) -> None:
     assert _gets(home.emu("Hall light")) == 1
 
 
+@pytest.mark.parametrize(("lag_ms", "state_is"), [(100, "confirmed"), (1500, "requested")])
+async def test_home_assistant_lagging_integration(home: Home, lag_ms: int, state_is: str) -> None:
+    emu = home.emu("Hall light")
+    emu.changes.lag_ms = lag_ms  # the service answers [] and the light follows later
+    result = await home.call("set_light", device="hall light", brightness_pct=30)
+    assert (result["state_is"], result["state"]["brightness_pct"]) == (state_is, 30)
+    assert _gets(emu) == 1
+    assert (emu.entities["light.hall"]["state"] == "on") == (state_is == "confirmed")
+
+
 async def test_reporting_families_are_confirmed_without_reread(home: Home) -> None:
     result = await home.call("set_power", device="plug", state="on")
     assert result == {"ok": True, "device": "Plug", "state": {"on": True}, "state_is": "confirmed"}
