@@ -177,9 +177,12 @@ class HomeTools:
 
     async def set_power(self, args: dict[str, Any], *, confirmed: bool = False) -> dict[str, Any]:
         on = args["state"] == "on"
-        if not args.get("device"):
-            return await self._act("set_power", args, "power", lambda d: d.set_power(on), confirmed)
-        dev = self.directory.select(args["device"], args.get("area"))[0]
+        if args.get("device"):  # areas leave locks and alarms out (they are sensitive)
+            self._check_unlock(self.directory.select(args["device"], args.get("area"))[0], on)
+        return await self._act("set_power", args, "power", lambda d: d.set_power(on), confirmed)
+
+    @staticmethod
+    def _check_unlock(dev: DeviceConfig, on: bool) -> None:
         if is_unlock(dev, on) and not dev.allow_unlock:
             raise ToolFailure(
                 "not_allowed",
@@ -187,7 +190,6 @@ class HomeTools:
                 "allow_unlock = true for it in the config",
                 device=dev.name,
             )
-        return await self._act("set_power", args, "power", lambda d: d.set_power(on), confirmed)
 
     async def set_light(self, args: dict[str, Any], *, confirmed: bool = False) -> dict[str, Any]:
         pct, name, kelvin = (args.get(k) for k in ("brightness_pct", "color_name", "color_temp_k"))
