@@ -328,10 +328,19 @@ class DeviceConfig:
         ("power", "read"), "what the model may do: power, brightness, color, read"
     )
     sensitive: bool = _f(False, "ask for a spoken confirmation before acting")
+    allow_unlock: bool = _f(
+        False,
+        "let the model unlock a lock or disarm an alarm (power off on kind lock/alarm or a lock "
+        "entity), still after a spoken confirmation; locking and arming are always allowed",
+    )
     channel: int = _f(
         0, "relay/switch/light index (Shelly id, Tasmota Power<n>, Hue light id)", min=0, max=255
     )
-    entity: str = _f("", "Home Assistant entity_id, or ESPHome 'domain/Entity Name'")
+    entity: str = _f(
+        "",
+        "Home Assistant entity_id ('lock.front_door'), ESPHome 'domain/Entity Name', or Hue "
+        "'light/<id>' or 'group/<id>' (0 = all lights)",
+    )
     username: str = _f("", "user for HTTP auth (Shelly Gen2 always uses 'admin')")
     password: Secret = _f(Secret(""), "password for HTTP auth (prefer password_file)")
     password_file: str = _f("", "file holding the password")

@@ -7,11 +7,18 @@
 Safety by construction: no parameter takes a URL, host, port, path, entity id, RPC method or raw
 command (the schemas forbid extra keys); targets are configured names/aliases/areas only
 (`DeviceDirectory`); each device allows only its configured ``actions`` (else ``not_allowed``);
-sensitive devices (``sensitive = true`` or kind lock/garage/alarm) and area actions over
-`AREA_CONFIRM_OVER` devices need a spoken confirmation (`Confirmations`). Drivers come from
+sensitive devices (``sensitive = true``, kind lock/garage/alarm or a lock entity) and area
+actions over `AREA_CONFIRM_OVER` devices need a spoken confirmation (`Confirmations`); unlocking
+a lock or disarming an alarm (power off) is refused unless the device sets ``allow_unlock``
+(devices.md §8.4), while opening a garage needs only the confirmation. Drivers come from
 `driver_class(family)`, one per device, created on first use; one request per device is in
 flight at a time. Units are normalised here: brightness in %, colour temperature in kelvin,
 colours by name → RGB, temperatures in °C.
+
+Every action result says ``"state_is": "confirmed"`` (the device reported that state) or
+``"requested"`` (what we asked for; the device did not report it). ESPHome, WLED and Home
+Assistant can answer a write before applying it, so such a state is re-read once,
+`REREAD_DELAY_S` later, within what is left of the tool call's time (devices.md §8.8).
 """
 
 from __future__ import annotations
@@ -35,13 +42,28 @@ from edge_agent.tools.drivers.base import DeviceError, DeviceState, Driver
 from edge_agent.tools.home_schema import COLORS, QUANTITIES, home_tool_specs
 from edge_agent.tools.registry import Tool, ToolFailure, ToolRegistry
 
-__all__ = ["AREA_CONFIRM_OVER", "SENSITIVE_KINDS", "HomeTools", "build_registry"]
+__all__ = [
+    "AREA_CONFIRM_OVER",
+    "LOCK_DOMAINS",
+    "SENSITIVE_KINDS",
+    "UNLOCK_KINDS",
+    "HomeTools",
+    "build_registry",
+    "is_unlock",
+]
 
 log = logging.getLogger(__name__)
 
 SENSITIVE_KINDS: Final = frozenset({"lock", "garage", "alarm"})
+UNLOCK_KINDS: Final = frozenset({"lock", "alarm"})
+"""Kinds whose power off means unlock / disarm (HA Assist: HassTurnOff unlocks a lock)."""
+LOCK_DOMAINS: Final = frozenset({"lock", "alarm_control_panel"})
+"""Home Assistant / ESPHome entity domains that are locks or alarms whatever their kind."""
 AREA_CONFIRM_OVER: Final = 6
 LIST_STATE_TIMEOUT_S: Final = 1.5
+REREAD_DELAY_S: Final = 0.3
+REREAD_FAMILIES: Final = frozenset({"esphome", "wled", "homeassistant"})
+_DEADLINE_MARGIN_S: Final = 0.2  # leave the registry time to answer before its own timeout
 
 DriverFactory = Callable[[str], type[Driver]]
 
@@ -103,7 +125,7 @@ class HomeTools:
 
     @staticmethod
     def is_sensitive(dev: DeviceConfig) -> bool:
-        return dev.sensitive or dev.kind in SENSITIVE_KINDS
+        return dev.sensitive or dev.kind in SENSITIVE_KINDS or _domain(dev) in LOCK_DOMAINS
 
     async def aclose(self) -> None:
         for drv in self._drivers.values():
@@ -155,7 +177,19 @@ class HomeTools:
 
     async def set_power(self, args: dict[str, Any], *, confirmed: bool = False) -> dict[str, Any]:
         on = args["state"] == "on"
+        if args.get("device"):  # areas leave locks and alarms out (they are sensitive)
+            self._check_unlock(self.directory.select(args["device"], args.get("area"))[0], on)
         return await self._act("set_power", args, "power", lambda d: d.set_power(on), confirmed)
+
+    @staticmethod
+    def _check_unlock(dev: DeviceConfig, on: bool) -> None:
+        if is_unlock(dev, on) and not dev.allow_unlock:
+            raise ToolFailure(
+                "not_allowed",
+                f"unlocking or disarming {dev.name} by voice is off; the owner can set "
+                "allow_unlock = true for it in the config",
+                device=dev.name,
+            )
 
     async def set_light(self, args: dict[str, Any], *, confirmed: bool = False) -> dict[str, Any]:
         pct, name, kelvin = (args.get(k) for k in ("brightness_pct", "color_name", "color_temp_k"))
@@ -206,9 +240,8 @@ class HomeTools:
             )
             if confirm_needed:
                 self._ask_confirmation(tool, args, targets, by_area)
-        results = await asyncio.gather(
-            *(self._act_one(d, op) for d in targets), return_exceptions=False
-        )
+        deadline = asyncio.get_running_loop().time() + self.cfg.timeout_s - _DEADLINE_MARGIN_S
+        results = await asyncio.gather(*(self._act_one(d, op, deadline) for d in targets))
         if len(results) == 1:
             result = results[0]
             if not result["ok"]:
@@ -222,12 +255,40 @@ class HomeTools:
             "results": results,
         }
 
-    async def _act_one(self, dev: DeviceConfig, op: Callable[[Driver], Any]) -> dict[str, Any]:
+    async def _act_one(
+        self, dev: DeviceConfig, op: Callable[[Driver], Any], deadline: float
+    ) -> dict[str, Any]:
         try:
             state = await self._run(dev, op)
         except ToolError as exc:
             return {"ok": False, "device": dev.name, "error": exc.code, "detail": exc.detail}
-        return {"ok": True, "device": dev.name, "state": state.as_dict()}
+        if not state.confirmed and dev.family in REREAD_FAMILIES and "read" in dev.actions:
+            state = await self._reread(dev, state, deadline)
+        return {
+            "ok": True,
+            "device": dev.name,
+            "state": state.as_dict(),
+            "state_is": "confirmed" if state.confirmed else "requested",
+        }
+
+    async def _reread(
+        self, dev: DeviceConfig, requested: DeviceState, deadline: float
+    ) -> DeviceState:
+        """Read the state once more, `REREAD_DELAY_S` after a write the device did not report.
+
+        Returns the read state if it shows what was requested, else `requested` unchanged (a
+        failed or late read does not fail the action: the write itself was accepted).
+        """
+        remaining_s = deadline - asyncio.get_running_loop().time()
+        if remaining_s < REREAD_DELAY_S + 0.05:
+            return requested
+        try:
+            async with asyncio.timeout(remaining_s):
+                await asyncio.sleep(REREAD_DELAY_S)
+                read = await self._run(dev, lambda d: d.get_state())
+        except (ToolError, TimeoutError):
+            return requested
+        return read if _agrees(requested, read) else requested
 
     def _ask_confirmation(
         self, tool: str, args: dict[str, Any], targets: list[DeviceConfig], by_area: bool
@@ -264,6 +325,18 @@ class HomeTools:
         ]
 
 
+def is_unlock(dev: DeviceConfig, on: bool) -> bool:
+    """Whether switching `dev` to `on` would unlock a lock or disarm an alarm."""
+    return not on and (dev.kind in UNLOCK_KINDS or _domain(dev) in LOCK_DOMAINS)
+
+
+def _domain(dev: DeviceConfig) -> str:
+    """The entity's domain: "lock" for HA "lock.front_door" and ESPHome "lock/Front Door"."""
+    if dev.family not in ("homeassistant", "esphome"):
+        return ""
+    return dev.entity.replace("/", ".").partition(".")[0]
+
+
 def _describe(dev: DeviceConfig, state: dict[str, Any] | str) -> dict[str, Any]:
     out: dict[str, Any] = {"name": dev.name, "kind": dev.kind, "actions": list(dev.actions)}
     if dev.area:
@@ -281,9 +354,25 @@ def _merge(first: DeviceState, second: DeviceState) -> DeviceState:
     known = {
         f.name: getattr(second, f.name)
         for f in dataclasses.fields(second)
-        if getattr(second, f.name) not in (None, {})
+        if f.name != "confirmed" and getattr(second, f.name) not in (None, {})
     }
+    known["confirmed"] = first.confirmed and second.confirmed
     return dataclasses.replace(first, **known)
+
+
+def _agrees(requested: DeviceState, read: DeviceState) -> bool:
+    """Whether a read shows what was requested (levels round-trip through device scales)."""
+    if requested.on is not None and read.on != requested.on:
+        return False
+    if requested.brightness_pct is not None and (
+        read.brightness_pct is None or abs(read.brightness_pct - requested.brightness_pct) > 1
+    ):
+        return False
+    if requested.rgb is not None and read.rgb != requested.rgb:
+        return False
+    return requested.color_temp_k is None or (
+        read.color_temp_k is not None and abs(read.color_temp_k - requested.color_temp_k) <= 50
+    )
 
 
 def _spoken(tool: str, args: dict[str, Any]) -> str:

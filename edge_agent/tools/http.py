@@ -1,30 +1,47 @@
-"""The one HTTP client the tools share, and the request helper the drivers use.
+"""The one HTTP client the tools share, and the one request path every tool uses.
 
 `make_http_client` builds the daemon's single ``httpx.AsyncClient``: connections are reused,
-every request has a timeout (connect ≤1 s, total from ``tools.http_timeout_s``), redirects are
+every request has a timeout (connect ≤ 1 s, total from ``tools.http_timeout_s``), redirects are
 never followed (a device must not send us elsewhere) and proxy/env settings are ignored
 (``trust_env=False``: a proxy would see local traffic and credentials).
 
-`send` maps transport failures to `DeviceError` codes and retries *idempotent reads* once (a
-dropped keep-alive connection, a refused connect, 429/503 overload); writes are never retried,
-because a timed-out write has an unknown outcome. "One request in flight per device" is held by
-the caller (`home.py` keeps one lock per device) since ESP8266/ESP32 servers handle few sockets.
+`Exchange` sends one peer's requests (a device driver, or the weather service) and owns the
+rules devices.md §0 and §8.5 set for all of them: one deadline on the whole exchange (queueing
+and the retry included), connect ≤ 1 s, no redirects, one request in flight per peer, optional
+pacing (Hue), and at most one retry, only where it is safe: idempotent reads after a dropped or
+refused connection, and statuses the family defines as "not processed, try again" (Shelly Gen2
+429, WLED 503, Hue 429/503). httpx failures become `DeviceError` codes (``timeout``,
+``unreachable``, ``bad_response``). It logs the peer name, a `label` the caller chooses, the
+error code and the latency — never the URL: Hue puts its username in the path. It does not
+judge bodies: success by body is each family driver's job.
 """
 
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Final
+import logging
+import time
+from collections.abc import Collection, Mapping
+from typing import Any, Final, Protocol
 
 import httpx
 
 from edge_agent.config import ToolsConfig
 from edge_agent.tools.drivers.base import DeviceError
 
-__all__ = ["RETRY_DELAY_S", "json_body", "make_http_client", "send"]
+__all__ = [
+    "MAX_RETRY_WAIT_S",
+    "Exchange",
+    "Peer",
+    "json_body",
+    "json_object",
+    "make_http_client",
+]
 
-RETRY_DELAY_S: Final = 0.2
-_RETRY_STATUS: Final = frozenset({429, 503})
+log = logging.getLogger(__name__)
+
+MAX_RETRY_WAIT_S: Final = 1.0
+"""The longest Retry-After we honour before the one retry (the deadline still applies)."""
 
 
 def make_http_client(cfg: ToolsConfig | None = None, **kwargs: Any) -> httpx.AsyncClient:
@@ -40,67 +57,166 @@ def make_http_client(cfg: ToolsConfig | None = None, **kwargs: Any) -> httpx.Asy
     )
 
 
-async def send(
-    client: httpx.AsyncClient,
-    method: str,
-    url: str,
-    *,
-    timeout_s: float,
-    idempotent: bool,
-    retry_overload: bool = False,
-    **kwargs: Any,
-) -> httpx.Response:
-    """One request with `timeout_s`; transport failures become `DeviceError`.
+class Peer(Protocol):
+    """What an `Exchange` reads from its owner at send time (a `Driver` is one)."""
 
-    Args:
-        idempotent: a read that may be sent twice: retried once after a dropped or refused
-            connection or a 429/503 answer. Never set it for a write.
-        retry_overload: retry a write once after 429/503 (only where the family documents
-            that an overloaded answer means "not executed", e.g. Shelly Gen2 429).
-        kwargs: passed to ``client.request`` (params, json, headers, auth).
+    @property
+    def http(self) -> httpx.AsyncClient: ...
+    @property
+    def base_url(self) -> str: ...
+    @property
+    def timeout_s(self) -> float: ...
+    @property
+    def name(self) -> str: ...
 
-    Raises:
-        DeviceError: ``timeout`` (no answer in time: a write's outcome is unknown),
-            ``unreachable`` (refused, dropped, DNS) or ``bad_response`` (broken HTTP).
-    """
-    timeout = httpx.Timeout(timeout_s, connect=min(1.0, timeout_s))
-    attempts = 2 if idempotent or retry_overload else 1
-    for attempt in range(attempts):
-        last = attempt == attempts - 1
+
+class Exchange:
+    """Sends one peer's requests: ``await exchange.send("GET", "/json/state", label=...)``."""
+
+    def __init__(
+        self, peer: Peer, auth: httpx.Auth | None = None, min_interval_s: float = 0.0
+    ) -> None:
+        self.peer = peer  # read at send time: http, base_url, name, timeout_s
+        self.auth = auth
+        self.min_interval_s = min_interval_s  # Hue v1: aiohue spaces requests by 0.25 s
+        self._lock = asyncio.Lock()  # one request in flight per device (devices.md §0)
+        self._last_sent = -1e9
+
+    async def send(
+        self,
+        method: str,
+        path: str,
+        *,
+        label: str,
+        json: Any = None,
+        params: Mapping[str, str | int | float] | None = None,
+        headers: Mapping[str, str] | None = None,
+        idempotent: bool = False,
+        retry_statuses: Collection[int] = (),
+    ) -> httpx.Response:
+        """Send one request, retried at most once, all within the peer's ``timeout_s``.
+
+        Args:
+            path: appended to the peer's ``base_url`` (a fixed template, never model input).
+            label: what to log instead of the path (e.g. "state", "lights/3").
+            idempotent: a read: one retry after a dropped or refused connection. Never a write:
+                a write that timed out or lost its connection has an unknown outcome.
+            retry_statuses: statuses meaning "not processed": one retry after Retry-After (≤1 s).
+
+        Raises:
+            DeviceError: ``timeout`` (no answer in time), ``unreachable`` (refused, dropped,
+                invalid address) or ``bad_response`` (an undecodable answer).
+        """
+        started = time.monotonic()
+        timeout_s = self.peer.timeout_s
         try:
-            response = await client.request(
-                method, url, timeout=timeout, follow_redirects=False, **kwargs
+            async with asyncio.timeout(timeout_s), self._lock:
+                for attempt in (1, 2):
+                    resp = await self._attempt(method, path, label, started, idempotent, attempt,
+                                               json=json, params=params, headers=headers)  # fmt: skip
+                    if resp is None:
+                        continue  # a read lost its connection: once more
+                    if resp.status_code in retry_statuses and attempt == 1:
+                        wait_s = _retry_after_s(resp)
+                        log.warning(
+                            "device busy (http %d); retrying once in %.1f s",
+                            resp.status_code,
+                            wait_s,
+                            extra={"DEVICE": self.peer.name},
+                        )
+                        await asyncio.sleep(wait_s)
+                        continue
+                    return resp
+        except TimeoutError:
+            raise self._failure(
+                "timeout", f"no answer in {timeout_s:g} s; state unknown", started
+            ) from None
+        raise AssertionError("unreachable: the loop returns or raises")  # pragma: no cover
+
+    async def _attempt(
+        self,
+        method: str,
+        path: str,
+        label: str,
+        started: float,
+        idempotent: bool,
+        attempt: int,
+        **kwargs: Any,
+    ) -> httpx.Response | None:
+        """One try: the response, None to retry a read, or DeviceError."""
+        peer = self.peer
+        await self._pace()
+        log.debug("> %s %s", method, label, extra={"DEVICE": peer.name})
+        auth: Any = self.auth if self.auth is not None else httpx.USE_CLIENT_DEFAULT
+        timeout = httpx.Timeout(peer.timeout_s, connect=min(1.0, peer.timeout_s))
+        try:
+            resp = await peer.http.request(
+                method,
+                peer.base_url + path,
+                auth=auth,
+                timeout=timeout,
+                follow_redirects=False,
+                **kwargs,
             )
         except httpx.TimeoutException:
-            raise DeviceError("timeout", f"no answer in {timeout_s:g} s; state unknown") from None
-        except (httpx.ConnectError, httpx.RemoteProtocolError, httpx.ReadError) as exc:
-            if last or not idempotent:
-                detail = _transport_detail(exc)
-                if not idempotent and not isinstance(exc, httpx.ConnectError):
-                    detail += "; state unknown"  # the write may have been carried out
-                raise DeviceError("unreachable", detail) from None
-            await asyncio.sleep(RETRY_DELAY_S)
-            continue
-        except httpx.HTTPError as exc:
-            raise DeviceError("bad_response", exc.__class__.__name__) from None
-        if response.status_code in _RETRY_STATUS and not last:
-            await asyncio.sleep(RETRY_DELAY_S)
-            continue
-        return response
-    raise AssertionError("unreachable")  # pragma: no cover
+            raise TimeoutError from None  # reported once, by send()
+        except httpx.TransportError as exc:
+            if idempotent and attempt == 1:
+                log.warning("device read failed; retrying once", extra={"DEVICE": peer.name})
+                return None
+            if isinstance(exc, httpx.ConnectError):
+                detail = "cannot connect; check the device is on and online"
+            else:
+                detail = "connection closed before an answer; state unknown"
+            raise self._failure("unreachable", detail, started) from None
+        except httpx.DecodingError:
+            raise self._failure(
+                "bad_response", "the answer could not be decoded", started
+            ) from None
+        except (httpx.RequestError, httpx.InvalidURL):
+            detail = "the configured host or port is not a valid address"
+            raise self._failure("unreachable", detail, started) from None
+        latency_ms = round((time.monotonic() - started) * 1000)
+        log.debug("< %s %d", label, resp.status_code,
+                  extra={"DEVICE": peer.name, "LATENCY_MS": latency_ms})  # fmt: skip
+        return resp
+
+    async def _pace(self) -> None:
+        wait_s = self._last_sent + self.min_interval_s - time.monotonic()
+        if wait_s > 0:
+            await asyncio.sleep(wait_s)
+        self._last_sent = time.monotonic()
+
+    def _failure(self, code: Any, detail: str, started: float) -> DeviceError:
+        latency_ms = round((time.monotonic() - started) * 1000)
+        log.warning(
+            "device request failed: %s",
+            code,
+            extra={"DEVICE": self.peer.name, "ERROR_CODE": code, "LATENCY_MS": latency_ms},
+        )
+        return DeviceError(code, detail)
 
 
-def _transport_detail(exc: httpx.HTTPError) -> str:
-    if isinstance(exc, httpx.ConnectError):
-        return "cannot connect; is the device powered and on the network?"
-    return "the device closed the connection without answering"
-
-
-def json_body(response: httpx.Response) -> Any:
-    """The parsed JSON body, or `DeviceError("bad_response")` (never echoing the raw bytes)."""
+def json_body(resp: httpx.Response) -> Any:
+    """The decoded JSON body, or DeviceError("bad_response") without echoing the bytes."""
     try:
-        return response.json()
-    except (ValueError, UnicodeDecodeError):
+        return resp.json()
+    except ValueError:
         raise DeviceError(
-            "bad_response", f"answer (HTTP {response.status_code}) is not JSON"
+            "bad_response", "the device answered with something that is not JSON"
         ) from None
+
+
+def json_object(resp: httpx.Response) -> dict[str, Any]:
+    """The decoded body if it is a JSON object, else DeviceError("bad_response")."""
+    body = json_body(resp)
+    if not isinstance(body, dict):
+        raise DeviceError("bad_response", "answer is not a JSON object")
+    return body
+
+
+def _retry_after_s(resp: httpx.Response) -> float:
+    try:
+        return max(0.0, min(MAX_RETRY_WAIT_S, float(resp.headers.get("retry-after", "0.25"))))
+    except ValueError:
+        return 0.25

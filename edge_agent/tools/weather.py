@@ -17,7 +17,7 @@ import httpx
 from edge_agent.config import WeatherConfig
 from edge_agent.errors import ToolError
 from edge_agent.tools.drivers.base import DeviceError
-from edge_agent.tools.http import json_body, send
+from edge_agent.tools.http import Exchange, json_body
 from edge_agent.tools.registry import Tool
 
 __all__ = ["WMO_CODES", "WeatherService", "weather_tools"]
@@ -53,6 +53,9 @@ class WeatherService:
         self.timeout_s = timeout_s
         self._clock = clock
         self._cache: dict[str, tuple[float, dict[str, Any]]] = {}
+        self.name = "open-meteo"  # the Exchange's peer: logged as DEVICE
+        self.base_url = ""  # the configured URLs are absolute
+        self._exchange = Exchange(self)
 
     async def current(self, location: str) -> dict[str, Any]:
         """The current weather at `location`. Raises ToolError (not_found, timeout, …)."""
@@ -67,10 +70,10 @@ class WeatherService:
         self._cache[key] = (self._clock(), result)
         return result
 
-    async def _get(self, url: str, params: dict[str, Any]) -> dict[str, Any]:
+    async def _get(self, url: str, label: str, params: dict[str, Any]) -> dict[str, Any]:
         try:
-            response = await send(
-                self.http, "GET", url, params=params, timeout_s=self.timeout_s, idempotent=True
+            response = await self._exchange.send(
+                "GET", url, label=label, params=params, idempotent=True, retry_statuses=(429, 503)
             )
         except DeviceError as exc:
             raise ToolError(exc.code, "the weather service " + _reason(exc.code)) from None
@@ -90,6 +93,7 @@ class WeatherService:
         name, _, qualifier = (p.strip() for p in location.partition(","))
         body = await self._get(
             self.cfg.geocoding_url,
+            "geocoding",
             {"name": name, "count": 10 if qualifier else 1, "language": "en", "format": "json"},
         )
         results = body.get("results")
@@ -115,7 +119,7 @@ class WeatherService:
         imperial = self.cfg.units == "imperial"
         if imperial:
             params.update(temperature_unit="fahrenheit", wind_speed_unit="mph")
-        body = await self._get(self.cfg.forecast_url, params)
+        body = await self._get(self.cfg.forecast_url, "forecast", params)
         current = body.get("current")
         if not isinstance(current, dict):
             raise ToolError("bad_response", "the forecast has no current weather")

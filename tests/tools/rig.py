@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+import httpx
 
 from edge_agent.config import Config, DaemonConfig, DeviceConfig, Secret, ToolsConfig
+from edge_agent.sim.devices.fleet import DeviceFleet
+from edge_agent.sim.http import EmulatedHttpService
+from edge_agent.tools.home import build_registry
+from edge_agent.tools.registry import ToolRegistry
 
 GARAGE_PW = "garage-secret-1"
 HEATER_PW = "heater-secret-2"
@@ -40,3 +51,41 @@ class Clock:
 
     def __call__(self) -> float:
         return self.now
+
+
+@dataclass
+class Home:
+    """A registry over a fleet of emulators, called as the model would."""
+
+    reg: ToolRegistry
+    fleet: DeviceFleet
+    clock: Clock
+
+    async def call(self, name: str, **args: object) -> dict[str, Any]:
+        result: dict[str, Any] = json.loads(await self.reg.call(name, json.dumps(args)))
+        return result
+
+    async def confirmed(self, name: str, **args: object) -> dict[str, Any]:
+        """Call, expect a confirmation request, let the user speak, then confirm."""
+        first = await self.call(name, **args)
+        assert first["error"] == "confirmation_required"
+        self.reg.new_user_turn()
+        return await self.call("confirm_action", confirmation_id=first["confirmation_id"])
+
+    def emu(self, name: str) -> Any:
+        emu: EmulatedHttpService = self.fleet.emulators[name]
+        return emu
+
+
+@asynccontextmanager
+async def serve_home(
+    cfg: Config, http: httpx.AsyncClient, *, weather: bool = True
+) -> AsyncIterator[Home]:
+    """Emulators for `cfg`'s devices and the registry over them, closed afterwards."""
+    with DeviceFleet(cfg, weather=weather) as fleet:
+        clock = Clock()
+        reg = build_registry(fleet.config, http, clock=clock)
+        try:
+            yield Home(reg, fleet, clock)
+        finally:
+            await reg.aclose()

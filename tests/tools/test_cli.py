@@ -99,6 +99,7 @@ def test_tool_runs_like_the_model(config) -> None:
         "ok": True,
         "device": "Hall light",
         "state": {"on": True, "brightness_pct": 25},
+        "state_is": "confirmed",
     }
     assert light.lights[0]["brightness"] == 25.0
     refused = run("tool", "set_power", '{"device": "http://10.0.0.1/", "state": "on"}',
@@ -132,7 +133,7 @@ def test_sim_devices_serves_the_config(tmp_path: Path) -> None:
         result = run("tool", "set_power", '{"device": "desk plug", "state": "on"}',
                      "--config", str(copy))  # fmt: skip
         assert json.loads(result.stdout) == {
-            "ok": True, "device": "Desk plug", "state": {"on": True}
+            "ok": True, "device": "Desk plug", "state": {"on": True}, "state_is": "confirmed"
         }  # fmt: skip
         weather = run("tool", "get_weather", '{"location": "Toronto"}', "--config", str(copy))
         assert json.loads(weather.stdout)["location"] == "Toronto, Ontario, Canada"

@@ -2,40 +2,18 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from edge_agent.sim.devices.fleet import DeviceFleet
-from edge_agent.tools.home import build_registry
-from edge_agent.tools.registry import ToolRegistry
-
-from .rig import Clock, home_config
-
-
-@dataclass
-class Home:
-    reg: ToolRegistry
-    fleet: DeviceFleet
-    clock: Clock
-
-    async def call(self, name: str, **args: object) -> dict:
-        return json.loads(await self.reg.call(name, json.dumps(args)))
-
-    def emu(self, name: str):
-        return self.fleet.emulators[name]
+from .rig import Home, home_config, serve_home
 
 
 @pytest.fixture
 async def home(tmp_path: Path, http) -> AsyncIterator[Home]:
-    with DeviceFleet(home_config(tmp_path)) as fleet:
-        clock = Clock()
-        reg = build_registry(fleet.config, http, clock=clock)
-        yield Home(reg, fleet, clock)
-        await reg.aclose()
+    async with serve_home(home_config(tmp_path), http) as home:
+        yield home
 
 
 async def test_specs_are_realtime_function_tools(home: Home) -> None:
@@ -86,7 +64,12 @@ async def test_names_aliases_fuzzy(home: Home, said: str) -> None:
         assert result["candidates"] == ["Kitchen light", "Kitchen plug"]
         return
     result = await home.call("set_power", device=said, state="on")
-    assert result == {"ok": True, "device": "Kitchen light", "state": {"on": True}}
+    assert result == {
+        "ok": True,
+        "device": "Kitchen light",
+        "state": {"on": True},
+        "state_is": "confirmed",
+    }
     assert home.emu("Kitchen light").lights[0]["output"] is True
 
 
@@ -178,7 +161,12 @@ async def test_confirmation_flow(home: Home) -> None:
     assert too_early["error"] == "confirmation_needs_user" and garage.requests == []
     home.reg.new_user_turn()
     done = await home.call("confirm_action", confirmation_id=cid)
-    assert done == {"ok": True, "device": "Garage door", "state": {"on": True}}
+    assert done == {
+        "ok": True,
+        "device": "Garage door",
+        "state": {"on": True},
+        "state_is": "confirmed",
+    }
     assert garage.relays[0]["ison"] is True
     again = await home.call("confirm_action", confirmation_id=cid)
     assert again["error"] == "invalid_confirmation"

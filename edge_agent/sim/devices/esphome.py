@@ -14,11 +14,11 @@ import copy
 import hashlib
 import json
 import re
-import time
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from edge_agent.config import DeviceConfig
+from edge_agent.sim.devices.lag import DelayedChanges
 from edge_agent.sim.http import EmulatedHttpService, Request, Response
 
 __all__ = ["EsphomeEmulator", "object_id"]
@@ -56,13 +56,21 @@ class EsphomeEmulator(EmulatedHttpService):
     def __init__(self, username: str = "", password: str = "", auth_mode: str = "none") -> None:
         super().__init__()
         self.username, self.password, self.auth_mode = username, password, auth_mode
-        self.lag_ms = 100
+        self.changes = DelayedChanges(lag_ms=100)
         self.legacy_object_id = True  # before 2026.7.0
         self.entities: dict[str, dict[str, Any]] = {}
-        self._pending: list[tuple[float, str, str, dict[str, str]]] = []
         self._nonces: set[str] = set()
         self._nonce_counter = 0
         self.add("sensor/Outside Temperature")
+
+    @property
+    def lag_ms(self) -> int:
+        """How long after a POST its change shows (the node's main loop); default 100 ms."""
+        return self.changes.lag_ms
+
+    @lag_ms.setter
+    def lag_ms(self, value: int) -> None:
+        self.changes.lag_ms = value
 
     @classmethod
     def for_device(cls, dev: DeviceConfig) -> EsphomeEmulator:
@@ -84,12 +92,12 @@ class EsphomeEmulator(EmulatedHttpService):
 
     def state_of(self, entity_id: str) -> dict[str, Any]:
         """The entity as the device holds it now (pending actions that are due applied)."""
-        self._apply_due()
+        self.changes.apply_due()
         return self.entities[entity_id]
 
     # -- HTTP ------------------------------------------------------------------------------
     def handle(self, request: Request) -> Response:
-        self._apply_due()
+        self.changes.apply_due()
         if not self._authorized(request):
             return self._challenge()
         segments = [unquote(s) for s in urlsplit(request.raw_path).path.split("/")[1:]]
@@ -105,8 +113,8 @@ class EsphomeEmulator(EmulatedHttpService):
             action = segments[-1]
             if entity is None or not self._valid_action(entity["id"], action):
                 return Response(404)
-            due = time.monotonic() + self.lag_ms / 1000
-            self._pending.append((due, entity["id"], action, dict(request.query)))
+            query = dict(request.query)
+            self.changes.defer(lambda: self._apply(entity, action, query))
             return Response(200)
         return Response(404)
 
@@ -151,13 +159,6 @@ class EsphomeEmulator(EmulatedHttpService):
             "lock": {"lock", "unlock", "open"},
         }
         return action in allowed.get(domain, set())
-
-    def _apply_due(self) -> None:
-        now = time.monotonic()
-        due = [p for p in self._pending if p[0] <= now]
-        self._pending = [p for p in self._pending if p[0] > now]
-        for _, entity_id, action, query in due:
-            self._apply(self.entities[entity_id], action, query)
 
     @staticmethod
     def _apply(entity: dict[str, Any], action: str, query: dict[str, str]) -> None:

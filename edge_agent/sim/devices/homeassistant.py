@@ -2,8 +2,9 @@
 
 Bearer-token check (401 plain text), `/api/`, `/api/states[/<id>]` (404 JSON body for unknown
 entities), services that change state and return the changed states (or `[]` with
-`quiet_services`), the 400 shapes, and `service_delay_ms`: a slow service that still completes
-after the client gave up, as HA shields service calls from disconnects.
+`quiet_services`; with ``changes.lag_ms`` > 0 they answer `[]` and the state follows later), the
+400 shapes, and `service_delay_ms`: a slow service that still completes after the client gave
+up, as HA shields service calls from disconnects.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from edge_agent.config import DeviceConfig
+from edge_agent.sim.devices.lag import DelayedChanges
 from edge_agent.sim.http import EmulatedHttpService, Request, Response
 
 __all__ = ["HomeAssistantEmulator"]
@@ -46,6 +48,8 @@ class HomeAssistantEmulator(EmulatedHttpService):
         self.token = token
         self.quiet_services = False  # answer service calls with [] (state changes anyway)
         self.service_delay_ms = 0
+        # a slow integration: services answer [] and the state follows this much later
+        self.changes = DelayedChanges()
         self.entities: dict[str, dict[str, Any]] = {}
         self.add(
             "sensor.outdoor_humidity", "55.0", unit_of_measurement="%", device_class="humidity"
@@ -75,6 +79,7 @@ class HomeAssistantEmulator(EmulatedHttpService):
         }
 
     def handle(self, request: Request) -> Response:
+        self.changes.apply_due()
         if request.headers.get("authorization") != f"Bearer {self.token}":
             return Response(401, "401: Unauthorized", {"Content-Type": "text/plain"})
         path = request.path
@@ -106,7 +111,12 @@ class HomeAssistantEmulator(EmulatedHttpService):
             time.sleep(self.service_delay_ms / 1000)  # the service runs on after we disconnect
         ids = data.get("entity_id")
         ids = [ids] if isinstance(ids, str) else ids if isinstance(ids, list) else []
-        changed = [self._apply(domain, service, i, data) for i in ids if i in self.entities]
+        known = [i for i in ids if i in self.entities]
+        if self.changes.lag_ms > 0:
+            for i in known:
+                self.changes.defer(lambda i=i: self._apply(domain, service, i, data))
+            return Response(200, [])
+        changed = [self._apply(domain, service, i, data) for i in known]
         return Response(200, [] if self.quiet_services else copy.deepcopy(changed))
 
     def _apply(self, domain: str, service: str, entity_id: str, data: dict[str, Any]) -> Any:

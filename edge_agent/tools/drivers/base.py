@@ -4,13 +4,14 @@ A driver turns typed requests (power on/off, brightness in percent, colour, read
 family's fixed HTTP requests to the configured host, and the answers into a `DeviceState`. It
 never takes a URL, path, host or raw command from the model. Failures are raised as
 `DeviceError` with a code from `ERROR_CODES`; the tool layer turns them into structured results.
-Drivers take a shared ``httpx.AsyncClient`` (injected) and put an explicit timeout on every call.
+Drivers take a shared ``httpx.AsyncClient`` (injected) and send every request through their
+`exchange` (`edge_agent.tools.http.Exchange`): one deadline, one request in flight, safe retries.
 """
 
 from __future__ import annotations
 
 import abc
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import ClassVar, Final, Literal
 
 import httpx
@@ -18,7 +19,7 @@ import httpx
 from edge_agent.config import DeviceConfig
 from edge_agent.errors import ToolError
 
-__all__ = ["ERROR_CODES", "DeviceError", "DeviceState", "Driver", "ErrorCode"]
+__all__ = ["ERROR_CODES", "DeviceError", "DeviceState", "Driver", "ErrorCode", "basic_auth"]
 
 ErrorCode = Literal[
     "unauthorized", "timeout", "device_error", "unreachable", "not_supported", "bad_response"
@@ -52,6 +53,13 @@ class DeviceState:
         default_factory=dict
     )  # temperature_c, humidity_pct, power_w, energy_kwh
     raw_state: str | None = None  # e.g. Home Assistant "locked", "open"
+    confirmed: bool = field(default=True, compare=False)
+    """False when this is what we asked for, not what the device reported (ESPHome POSTs,
+    WLED's ``{"success":true}``, HA's ``[]``): the home tools re-read such states once."""
+
+    def requested(self) -> DeviceState:
+        """The same values, marked as asked for rather than reported by the device."""
+        return replace(self, confirmed=False)
 
     def as_dict(self) -> dict[str, object]:
         """A compact dict for tool results: only what is known."""
@@ -84,6 +92,18 @@ class Driver(abc.ABC):
         self.timeout_s = timeout_s
         port = device.port or self.default_port
         self.base_url = f"http://{device.host}:{port}"
+        from edge_agent.tools.http import Exchange  # http.py imports DeviceError from here
+
+        self.exchange = Exchange(self, auth=self.make_auth())  # all of its requests go here
+
+    def make_auth(self) -> httpx.Auth | None:
+        """The device's HTTP auth, built once (a digest auth keeps its nonce); none by default."""
+        return None
+
+    @property
+    def name(self) -> str:
+        """The device's configured name (logged as DEVICE)."""
+        return self.device.name
 
     @abc.abstractmethod
     async def get_state(self) -> DeviceState:
@@ -105,3 +125,10 @@ class Driver(abc.ABC):
 
     async def aclose(self) -> None:  # noqa: B027 - optional hook
         """Release per-device resources (the shared HTTP client is closed by its owner)."""
+
+
+def basic_auth(device: DeviceConfig) -> httpx.BasicAuth | None:
+    """HTTP Basic credentials for the device (user ``admin`` unless configured), if it has any."""
+    if not device.password:
+        return None
+    return httpx.BasicAuth(device.username or "admin", device.password.reveal())

@@ -3,8 +3,9 @@
 URLs are `/<domain>/<name>[/<action>]` with each segment URL-encoded (2026.1+ name URLs; a
 sub-device entity is "domain/Device/Entity Name"). GET reads; POST acts and answers 200 with an
 empty body, while the change happens later in the device's main loop, so a write reports the
-requested state. Auth is optional: Arduino builds challenge with Digest, ESP-IDF builds with
-Basic (until 2027.1 makes Digest the default); `ChallengeAuth` answers whichever is asked.
+requested state, marked unconfirmed (the home tools re-read it). Auth is optional: Arduino
+builds challenge with Digest, ESP-IDF builds with Basic (until 2027.1 makes Digest the
+default); `ChallengeAuth` answers whichever is asked.
 """
 
 from __future__ import annotations
@@ -17,13 +18,14 @@ from urllib.parse import quote
 import httpx
 
 from edge_agent.tools.drivers.base import DeviceError, DeviceState, Driver
-from edge_agent.tools.drivers.exchange import Exchange, json_body
 from edge_agent.tools.drivers.scales import (
     kelvin_to_mired,
     level_to_pct,
     mired_to_kelvin,
     pct_to_level,
+    sensor_reading,
 )
+from edge_agent.tools.http import json_body
 
 __all__ = ["ChallengeAuth", "EsphomeDriver"]
 
@@ -38,15 +40,6 @@ _ACTIONS: Final[dict[str, tuple[str, str]]] = {
 _READ_ONLY: Final = frozenset({"sensor", "binary_sensor", "text_sensor"})
 _ON: Final = frozenset({"ON", "OPEN", "LOCKED", "OPENING"})
 _OFF: Final = frozenset({"OFF", "CLOSED", "UNLOCKED", "CLOSING"})
-# unit shown in the state string -> (sensor key, factor)
-_UNITS: Final[dict[str, tuple[str, float]]] = {
-    "°C": ("temperature_c", 1.0),
-    "%": ("humidity_pct", 1.0),
-    "W": ("power_w", 1.0),
-    "kW": ("power_w", 1000.0),
-    "kWh": ("energy_kwh", 1.0),
-    "Wh": ("energy_kwh", 0.001),
-}
 
 
 class ChallengeAuth(httpx.Auth):
@@ -102,11 +95,12 @@ class EsphomeDriver(Driver):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        password = self.device.password.reveal()
-        auth = ChallengeAuth(self.device.username or "admin", password) if password else None
-        self._exchange = Exchange(self, auth=auth)
         self._segments = [s.strip() for s in self.device.entity.split("/")]
         self._domain = self._segments[0]
+
+    def make_auth(self) -> httpx.Auth | None:
+        password = self.device.password.reveal()
+        return ChallengeAuth(self.device.username or "admin", password) if password else None
 
     async def get_state(self) -> DeviceState:
         resp = await self._send("GET", "", None)
@@ -119,14 +113,14 @@ class EsphomeDriver(Driver):
         if self._domain not in _ACTIONS:
             raise DeviceError("not_supported", f"{self._domain} entities cannot be switched")
         await self._send("POST", _ACTIONS[self._domain][0 if on else 1], None)
-        return DeviceState(on=on)
+        return DeviceState(on=on, confirmed=False)
 
     async def set_brightness(self, pct: int) -> DeviceState:
         self._need_light("brightness")
         if pct <= 0:
             return await self.set_power(False)
         await self._send("POST", "turn_on", {"brightness": pct_to_level(pct, 255)})
-        return DeviceState(on=True, brightness_pct=min(pct, 100))
+        return DeviceState(on=True, brightness_pct=min(pct, 100), confirmed=False)
 
     async def set_color(
         self, rgb: tuple[int, int, int] | None = None, kelvin: int | None = None
@@ -134,10 +128,10 @@ class EsphomeDriver(Driver):
         self._need_light("colour")
         if rgb is not None:
             await self._send("POST", "turn_on", {"r": rgb[0], "g": rgb[1], "b": rgb[2]})
-            return DeviceState(on=True, rgb=rgb)
+            return DeviceState(on=True, rgb=rgb, confirmed=False)
         if kelvin is not None:
             await self._send("POST", "turn_on", {"color_temp": kelvin_to_mired(kelvin)})
-            return DeviceState(on=True, color_temp_k=kelvin)
+            return DeviceState(on=True, color_temp_k=kelvin, confirmed=False)
         raise DeviceError("not_supported", "give a colour or a colour temperature")
 
     def _need_light(self, what: str) -> None:
@@ -153,7 +147,7 @@ class EsphomeDriver(Driver):
     async def _send(
         self, method: str, action: str, params: dict[str, int] | None
     ) -> httpx.Response:
-        resp = await self._exchange.send(
+        resp = await self.exchange.send(
             method,
             self._path(action),
             label=action or "state",
@@ -201,9 +195,7 @@ def _parse_sensor(state: Any, value: Any) -> DeviceState:
     if not isinstance(value, int | float) or isinstance(value, bool) or math.isnan(value):
         return DeviceState(raw_state=str(state).lower() if state is not None else None)
     unit = state.partition(" ")[2] if isinstance(state, str) else ""
-    if unit == "°F":
-        return DeviceState(sensors={"temperature_c": round((value - 32) * 5 / 9, 2)})
-    key = _UNITS.get(unit)
-    if key is None:
+    reading = sensor_reading(value, unit)
+    if reading is None:
         return DeviceState(raw_state=str(state))
-    return DeviceState(sensors={key[0]: round(value * key[1], 3)})
+    return DeviceState(sensors=dict([reading]))

@@ -14,8 +14,8 @@ from typing import Any, ClassVar, Final
 import httpx
 
 from edge_agent.tools.drivers.base import DeviceError, DeviceState, Driver
-from edge_agent.tools.drivers.exchange import Exchange, json_body
-from edge_agent.tools.drivers.scales import level_to_pct, mired_to_kelvin
+from edge_agent.tools.drivers.scales import level_to_pct, mired_to_kelvin, sensor_reading
+from edge_agent.tools.http import json_body
 
 __all__ = ["HomeAssistantDriver"]
 
@@ -44,15 +44,6 @@ _SERVICES: Final[dict[str, tuple[str, str]]] = {
 }
 _ON_STATES: Final = frozenset({"on", "locked", "locking", "open", "opening", "home", "playing"})
 _OFF_STATES: Final = frozenset({"off", "unlocked", "unlocking", "closed", "closing", "idle"})
-# unit_of_measurement -> (sensor key, factor)
-_UNITS: Final[dict[str, tuple[str, float]]] = {
-    "°C": ("temperature_c", 1.0),
-    "%": ("humidity_pct", 1.0),
-    "W": ("power_w", 1.0),
-    "kW": ("power_w", 1000.0),
-    "kWh": ("energy_kwh", 1.0),
-    "Wh": ("energy_kwh", 0.001),
-}
 
 
 class HomeAssistantDriver(Driver):
@@ -63,7 +54,6 @@ class HomeAssistantDriver(Driver):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._exchange = Exchange(self)
         self._domain = self.device.entity.partition(".")[0]
 
     async def get_state(self) -> DeviceState:
@@ -127,13 +117,13 @@ class HomeAssistantDriver(Driver):
         for item in changed:  # the states changed by this call; may be [] and still succeed
             if isinstance(item, dict) and item.get("entity_id") == body["entity_id"]:
                 return self._parse(item)
-        return requested
+        return requested.requested()
 
     async def _send(self, method: str, path: str, body: dict[str, Any] | None) -> httpx.Response:
         token = self.device.token.reveal()
         if not token:
             raise DeviceError("unauthorized", "no home assistant token configured")
-        resp = await self._exchange.send(
+        resp = await self.exchange.send(
             method,
             path,
             label=path.rpartition("/")[2] if method == "POST" else "state",
@@ -191,11 +181,9 @@ def _parse_sensor(state: str, attrs: dict[str, Any]) -> DeviceState:
     except ValueError:
         return DeviceState(raw_state=state)  # "unavailable", "unknown" or a text sensor
     unit = str(attrs.get("unit_of_measurement", ""))
-    if unit == "°F":
-        return DeviceState(sensors={"temperature_c": round((value - 32) * 5 / 9, 2)})
     if unit == "%" and attrs.get("device_class") not in (None, "humidity"):
         return DeviceState(raw_state=state)  # a battery or other percentage, not humidity
-    key = _UNITS.get(unit)
-    if key is None:
+    reading = sensor_reading(value, unit)
+    if reading is None:
         return DeviceState(raw_state=state)
-    return DeviceState(sensors={key[0]: round(value * key[1], 3)})
+    return DeviceState(sensors=dict([reading]))

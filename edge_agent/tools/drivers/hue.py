@@ -15,7 +15,6 @@ from typing import Any, ClassVar
 import httpx
 
 from edge_agent.tools.drivers.base import DeviceError, DeviceState, Driver
-from edge_agent.tools.drivers.exchange import Exchange, json_body
 from edge_agent.tools.drivers.scales import (
     hs_to_rgb,
     kelvin_to_mired,
@@ -25,6 +24,7 @@ from edge_agent.tools.drivers.scales import (
     rgb_to_xy,
     xy_to_rgb,
 )
+from edge_agent.tools.http import json_body
 
 __all__ = ["HueDriver"]
 
@@ -62,7 +62,7 @@ class HueDriver(Driver):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._exchange = Exchange(self, min_interval_s=0.25)
+        self.exchange.min_interval_s = 0.25  # aiohue spaces bridge requests
         if self.device.token:
             _REDACT.usernames.add(self.device.token.reveal())
             httpx_log = logging.getLogger("httpx")
@@ -125,7 +125,7 @@ class HueDriver(Driver):
         username = self.device.token.reveal()
         if not username:
             raise DeviceError("unauthorized", "no hue username configured; pair with the bridge")
-        resp = await self._exchange.send(
+        resp = await self.exchange.send(
             method,
             f"/api/{username}{path}",
             label=f"{self._kind}/{self._id}",

@@ -1,4 +1,5 @@
-"""Unit conversions at the driver boundary: percent ↔ device levels, kelvin ↔ mired, colours.
+"""Unit conversions at the driver boundary: percent ↔ device levels, kelvin ↔ mired, colours,
+sensor readings in their reported unit → our normalised keys (°C, %, W, kWh).
 
 Pure functions, no I/O. The tools speak brightness in percent, colour temperature in kelvin and
 colour as sRGB; each family's native scale is converted here (devices.md §8.7).
@@ -8,17 +9,54 @@ from __future__ import annotations
 
 import colorsys
 import math
+from typing import Final
 
 __all__ = [
+    "SENSOR_UNITS",
+    "fahrenheit_to_celsius",
     "hs_to_rgb",
     "kelvin_to_mired",
     "kelvin_to_rgb",
     "level_to_pct",
     "mired_to_kelvin",
     "pct_to_level",
+    "put_number",
     "rgb_to_xy",
+    "sensor_reading",
     "xy_to_rgb",
 ]
+
+
+SENSOR_UNITS: Final[dict[str, tuple[str, float]]] = {
+    "°C": ("temperature_c", 1.0),
+    "%": ("humidity_pct", 1.0),
+    "W": ("power_w", 1.0),
+    "kW": ("power_w", 1000.0),
+    "kWh": ("energy_kwh", 1.0),
+    "Wh": ("energy_kwh", 0.001),
+}
+"""A reported unit → (our sensor key, factor to our unit); °F is handled apart."""
+
+
+def fahrenheit_to_celsius(fahrenheit: float, ndigits: int = 2) -> float:
+    """°F to °C, rounded (Tasmota reports one decimal, HA and ESPHome more)."""
+    return round((fahrenheit - 32) * 5 / 9, ndigits)
+
+
+def sensor_reading(value: float, unit: str) -> tuple[str, float] | None:
+    """A reading in `unit` as (sensor key, value in our unit), or None for an unknown unit."""
+    if unit == "°F":
+        return ("temperature_c", fahrenheit_to_celsius(value))
+    known = SENSOR_UNITS.get(unit)
+    if known is None:
+        return None
+    return (known[0], round(value * known[1], 3))
+
+
+def put_number(out: dict[str, float], key: str, value: object) -> None:
+    """Store `value` under `key` if it is a JSON number (not a bool, not missing)."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        out[key] = float(value)
 
 
 def pct_to_level(pct: int, top: int, bottom: int = 1) -> int:

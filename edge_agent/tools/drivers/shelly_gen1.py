@@ -14,8 +14,9 @@ from typing import Any, ClassVar
 
 import httpx
 
-from edge_agent.tools.drivers.base import DeviceError, DeviceState, Driver
-from edge_agent.tools.http import json_body, send
+from edge_agent.tools.drivers.base import DeviceError, DeviceState, Driver, basic_auth
+from edge_agent.tools.drivers.scales import put_number
+from edge_agent.tools.http import json_object
 
 __all__ = ["ShellyGen1Driver"]
 
@@ -25,25 +26,15 @@ class ShellyGen1Driver(Driver):
 
     family: ClassVar[str] = "shelly_gen1"
 
+    def make_auth(self) -> httpx.Auth | None:
+        return basic_auth(self.device)
+
     @property
     def _is_light(self) -> bool:
         return self.device.kind == "light"
 
-    def _auth(self) -> httpx.BasicAuth | None:
-        if not self.device.password:
-            return None
-        return httpx.BasicAuth(self.device.username or "admin", self.device.password.reveal())
-
     async def _get(self, path: str, params: dict[str, Any], *, read: bool) -> dict[str, Any]:
-        response = await send(
-            self.http,
-            "GET",
-            self.base_url + path,
-            params=params,
-            auth=self._auth(),
-            timeout_s=self.timeout_s,
-            idempotent=read,
-        )
+        response = await self.exchange.send("GET", path, label=path, params=params, idempotent=read)
         if response.status_code == 401:
             raise DeviceError("unauthorized", "the device refused our credentials")
         if response.status_code == 404:
@@ -52,9 +43,7 @@ class ShellyGen1Driver(Driver):
             raise DeviceError("device_error", "the device refused the request (wrong mode?)")
         if response.status_code >= 300:
             raise DeviceError("device_error", f"HTTP {response.status_code}")
-        body = json_body(response)
-        if not isinstance(body, dict):
-            raise DeviceError("bad_response", "answer is not a JSON object")
+        body = json_object(response)
         return body
 
     async def get_state(self) -> DeviceState:
@@ -66,13 +55,13 @@ class ShellyGen1Driver(Driver):
         sensors: dict[str, float] = {}
         meters = status.get("meters")
         if isinstance(meters, list) and ch < len(meters) and isinstance(meters[ch], dict):
-            _put(sensors, "power_w", meters[ch].get("power"))
+            put_number(sensors, "power_w", meters[ch].get("power"))
             total_wmin = meters[ch].get("total")  # Gen1 meters count watt-minutes
             if isinstance(total_wmin, int | float):
                 sensors["energy_kwh"] = round(total_wmin / 60000, 3)
         tmp = status.get("tmp")
         if isinstance(tmp, dict) and tmp.get("is_valid", True):
-            _put(sensors, "temperature_c", tmp.get("tC"))
+            put_number(sensors, "temperature_c", tmp.get("tC"))
         return _state(items[ch], sensors)
 
     async def set_power(self, on: bool) -> DeviceState:
@@ -114,8 +103,3 @@ def _state(item: dict[str, Any], sensors: dict[str, float]) -> DeviceState:
         rgb=rgb,
         sensors=sensors,
     )
-
-
-def _put(out: dict[str, float], key: str, value: object) -> None:
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        out[key] = float(value)

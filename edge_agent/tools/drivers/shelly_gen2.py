@@ -16,9 +16,9 @@ from typing import Any, ClassVar
 
 import httpx
 
-from edge_agent.config import DeviceConfig
 from edge_agent.tools.drivers.base import DeviceError, DeviceState, Driver
-from edge_agent.tools.http import json_body, send
+from edge_agent.tools.drivers.scales import put_number
+from edge_agent.tools.http import json_object
 
 __all__ = ["ShellyGen2Driver"]
 
@@ -28,30 +28,22 @@ class ShellyGen2Driver(Driver):
 
     family: ClassVar[str] = "shelly_gen2"
 
-    def __init__(
-        self, device: DeviceConfig, http: httpx.AsyncClient, timeout_s: float = 2.5
-    ) -> None:
-        super().__init__(device, http, timeout_s)
+    def make_auth(self) -> httpx.Auth | None:
         # One DigestAuth per device keeps the last challenge, so fw ≥ 2.0 skips the 401 trip.
-        self._auth = (
-            httpx.DigestAuth("admin", device.password.reveal()) if device.password else None
-        )
+        if not self.device.password:
+            return None
+        return httpx.DigestAuth("admin", self.device.password.reveal())
 
     @property
     def _component(self) -> str:
         return "Light" if self.device.kind == "light" else "Switch"
 
     async def _rpc(self, method: str, params: dict[str, Any], *, read: bool) -> dict[str, Any]:
-        response = await send(
-            self.http,
-            "POST",
-            f"{self.base_url}/rpc/{method}",
-            json=params,
-            auth=self._auth,
-            timeout_s=self.timeout_s,
-            idempotent=read,
-            retry_overload=True,
-        )
+        # 429 (fw 2.0.0, on the challenge path) executed nothing: one retry, writes included.
+        response = await self.exchange.send(
+            "POST", f"/rpc/{method}", label=method, json=params, idempotent=read,
+            retry_statuses=(429,),
+        )  # fmt: skip
         if response.status_code == 401:
             raise DeviceError("unauthorized", "the device refused our credentials")
         if response.status_code == 429:
@@ -60,9 +52,7 @@ class ShellyGen2Driver(Driver):
             raise DeviceError(
                 "device_error", _rpc_error(_maybe_json(response), response.status_code)
             )
-        body = json_body(response)
-        if not isinstance(body, dict):
-            raise DeviceError("bad_response", "answer is not a JSON object")
+        body = json_object(response)
         if isinstance(body.get("error"), dict):  # a frame-shaped error with HTTP 200
             raise DeviceError("device_error", _rpc_error(body, response.status_code))
         return body
@@ -75,13 +65,13 @@ class ShellyGen2Driver(Driver):
         if not isinstance(output, bool):
             raise DeviceError("bad_response", "status has no 'output'")
         sensors: dict[str, float] = {}
-        _put(sensors, "power_w", status.get("apower"))
+        put_number(sensors, "power_w", status.get("apower"))
         energy = status.get("aenergy")
         if isinstance(energy, dict) and isinstance(energy.get("total"), int | float):
             sensors["energy_kwh"] = round(energy["total"] / 1000, 3)  # Gen2 counts Wh
         temperature = status.get("temperature")
         if isinstance(temperature, dict):
-            _put(sensors, "temperature_c", temperature.get("tC"))
+            put_number(sensors, "temperature_c", temperature.get("tC"))
         brightness = status.get("brightness")
         return DeviceState(
             on=output,
@@ -126,8 +116,3 @@ _RPC_CODES = {
     -114: "unavailable",
     404: "no such method",
 }
-
-
-def _put(out: dict[str, float], key: str, value: object) -> None:
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        out[key] = float(value)

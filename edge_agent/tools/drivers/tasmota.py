@@ -15,8 +15,9 @@ from typing import Any, ClassVar
 
 import httpx
 
-from edge_agent.tools.drivers.base import DeviceError, DeviceState, Driver
-from edge_agent.tools.http import json_body, send
+from edge_agent.tools.drivers.base import DeviceError, DeviceState, Driver, basic_auth
+from edge_agent.tools.drivers.scales import fahrenheit_to_celsius, kelvin_to_mired
+from edge_agent.tools.http import json_object
 
 __all__ = ["TasmotaDriver"]
 
@@ -26,23 +27,21 @@ class TasmotaDriver(Driver):
 
     family: ClassVar[str] = "tasmota"
 
+    def make_auth(self) -> httpx.Auth | None:
+        return basic_auth(self.device)
+
     @property
     def _power_key(self) -> str:
         return f"POWER{self.device.channel}" if self.device.channel else "POWER"
 
     async def _command(self, cmnd: str, *, read: bool) -> dict[str, Any]:
-        auth = None
-        if self.device.password:
-            auth = httpx.BasicAuth(self.device.username or "admin", self.device.password.reveal())
         try:
-            response = await send(
-                self.http,
+            response = await self.exchange.send(
                 "GET",
-                self.base_url + "/cm",
+                "/cm",
+                label=cmnd.partition(" ")[0],
                 params={"cmnd": cmnd},
                 headers={"Referer": f"http://{self.device.host}/"},
-                auth=auth,
-                timeout_s=self.timeout_s,
                 idempotent=read,
             )
         except DeviceError as exc:
@@ -57,9 +56,7 @@ class TasmotaDriver(Driver):
             raise DeviceError("unauthorized", "the device refused our credentials")
         if response.status_code >= 300:
             raise DeviceError("device_error", f"HTTP {response.status_code}")
-        body = json_body(response)
-        if not isinstance(body, dict):
-            raise DeviceError("bad_response", "answer is not a JSON object")
+        body = json_object(response)
         warning = body.get("WARNING")
         if isinstance(warning, str) and warning.startswith("Need user="):
             raise DeviceError("unauthorized", "the device refused our credentials")
@@ -96,7 +93,7 @@ class TasmotaDriver(Driver):
             answer = await self._command(f"Color {red},{green},{blue}", read=False)
             key = "Color"
         elif kelvin is not None:
-            mired = max(153, min(500, round(1_000_000 / kelvin)))
+            mired = kelvin_to_mired(kelvin)
             answer = await self._command(f"CT {mired}", read=False)
             key = "CT"
         else:
@@ -145,7 +142,7 @@ def _sensors(sns: dict[str, Any]) -> dict[str, float]:
             reading = value.get(key)
             if isinstance(reading, int | float) and name not in out:
                 out[name] = (
-                    round((reading - 32) * 5 / 9, 1)
+                    fahrenheit_to_celsius(reading, 1)
                     if key == "Temperature" and fahrenheit
                     else float(reading)
                 )

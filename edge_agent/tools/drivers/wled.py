@@ -12,8 +12,8 @@ from typing import Any, ClassVar
 import httpx
 
 from edge_agent.tools.drivers.base import DeviceError, DeviceState, Driver
-from edge_agent.tools.drivers.exchange import Exchange, json_body
 from edge_agent.tools.drivers.scales import kelvin_to_rgb, level_to_pct, pct_to_level
+from edge_agent.tools.http import json_body
 
 __all__ = ["WledDriver"]
 
@@ -31,12 +31,8 @@ class WledDriver(Driver):
 
     family: ClassVar[str] = "wled"
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._exchange = Exchange(self)
-
     async def get_state(self) -> DeviceState:
-        resp = await self._exchange.send(
+        resp = await self.exchange.send(
             "GET", "/json/state", label="state", idempotent=True, retry_statuses=(503,)
         )
         return self._parse_state(self._checked(resp))
@@ -63,12 +59,12 @@ class WledDriver(Driver):
 
     async def _post(self, body: dict[str, Any], requested: DeviceState) -> DeviceState:
         # 503 {"error":3} means the JSON buffer was busy and nothing was applied: safe to resend.
-        resp = await self._exchange.send(
+        resp = await self.exchange.send(
             "POST", "/json/state", label="state", json={**body, "v": True}, retry_statuses=(503,)
         )
         data = self._checked(resp)
         if data.get("success") is True and "on" not in data:
-            return requested
+            return requested.requested()  # firmware before "v": applied, but not reported
         return self._parse_state(data)
 
     def _checked(self, resp: httpx.Response) -> dict[str, Any]:

@@ -11,7 +11,8 @@ import pytest
 from edge_agent.sim.devices.esphome import EsphomeEmulator
 from edge_agent.tools.drivers.base import DeviceError
 from edge_agent.tools.drivers.esphome import EsphomeDriver
-from tests.tools_drivers.conftest import device, on_port
+
+from .conftest import device, on_port
 
 PASSWORD = "esphome-web-secret-9012"
 
@@ -168,7 +169,7 @@ async def test_timeout_garbage_and_server_error(rig) -> None:
     with pytest.raises(DeviceError) as err:
         await driver.set_power(True)
     assert err.value.code == "device_error"
-    emu.delay_ms = 2000
+    emu.delay_ms = 1000  # past the 0.5 s budget; the emulator's thread is free again sooner
     t0 = time.monotonic()
     with pytest.raises(DeviceError) as err:
         await driver.set_power(True)

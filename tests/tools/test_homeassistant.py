@@ -11,7 +11,8 @@ import pytest
 from edge_agent.sim.devices.homeassistant import HomeAssistantEmulator
 from edge_agent.tools.drivers.base import DeviceError
 from edge_agent.tools.drivers.homeassistant import HomeAssistantDriver
-from tests.tools_drivers.conftest import device, on_port
+
+from .conftest import device, on_port
 
 TOKEN = "ha-long-lived-secret-token-5678"
 

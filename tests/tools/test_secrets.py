@@ -13,7 +13,8 @@ from edge_agent.tools.drivers.base import DeviceError, Driver
 from edge_agent.tools.drivers.esphome import EsphomeDriver
 from edge_agent.tools.drivers.homeassistant import HomeAssistantDriver
 from edge_agent.tools.drivers.hue import HueDriver
-from tests.tools_drivers.conftest import device
+
+from .conftest import device
 
 SECRET = "s3cr3t-Zq9-do-not-leak"
 WRONG = "wr0ng-Xk4-do-not-leak"

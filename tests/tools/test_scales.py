@@ -5,13 +5,16 @@ from __future__ import annotations
 import pytest
 
 from edge_agent.tools.drivers.scales import (
+    fahrenheit_to_celsius,
     hs_to_rgb,
     kelvin_to_mired,
     kelvin_to_rgb,
     level_to_pct,
     mired_to_kelvin,
     pct_to_level,
+    put_number,
     rgb_to_xy,
+    sensor_reading,
     xy_to_rgb,
 )
 
@@ -41,3 +44,27 @@ def test_colours() -> None:
     warm, cold = kelvin_to_rgb(2700), kelvin_to_rgb(10000)
     assert warm[0] == 255 and warm[2] < warm[1] < 255
     assert cold[2] == 255 and cold[0] < 255
+
+
+@pytest.mark.parametrize(
+    ("value", "unit", "reading"),
+    [
+        (21.5, "°C", ("temperature_c", 21.5)),
+        (70.7, "°F", ("temperature_c", 21.5)),
+        (48.0, "%", ("humidity_pct", 48.0)),
+        (1.2, "kW", ("power_w", 1200.0)),
+        (1500.0, "Wh", ("energy_kwh", 1.5)),
+        (3.0, "kWh", ("energy_kwh", 3.0)),
+        (5.0, "lx", None),
+    ],
+)
+def test_sensor_readings_normalised(value: float, unit: str, reading: object) -> None:
+    assert sensor_reading(value, unit) == reading
+
+
+def test_fahrenheit_and_numbers() -> None:
+    assert (fahrenheit_to_celsius(212), fahrenheit_to_celsius(50.3, 1)) == (100.0, 10.2)
+    out: dict[str, float] = {}
+    for key, value in (("a", 1), ("b", True), ("c", None), ("d", "2"), ("e", 2.5)):
+        put_number(out, key, value)
+    assert out == {"a": 1.0, "e": 2.5}

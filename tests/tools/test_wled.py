@@ -11,7 +11,8 @@ import pytest
 from edge_agent.sim.devices.wled import WledEmulator
 from edge_agent.tools.drivers.base import DeviceError
 from edge_agent.tools.drivers.wled import WledDriver
-from tests.tools_drivers.conftest import device, on_port
+
+from .conftest import device, on_port
 
 
 @pytest.fixture

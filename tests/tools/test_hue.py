@@ -12,7 +12,8 @@ import pytest
 from edge_agent.sim.devices.hue import HueEmulator
 from edge_agent.tools.drivers.base import DeviceError
 from edge_agent.tools.drivers.hue import HueDriver
-from tests.tools_drivers.conftest import device, on_port
+
+from .conftest import device, on_port
 
 USERNAME = "hue-secret-username-1234"
 
@@ -28,8 +29,16 @@ def emu(serve, dev) -> HueEmulator:
 
 
 @pytest.fixture
-def driver(emu, dev, http: httpx.AsyncClient) -> HueDriver:
+def paced_driver(emu, dev, http: httpx.AsyncClient) -> HueDriver:
+    """As configured: requests 0.25 s apart."""
     return HueDriver(on_port(dev, emu), http, timeout_s=1.0)
+
+
+@pytest.fixture
+def driver(paced_driver: HueDriver) -> HueDriver:
+    """Pacing off, to keep the suite fast; `test_requests_are_paced_and_serialised` keeps it."""
+    paced_driver.exchange.min_interval_s = 0.0
+    return paced_driver
 
 
 def last(emu: HueEmulator) -> tuple[str, str, dict]:
@@ -181,7 +190,8 @@ async def test_unconfigured_target_is_not_supported(http) -> None:
     assert err.value.code == "not_supported"
 
 
-async def test_requests_are_paced_and_serialised(driver, emu) -> None:
+async def test_requests_are_paced_and_serialised(paced_driver, emu) -> None:
+    driver = paced_driver
     t0 = time.monotonic()
     states = await asyncio.gather(driver.set_power(True), driver.get_state(), driver.get_state())
     assert time.monotonic() - t0 >= 0.5  # three requests, 0.25 s apart (aiohue's v1 pacing)
