@@ -13,7 +13,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from edge_agent.config import config_reference  # noqa: E402
+from edge_agent.config import config_reference
 
 START, END = "<!-- config-reference:start -->", "<!-- config-reference:end -->"
 
