@@ -88,7 +88,9 @@ check_system() {
     ea_apt $EA_APT_INSTALL_RUNTIME $EA_APT_INSTALL_BUILD
     python=${python:-/usr/bin/python3}
   fi
-  [ -n "$python" ] && [ -x "$python" ] || EA_RC=69 ea_die "no python3 found (apt-get install python3)"
+  if [ -z "$python" ] || [ ! -x "$python" ]; then
+    EA_RC=69 ea_die "no python3 found (apt-get install python3)"
+  fi
   "$python" -c 'import sys; sys.exit(not ((3, 11) <= sys.version_info[:2] < (3, 14)))' ||
     EA_RC=69 ea_die "$python is Python $("$python" -c 'import platform; print(platform.python_version())'); edge-agent needs 3.11 to 3.13 (Bookworm or Trixie)"
   "$python" -c 'import venv, ensurepip' 2>/dev/null ||
@@ -151,7 +153,9 @@ install_venv() {
   ea_say "installing edge-agent and its dependencies (PyAudio and systemd-python build from source: minutes on a Pi)"
   local extra=()
   [ -n "$wheelhouse" ] && extra=(--no-index --find-links "$wheelhouse")
-  "$EA_VENV/bin/python" -m pip wheel -q --disable-pip-version-check --no-deps "${extra[@]}" \
+  # A reproducible wheel (fixed zip timestamps), so a rerun installs byte-identical files.
+  SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-315532800} \
+    "$EA_VENV/bin/python" -m pip wheel -q --disable-pip-version-check --no-deps "${extra[@]}" \
     -w "$build/dist" "$build"
   whl=$(ls "$build"/dist/edge_agent-*.whl)
   # lgpio (gpiozero's pin factory on a Pi 5) only on ARM; PYPI=1 links it without liblgpio-dev.

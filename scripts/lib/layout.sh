@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2034
 # Paths and helpers shared by scripts/install.sh and scripts/uninstall.sh (sourced, not run).
 # Every path is under $EA_ROOT ("" on a real install, a staging directory with --root).
 
