@@ -182,6 +182,7 @@ install_files() {
     ea_say "wrote ${EA_CONFIG#"$EA_ROOT"} from the example: edit it, then: sudo systemctl restart edge-agent"
   fi
   own "root:$grp" 0640 "$EA_CONFIG"
+  install -D -m 0644 "$HERE/docs/install.md" "$EA_VENV/share/doc/edge-agent/install.md"
   mkdir -p "$(dirname "$EA_LINK")"
   ln -sfn "$EA_PREFIX/bin/edge-agent" "$EA_LINK"
 }
