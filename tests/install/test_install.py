@@ -14,6 +14,7 @@ from tests.install.conftest import (
     REPO,
     UNINSTALL,
     StagedInstall,
+    install_args,
     run,
     snapshot,
 )
@@ -128,3 +129,17 @@ def test_usage() -> None:
     rel = subprocess.run([str(INSTALL), "--prefix", "opt/x"], capture_output=True, text=True)
     assert rel.returncode == 64
     assert subprocess.run([str(UNINSTALL), "--help"], capture_output=True).returncode == 0
+
+
+def test_key_is_optional_when_non_interactive_and_read_from_stdin_otherwise(
+    staged_copy: Path, wheelhouse: Path
+) -> None:
+    key = staged_copy / "etc/edge-agent/openai_api_key"
+    key.unlink()
+    out = run(install_args(staged_copy, wheelhouse, "--non-interactive"), stdin="sk-ignored\n")
+    assert not key.exists()
+    assert "no API key yet" in out
+
+    run(install_args(staged_copy, wheelhouse), stdin="  sk-from-stdin-42 \r\n")
+    assert key.read_text() == "sk-from-stdin-42\n"
+    assert key.stat().st_mode & 0o777 == 0o640

@@ -84,7 +84,9 @@ def test_unit_settings() -> None:
     assert unit["SupplementaryGroups"] == ["audio gpio"]
     assert unit["LoadCredential"] == ["openai_api_key:/etc/edge-agent/openai_api_key"]
     assert unit["ExecStart"] == ["@PREFIX@/bin/edge-agent run"]
-    assert {"sound.target", "network-online.target", "time-sync.target"} == set(unit["After"][0].split())
+    assert {"sound.target", "network-online.target", "time-sync.target"} == set(
+        unit["After"][0].split()
+    )
     assert unit["Wants"] == ["network-online.target"]
     for key in ("StateDirectory", "ConfigurationDirectory", "CacheDirectory"):
         assert unit[key] == ["edge-agent"]
