@@ -34,7 +34,12 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 root="$dir/root"
 step() { printf '\n== [%s] %s\n' "$(date -u +%H:%M:%S)" "$*"; current="$*"; }
 current=start
-trap 'rc=$?; [ $rc -ne 0 ] && echo "FAIL at: $current (exit $rc)"; umount_all' EXIT
+on_exit() {
+  local rc=$?
+  [ "$rc" -ne 0 ] && echo "FAIL at: $current (exit $rc)"
+  umount_all
+}
+trap on_exit EXIT
 
 mounted=()
 umount_all() {
@@ -50,6 +55,7 @@ for p in debootstrap qemu-user-static binfmt-support; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
 done
 if [ -n "$missing" ]; then
+  # shellcheck disable=SC2086 # word splitting wanted
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null
 fi
 
@@ -74,6 +80,12 @@ rm -rf "$root/root/edge-agent" && mkdir -p "$root/root/edge-agent"
 tar -C "$HERE" --exclude=./.git --exclude=./.venv --exclude=./.cache --exclude=./build \
   --exclude='*.egg-info' --exclude=__pycache__ -cf - . | tar -C "$root/root/edge-agent" -xf -
 cp -L /etc/resolv.conf "$root/etc/resolv.conf"
+# Trust what the host trusts (a proxy's CA, say), or pip cannot reach PyPI from the chroot.
+if compgen -G "/usr/local/share/ca-certificates/*.crt" >/dev/null; then
+  mkdir -p "$root/usr/local/share/ca-certificates"
+  cp /usr/local/share/ca-certificates/*.crt "$root/usr/local/share/ca-certificates/"
+  chroot "$root" update-ca-certificates >/dev/null
+fi
 printf 'sk-qemu-check-not-a-real-key\n' >"$root/root/key"
 bind /proc
 bind /sys
@@ -96,5 +108,5 @@ chroot "$root" id edge-agent
 grep -q '^ExecStart=/opt/edge-agent/venv/bin/edge-agent run$' "$root/etc/systemd/system/edge-agent.service"
 [ -L "$root/etc/systemd/system/multi-user.target.wants/edge-agent.service" ]
 
-current=done
+current=finished
 echo "PASS: edge-agent installs and runs in a Debian $suite arm64 root under qemu"
