@@ -146,7 +146,6 @@ install_venv() {
   # A fixed build path keeps the installed direct_url.json the same from one run to the next.
   build="$EA_VENV/.build"
   rm -rf "$build" && mkdir -p "$build"
-  trap 'rm -rf "$build"' RETURN
   # Build from a copy: an in-tree build leaves build/ and *.egg-info in the checkout.
   tar -C "$HERE" --exclude=./.git --exclude=./.venv --exclude=./.cache --exclude=./build \
     --exclude='*.egg-info' --exclude=__pycache__ -cf - . | tar -C "$build" -xf -
@@ -165,6 +164,7 @@ install_venv() {
   pip_install "edge-agent$pi @ file://$whl"
   # openwakeword's metadata hard-requires tflite-runtime (no wheels for Python >= 3.12).
   pip_install --no-deps "openwakeword==$EA_OWW_VERSION"
+  rm -rf "$build"
   record "venv $EA_PREFIX python $want"
 }
 

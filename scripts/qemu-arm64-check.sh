@@ -103,6 +103,26 @@ step "edge-agent config check"
 chroot "$root" /usr/bin/env -i PATH=/usr/bin:/bin CREDENTIALS_DIRECTORY=/etc/edge-agent \
   /usr/local/bin/edge-agent config check --config /etc/edge-agent/config.toml
 
+step "onnxruntime runs the wake models on arm64"
+# qemu-user shows the host's x86 /proc/cpuinfo, on which onnxruntime's cpuinfo library crashes
+# (SIGSEGV at import); a Pi 4-like cpuinfo stands in for the real one.
+cpuinfo="$dir/cpuinfo"
+: >"$cpuinfo"
+for i in 0 1 2 3; do
+  printf 'processor\t: %d\nBogoMIPS\t: 108.00\nFeatures\t: fp asimd evtstrm crc32 cpuid\nCPU implementer\t: 0x41\nCPU architecture: 8\nCPU variant\t: 0x0\nCPU part\t: 0xd08\nCPU revision\t: 3\n\n' "$i" >>"$cpuinfo"
+done
+printf 'Revision\t: c03111\nModel\t\t: Raspberry Pi 4 Model B Rev 1.1\n' >>"$cpuinfo"
+mount --bind "$cpuinfo" "$root/proc/cpuinfo" && mounted+=("$root/proc/cpuinfo")
+QEMU_CPU=cortex-a72 chroot "$root" /opt/edge-agent/venv/bin/python -c '
+import glob, numpy as np, onnxruntime as ort
+for path in sorted(glob.glob("/var/lib/edge-agent/models/*.onnx")):
+    ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+    print("loaded", path)
+mel = ort.InferenceSession("/var/lib/edge-agent/models/melspectrogram.onnx", providers=["CPUExecutionProvider"])
+print("melspectrogram", mel.run(None, {mel.get_inputs()[0].name: np.zeros((1, 1280), np.float32)})[0].shape)
+'
+chroot "$root" /opt/edge-agent/venv/bin/python -c 'import pyaudio, soxr, gpiozero, lgpio, systemd.journal; print("pyaudio soxr gpiozero lgpio systemd: ok")'
+
 step "the service user and the installed unit"
 chroot "$root" id edge-agent
 grep -q '^ExecStart=/opt/edge-agent/venv/bin/edge-agent run$' "$root/etc/systemd/system/edge-agent.service"
