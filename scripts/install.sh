@@ -218,7 +218,8 @@ install_key() {
 install_models() {
   mkdir -p "$EA_MODELS"
   ea_say "fetching the wake-word models into ${EA_MODELS#"$EA_ROOT"}"
-  "$EA_VENV/bin/edge-agent" models fetch --dir "$EA_ROOT/var/lib/edge-agent/models"
+  "$EA_VENV/bin/edge-agent" models fetch --dir "$EA_ROOT/var/lib/edge-agent/models" ||
+    ea_die "\`edge-agent models fetch\` failed: the wake-word models are not installed"
   if ! ea_is_staged; then chown -R "$EA_USER:$EA_USER" "$EA_MODELS"; fi
 }
 
