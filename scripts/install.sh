@@ -84,8 +84,11 @@ check_system() {
   esac
   python=${python:-$(command -v /usr/bin/python3 || command -v python3 || true)}
   if [ "$use_apt" = 1 ] && ! ea_is_staged; then
+    local build_pkgs=$EA_APT_INSTALL_BUILD
+    # lgpio has no cp313 wheels: on ARM pip builds it, with swig.
+    case $arch in aarch64 | armv7l | armv8l) build_pkgs="$build_pkgs swig" ;; esac
     # shellcheck disable=SC2086
-    ea_apt $EA_APT_INSTALL_RUNTIME $EA_APT_INSTALL_BUILD
+    ea_apt $EA_APT_INSTALL_RUNTIME $build_pkgs
     python=${python:-/usr/bin/python3}
   fi
   if [ -z "$python" ] || [ ! -x "$python" ]; then
