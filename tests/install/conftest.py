@@ -131,7 +131,10 @@ def staged(tmp_path_factory: pytest.TempPathFactory, wheelhouse: Path) -> Staged
 
 @pytest.fixture
 def staged_copy(staged: StagedInstall, tmp_path: Path) -> Path:
-    """A private copy of the staged root that a test may uninstall from."""
+    """A private copy of the staged root that a test may uninstall from or reinstall into.
+
+    Files are hard links (fast; install.sh and pip replace files rather than write into them).
+    """
     copy = tmp_path / "root"
-    shutil.copytree(staged.root, copy, symlinks=True)
+    shutil.copytree(staged.root, copy, symlinks=True, copy_function=os.link)
     return copy

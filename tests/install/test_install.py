@@ -6,6 +6,8 @@ import hashlib
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from tests.install.conftest import (
     API_KEY,
     EDITED_CONFIG,
@@ -18,6 +20,10 @@ from tests.install.conftest import (
     run,
     snapshot,
 )
+
+# The first test to ask for `staged` pays for two real installs (~40 s, several minutes on a
+# busy machine or when the wheelhouse is first built): more than the default per-test timeout.
+pytestmark = pytest.mark.timeout(600)
 
 # What a plain uninstall keeps: the config, the API key, the data and the user's sysusers file.
 KEPT = {

@@ -13,6 +13,10 @@ import pytest
 
 from tests.install.conftest import PREFIX, REPO, StagedInstall
 
+# The first test to ask for `staged` pays for two real installs (~40 s, several minutes on a
+# busy machine or when the wheelhouse is first built): more than the default per-test timeout.
+pytestmark = pytest.mark.timeout(600)
+
 # Measured 1.6 with systemd 252 (docs/install.md); the test fails if hardening slips past 2.0.
 EXPOSURE_THRESHOLD = 2.0
 UNIT = "edge-agent.service"
