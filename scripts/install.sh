@@ -28,7 +28,8 @@ Options:
   --allow-32bit        try anyway on 32-bit ARM (armv7l); see docs/install.md
   -h, --help           show this help
 
-Exit status: 0 installed, 1 failure, 64 bad usage, 69 unsupported system.
+Exit status: 0 installed, 1 failure (or the service did not start), 64 bad usage,
+69 unsupported system.
 Uninstall: sudo ./scripts/uninstall.sh [--purge]
 EOF
 }
@@ -252,8 +253,12 @@ start_unit() {  # start_unit HAVE_KEY
   elif ! ea_systemd_running; then
     ea_say "systemd is not running here (chroot/container): the service starts at the next boot"
   else
-    systemctl restart edge-agent.service
-    ea_say "started edge-agent.service"
+    if systemctl restart edge-agent.service; then
+      ea_say "started edge-agent.service"
+    else
+      start_failed=1
+      ea_say "edge-agent.service did not start: journalctl -u edge-agent -b shows why"
+    fi
   fi
 }
 
@@ -287,6 +292,7 @@ Next:
 EOF
 }
 
+start_failed=0
 check_system
 create_user
 install_venv
@@ -300,3 +306,4 @@ start_unit "$have_key"
 write_manifest
 run_doctor
 next_steps
+exit "$start_failed"  # installed, but a service that does not start is a failure to report
