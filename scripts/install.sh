@@ -194,7 +194,12 @@ install_files() {
 install_key() {
   local key=""
   if [ -n "$key_file" ]; then
-    if [ "$key_file" = - ]; then IFS= read -r key || true; else key=$(head -n 1 -- "$key_file"); fi
+    if [ "$key_file" = - ]; then
+      IFS= read -r key || true
+    else
+      [ -r "$key_file" ] || EA_RC=64 ea_die "--api-key-file $key_file: cannot read it"
+      key=$(head -n 1 -- "$key_file")
+    fi
   elif [ -s "$EA_KEY" ]; then
     ea_say "keeping the existing API key in ${EA_KEY#"$EA_ROOT"}"
     own "root:$EA_USER" 0640 "$EA_KEY"
