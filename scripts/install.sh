@@ -58,6 +58,10 @@ while [ $# -gt 0 ]; do
   shift
 done
 case $prefix in /*) ;; *) echo "install.sh: --prefix must be an absolute path" >&2; exit 64 ;; esac
+if [ -n "$key_file" ] && [ "$key_file" != - ] && [ ! -r "$key_file" ]; then
+  echo "install.sh: --api-key-file $key_file: cannot read it" >&2
+  exit 64
+fi
 if [ -n "$root" ]; then
   mkdir -p "$root"
   root=$(cd "$root" && pwd)
@@ -197,7 +201,6 @@ install_key() {
     if [ "$key_file" = - ]; then
       IFS= read -r key || true
     else
-      [ -r "$key_file" ] || EA_RC=64 ea_die "--api-key-file $key_file: cannot read it"
       key=$(head -n 1 -- "$key_file")
     fi
   elif [ -s "$EA_KEY" ]; then

@@ -134,6 +134,11 @@ def test_usage() -> None:
     assert "unknown option --bogus" in bad.stderr
     rel = subprocess.run([str(INSTALL), "--prefix", "opt/x"], capture_output=True, text=True)
     assert rel.returncode == 64
+    nokey = subprocess.run(
+        [str(INSTALL), "--api-key-file", "/nonexistent/key"], capture_output=True, text=True
+    )
+    assert nokey.returncode == 64
+    assert "cannot read it" in nokey.stderr
     assert subprocess.run([str(UNINSTALL), "--help"], capture_output=True).returncode == 0
 
 
