@@ -2,8 +2,12 @@
 # ea_setup_all MODE: MODE is "test" (test extras + test apt packages) or "demo".
 
 EA_APT_RUNTIME="python3-venv python3-dev gcc pkg-config libportaudio2 portaudio19-dev libasound2-dev alsa-utils libsystemd-dev"
-EA_APT_TEST="espeak-ng sox libsndfile1 pulseaudio pulseaudio-utils libasound2-plugins"
+EA_APT_TEST="espeak-ng sox libsndfile1 pulseaudio pulseaudio-utils libasound2-plugins systemd libseccomp2"
 EA_OWW_VERSION="0.5.1"
+# scripts/install.sh on a Pi: what the daemon needs at run time, and what only pip's source builds
+# need (PyAudio, systemd-python; swig for lgpio on Python 3.13). See shared packaging notes.
+EA_APT_INSTALL_RUNTIME="python3 python3-venv libportaudio2 alsa-utils ca-certificates"
+EA_APT_INSTALL_BUILD="gcc python3-dev portaudio19-dev libsystemd-dev pkg-config"
 
 ea_missing_apt() {
   local pkg missing=()
@@ -49,11 +53,24 @@ ea_venv() {  # ea_venv EXTRAS
   fi
 }
 
+ea_wheelhouse() {  # ea_wheelhouse DIR [PYTHON]: wheels of every dependency, for offline installs
+  local dir=$1 py=${2:-.venv/bin/python} stamp
+  stamp="$dir/.stamp-$( (cat pyproject.toml; echo "$EA_OWW_VERSION"; "$py" -c 'import sys; print(sys.version_info[:2])') | sha256sum | cut -c1-16)"
+  [ -e "$stamp" ] && return 0
+  echo "== building a wheelhouse in $dir (used by tests/install to run install.sh offline)"
+  rm -rf "$dir" && mkdir -p "$dir"
+  "$py" -m pip wheel -q -w "$dir" pip "setuptools>=68" wheel ".[pi]"
+  "$py" -m pip wheel -q --no-deps -w "$dir" "openwakeword==$EA_OWW_VERSION"
+  rm -f "$dir"/edge_agent-*.whl
+  touch "$stamp"
+}
+
 ea_setup_all() {
   local mode=$1
   if [ "$mode" = test ]; then
     ea_apt $EA_APT_RUNTIME $EA_APT_TEST
     ea_venv test
+    ea_wheelhouse .cache/wheelhouse
   else
     ea_apt $EA_APT_RUNTIME espeak-ng sox
     ea_venv test
