@@ -345,13 +345,14 @@ class LedConfig:
     brightness: float = _f(1.0, "brightness limit, 0.0 to 1.0", min=0.0, max=1.0)
     idle: str = _f(
         "off",
-        "pattern for idle (off, dim, on, blink, fast_blink, pulse; rgb: add a colour, e.g. 'pulse blue')",
+        "pattern for idle: off, dim, on, blink, fast_blink or pulse, optionally followed by a "
+        "colour for an RGB LED (a CSS name or #rrggbb, e.g. 'pulse blue'; no colour = white)",
     )
-    listening: str = _f("on", "pattern for listening")
-    thinking: str = _f("blink", "pattern for thinking")
-    speaking: str = _f("pulse", "pattern for speaking")
-    muted: str = _f("on red", "pattern for muted")
-    error: str = _f("fast_blink red", "pattern for error")
+    listening: str = _f("on blue", "pattern for listening (the mic is streaming)")
+    thinking: str = _f("blink cyan", "pattern for thinking (waiting for the reply)")
+    speaking: str = _f("pulse green", "pattern for speaking (the reply plays)")
+    muted: str = _f("dim red", "pattern for muted (the mic is closed)")
+    error: str = _f("fast_blink red", "pattern for error (something failed; see the journal)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -362,9 +363,22 @@ class ButtonsConfig:
     talk_pin: str = _f(
         "", "pin of the talk button (starts a turn; interrupts a reply; long press cancels)"
     )
-    pull_up: bool = _f(True, "use the internal pull-up (button connects the pin to ground)")
-    bounce_ms: int = _f(50, "debounce time, ms", min=0, max=1000)
-    hold_s: float = _f(1.0, "press this long for a long press (cancel)", min=0.2, max=10.0)
+    pull: Literal["up", "down", "none"] = _f(
+        "up",
+        "internal resistor: 'up' (button connects the pin to ground), 'down' (button connects "
+        "it to 3.3 V) or 'none' (external resistor; then set active)",
+    )
+    active: Literal["auto", "low", "high"] = _f(
+        "auto",
+        "level of a pressed button: 'auto' (low with pull = 'up', high with 'down'), "
+        "'low' or 'high'",
+    )
+    bounce_ms: int = _f(
+        50, "debounce: a level counts once it has been stable this long, ms", min=0, max=1000
+    )
+    hold_s: float = _f(
+        1.0, "hold the talk button this long for a long press (cancel)", min=0.2, max=10.0
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -469,6 +483,7 @@ def parse_config(
         _resolve_device_secrets(d, i, source, errors) for i, d in enumerate(cfg.devices)
     )
     _check_devices(devices, source, errors)
+    _check_status(cfg.status, source, errors)
     warnings: list[str] = []
     api_key = _resolve_api_key(cfg.realtime, env, source, errors, warnings)
     if require_api_key and not api_key and not cfg.realtime.token_url:
@@ -659,6 +674,13 @@ def _check_devices(devices: tuple[DeviceConfig, ...], source: str, errors: list[
                 f"{source}: devices[{i}].entity: missing; {dev.family} devices need an entity "
                 "(e.g. 'light.kitchen' or 'light/Kitchen Light')"
             )
+
+
+def _check_status(status: StatusConfig, source: str, errors: list[str]) -> None:
+    """LED patterns, pins and button levels ([status] is checked by its own, pure module)."""
+    from edge_agent.status.patterns import check_status
+
+    errors.extend(f"{source}: {problem}" for problem in check_status(status))
 
 
 def _resolve_api_key(

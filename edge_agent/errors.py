@@ -9,6 +9,7 @@ Every class also subclasses the builtin it behaves like, so callers can catch ei
     ├── WakeModelError(RuntimeError)     a wake-word model is missing, corrupt or unloadable
     ├── RealtimeError(RuntimeError)      the Realtime session failed
     │   └── FatalRealtimeError           retrying cannot help (bad key, unknown model, quota)
+    ├── GpioError(OSError)               a GPIO pin is busy or invalid, or there is no GPIO here
     └── ToolError(RuntimeError)          a tool failed; turned into a structured result, never raised
                                          into the conversation
 
@@ -23,6 +24,7 @@ __all__ = [
     "DeviceNotFound",
     "EdgeAgentError",
     "FatalRealtimeError",
+    "GpioError",
     "RealtimeError",
     "ToolError",
     "WakeModelError",
@@ -59,6 +61,18 @@ class RealtimeError(EdgeAgentError, RuntimeError):
 
 class FatalRealtimeError(RealtimeError):
     """The Realtime service refused us for a reason a retry cannot fix."""
+
+
+class GpioError(EdgeAgentError, OSError):
+    """A GPIO pin could not be used; `pin` and `key` name it ('' when there is no GPIO at all)."""
+
+    def __init__(self, message: str, *, pin: str = "", key: str = "") -> None:
+        self.pin = pin
+        self.key = key
+        super().__init__(message)
+
+    def __str__(self) -> str:
+        return str(self.args[0])
 
 
 class ToolError(EdgeAgentError, RuntimeError):
