@@ -72,7 +72,7 @@ def e2e_config(*, follow_up_s: float = 0.6, devices: tuple[DeviceConfig, ...] = 
         error="on red",
     )
     return Config(
-        audio=AudioConfig(reopen_interval_s=0.3),
+        audio=AudioConfig(reopen_interval_s=0.3, playback_start_ms=200),
         earcons=EarconsConfig(volume=0.3),
         realtime=RealtimeConfig(silence_duration_ms=400, connect_timeout_s=5.0),
         conversation=ConversationConfig(
