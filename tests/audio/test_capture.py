@@ -116,3 +116,27 @@ async def test_lost_mic_is_reported_and_reopened(pulse_rig: PulseRig) -> None:
         assert cap.frames_received > after
     finally:
         await cap.aclose()
+
+
+async def test_batched_reader_gets_whole_batches_same_samples(pulse_rig: PulseRig) -> None:
+    cap = Capture(AudioConfig(input_device="vmic"))
+    await cap.start()
+    try:
+        x = noise(24000, seed=7)
+        pulse_rig.feed(np.concatenate([x, np.zeros(4800, np.int16)]))
+        fine = cap.reader()
+        batched = cap.reader(fine.position, min_samples=1920)
+        sizes = []
+        got = []
+        async with asyncio.timeout(TIMEOUT_S):
+            async for chunk in batched:
+                sizes.append(len(chunk))
+                got.append(chunk)
+                if sum(sizes) >= 24000:
+                    break
+        reference = await _collect(fine, sum(sizes))
+    finally:
+        await cap.aclose()
+    assert min(sizes) >= 1920
+    assert len(sizes) <= 24000 // 1920 + 1  # the loop was woken per batch, not per frame
+    assert np.array_equal(np.concatenate(got), reference[: sum(sizes)])
