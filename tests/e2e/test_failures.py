@@ -9,11 +9,12 @@ import numpy as np
 from gpiozero.pins.mock import MockFactory
 
 from edge_agent.sim.pipeline_rig import PipelineRig, spoken_request, trim_silence
+from edge_agent.sim.pipeline_rig import played_prefix as longest_prefix
 from edge_agent.sim.scenario import Reply, Scenario, Turn, tone
 from edge_agent.sim.speech import speak
 from edge_agent.states import State
 
-from .conftest import e2e_config, led_states, longest_prefix
+from .conftest import e2e_config, led_states
 
 LONG_REPLY = Reply("Once upon a time...", tone(300, 6000))
 SHORT_REPLY = Reply("It is a quarter past four.", tone(700, 700))
