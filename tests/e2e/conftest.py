@@ -77,7 +77,7 @@ def e2e_config(*, follow_up_s: float = 0.6, devices: tuple[DeviceConfig, ...] = 
         conversation=ConversationConfig(
             follow_up_s=follow_up_s, no_speech_timeout_s=2.0, max_turn_s=20.0
         ),
-        status=StatusConfig(led=led, buttons=ButtonsConfig(talk_pin="GPIO5")),
+        status=StatusConfig(led=led, buttons=ButtonsConfig(talk_pin="GPIO5", mute_pin="GPIO6")),
         devices=devices,
     )
 
