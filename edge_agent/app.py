@@ -60,17 +60,6 @@ class Component(Protocol):
     def handle(self, state: State, actions: Sequence[Action]) -> None:
         """React to one transition (new state, its actions) without blocking the loop."""
 
-    def fail(self, exc: EdgeAgentError) -> None:
-        """A component hit an error retrying cannot fix: log it once and exit 78 (or 69).
-
-        Bad credentials or configuration exit 78 so systemd (RestartPreventExitStatus=78) does
-        not restart-loop; anything else unavailable exits 69.
-        """
-        fatal = isinstance(exc, ConfigError | FatalRealtimeError)
-        self.exit_code = 78 if fatal else EX_UNAVAILABLE
-        log.error("cannot continue: %s", exc, extra={"ERROR_CODE": type(exc).__name__})
-        self.stop("fatal error")
-
     def is_healthy(self) -> bool:
         """True while the component works (e.g. mic frames keep arriving)."""
 

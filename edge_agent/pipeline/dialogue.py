@@ -18,8 +18,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Callable, Sequence
-from typing import Final
+from collections.abc import Callable, Coroutine, Sequence
+from typing import Any, Final
 
 from edge_agent.errors import EdgeAgentError
 from edge_agent.pipeline.speaker import Speaker
@@ -175,7 +175,7 @@ class Dialogue:
                 turn_id = record.turn_id if record else None
                 output = await self.registry.call(ev.name, ev.arguments_json, turn_id=turn_id)
         finally:
-            self._tools.discard(asyncio.current_task())  # type: ignore[arg-type]
+            self._tools.discard(asyncio.current_task())
         if record is not None:
             ms = round((loop.time() - started) * 1000)
             record.tools.append(ToolCall(ev.name, _is_ok(output), ms))
@@ -215,8 +215,8 @@ class Dialogue:
             self._dropped.add(rid)
         self._started.clear()
 
-    def _spawn(self, coro: object) -> None:
-        task = asyncio.ensure_future(coro)  # type: ignore[arg-type]
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.ensure_future(coro)
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 

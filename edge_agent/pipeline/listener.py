@@ -62,7 +62,7 @@ class Listener:
         first_frame_timeout_s: float = 5.0,
     ) -> None:
         self.config = config
-        self.capture = Capture(config.audio, pa_factory=pa_factory)  # type: ignore[arg-type]
+        self.capture = Capture(config.audio, pa_factory=pa_factory)
         self._model_paths = model_paths
         self._first_frame_timeout_s = first_frame_timeout_s
         self.detector: WakeDetector | None = None

@@ -36,7 +36,7 @@ class Speaker:
         *,
         pa_factory: Callable[[], object] = open_pyaudio,
     ) -> None:
-        self.playback = Playback(audio, pa_factory=pa_factory)  # type: ignore[arg-type]
+        self.playback = Playback(audio, pa_factory=pa_factory)
         self._earcons = earcons
         self.written_samples = 0  # position after the last sample queued (stop() rewinds it)
 
