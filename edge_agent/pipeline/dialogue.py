@@ -87,7 +87,9 @@ class Dialogue:
         self._state = state
         kinds = {type(a) for a in actions}
         if TruncateReply in kinds or CancelResponse in kinds:
-            self._interrupt()
+            # without CancelResponse it is the server's speech_started (full duplex): the
+            # server cancelled, and the input it is hearing is the next question: keep it
+            self._interrupt(clear_input=CancelResponse in kinds)
         elif StopPlayback in kinds:
             self._gen += 1
         if state is State.ERROR:
@@ -194,7 +196,7 @@ class Dialogue:
         if gen == self._gen and self._tools == set() and self.client.conversation.is_idle:
             self._post(ReplyDone())
 
-    def _interrupt(self) -> None:
+    def _interrupt(self, *, clear_input: bool) -> None:
         """Barge-in, cancel, timeout: truncate at what was played, cancel, drop late audio."""
         self._gen += 1
         played_ms = None
@@ -205,7 +207,7 @@ class Dialogue:
         for task in self._tools:
             task.cancel()
         self._tools.clear()
-        self.client.barge_in(played_ms)
+        self.client.barge_in(played_ms, clear_input=clear_input)
         if played_ms is not None:
             log.info("reply interrupted after %d ms played", played_ms)
 

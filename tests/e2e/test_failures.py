@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 
 import numpy as np
@@ -44,10 +45,13 @@ async def test_wake_word_barges_in_during_a_long_reply(pins: MockFactory) -> Non
         heard = rig.heard()
         truncates = rig.emulator.events_of("conversation.item.truncate")
         cancels = rig.emulator.events_of("response.cancel")
+        kinds = [e["type"] for e in rig.emulator.client_events]
         turns = rig.pipeline.turns.finished
     [(_, end_ms, item_ms)] = rig.emulator.truncations
     assert len(truncates) == 1 and truncates[0]["audio_end_ms"] == end_ms
     assert len(cancels) == 1  # paced delivery: the response was still active
+    truncate_at = kinds.index("conversation.item.truncate")
+    assert kinds[truncate_at + 1] == "input_audio_buffer.clear"  # local barge-in: a new question
     # what was played of the long reply is exactly what the truncate says was heard
     start, played = longest_prefix(heard, samples(LONG_REPLY.pcm))
     assert start >= 0 and 1500 <= played // 24 < LONG_REPLY.duration_ms
@@ -127,3 +131,35 @@ async def test_sigterm_during_a_reply_stops_within_two_seconds(pins: MockFactory
         code = await rig.stop_app(timeout_s=5)
         took_s = time.monotonic() - asked
     assert code == 0 and took_s < 2.0
+
+
+async def test_full_duplex_barges_in_on_server_speech(pins: MockFactory) -> None:
+    cfg = dataclasses.replace(
+        e2e_config(follow_up_s=0.0),
+        audio=dataclasses.replace(e2e_config().audio, duplex="full"),
+    )
+    scenario = Scenario((Turn(reply=LONG_REPLY), Turn(reply=SHORT_REPLY)))
+    question, _ = spoken_request("tell me a long story", tail_s=0.3)
+    interruption = np.concatenate(
+        [trim_silence(speak("stop, what time is it")), np.zeros(12000, np.int16)]
+    )
+    async with PipelineRig(cfg, scenario=scenario, pin_factory=pins, emulator_pace=0.5) as rig:
+        assert rig.pipeline is not None and rig.emulator is not None
+        playback = rig.pipeline.speaker.playback
+        await rig.say(question)
+        await rig.wait_for(lambda: playback.played_samples > 24000 * 1.5, 20, "1.5 s played")
+        sent_before = len(rig.emulator.client_events)
+        await rig.say(interruption)  # no wake word: the server's VAD hears it (full duplex)
+        await rig.wait_turns(2)
+        later = [e["type"] for e in rig.emulator.client_events[sent_before:]]
+        turns = rig.pipeline.turns.finished
+        heard = rig.heard()
+    [(_, end_ms, _)] = rig.emulator.truncations
+    assert 1200 <= end_ms < LONG_REPLY.duration_ms  # 1.5 s played, the wake earcon included
+    # the interrupting question is kept: a local barge-in sends its clear right after the
+    # truncate (see the half-duplex test); here the appends go on
+    truncate_at = later.index("conversation.item.truncate")
+    assert later[truncate_at + 1] == "input_audio_buffer.append"
+    assert [t.outcome for t in turns[:2]] == ["barge_in", "completed"]
+    assert turns[1].trigger == "barge_in"
+    assert longest_prefix(heard, samples(SHORT_REPLY.pcm))[1] == len(SHORT_REPLY.pcm) // 2
