@@ -9,6 +9,7 @@ Timings are short (VAD silence, follow-up window) to keep the suite fast.
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,6 +26,7 @@ from edge_agent.config import (
     LedConfig,
     RealtimeConfig,
     StatusConfig,
+    WakeConfig,
 )
 from edge_agent.wake.models import fetch_models
 
@@ -39,15 +41,18 @@ COLOURS = {
 }
 
 
+MODELS_DIR = Path(
+    os.environ.get("EDGE_AGENT_MODELS_DIR")
+    or Path(tempfile.gettempdir()) / f"edge-agent-e2e-models-{os.getuid()}"
+)
+
+
 @pytest.fixture(scope="session", autouse=True)
-def models_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """$EDGE_AGENT_MODELS_DIR (scripts/test.sh), else a verified copy; exported for the daemon."""
-    env = os.environ.get("EDGE_AGENT_MODELS_DIR")
-    dest = Path(env) if env else tmp_path_factory.mktemp("models")
-    fetch_models(dest)
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("EDGE_AGENT_MODELS_DIR", str(dest))
-        yield dest
+def models_dir() -> Path:
+    """$EDGE_AGENT_MODELS_DIR (scripts/test.sh), else a verified copy; given to the daemon by
+    `wake.models_dir` (the environment of other tests is left alone)."""
+    fetch_models(MODELS_DIR)
+    return MODELS_DIR
 
 
 @pytest.fixture
@@ -71,6 +76,7 @@ def e2e_config(*, follow_up_s: float = 0.6, devices: tuple[DeviceConfig, ...] = 
         error="on red",
     )
     return Config(
+        wake=WakeConfig(models_dir=str(MODELS_DIR)),
         audio=AudioConfig(reopen_interval_s=0.3, playback_start_ms=200),
         earcons=EarconsConfig(volume=0.3),
         realtime=RealtimeConfig(silence_duration_ms=400, connect_timeout_s=5.0),
