@@ -163,3 +163,32 @@ async def test_full_duplex_barges_in_on_server_speech(pins: MockFactory) -> None
     assert [t.outcome for t in turns[:2]] == ["barge_in", "completed"]
     assert turns[1].trigger == "barge_in"
     assert longest_prefix(heard, samples(SHORT_REPLY.pcm))[1] == len(SHORT_REPLY.pcm) // 2
+
+
+async def test_network_down_at_wake_is_an_error_and_the_next_wake_retries(
+    pins: MockFactory,
+) -> None:
+    audio, _ = spoken_request("what time is it")
+    async with PipelineRig(
+        e2e_config(follow_up_s=0.0),
+        scenario=Scenario((Turn(reply=SHORT_REPLY),)),
+        pin_factory=pins,
+        client_options={"backoff_initial_s": 0.1},
+    ) as rig:
+        assert rig.pipeline is not None and rig.emulator is not None
+        rig.emulator.faults.handshake_status = 503  # the service (or the network) is down
+        await rig.say(audio)
+        await rig.wait_for(lambda: rig.pipeline.app.state is State.ERROR, 20, "the error state")
+        await asyncio.sleep(1.0)
+        attempts = len(rig.emulator.handshakes)
+        await asyncio.sleep(1.0)
+        assert len(rig.emulator.handshakes) == attempts  # no retry loop until the next wake
+        rig.emulator.faults.handshake_status = None  # back up
+        await rig.say(audio)
+        await rig.wait_turns(2)
+        await asyncio.sleep(0.3)
+        heard = rig.heard()
+        turns = rig.pipeline.turns.finished
+    assert [t.outcome for t in turns[:2]] == ["error", "completed"]
+    assert longest_prefix(heard, samples(SHORT_REPLY.pcm))[1] == len(SHORT_REPLY.pcm) // 2
+    assert "error" in led_states(pins)

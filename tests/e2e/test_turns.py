@@ -151,3 +151,32 @@ async def test_sensitive_device_needs_a_spoken_yes(pins: MockFactory) -> None:
     turns = rig.pipeline.turns.finished
     assert [t.outcome for t in turns[:2]] == ["completed", "completed"]
     assert [t.tools[0].name for t in turns[:2]] == ["set_power", "confirm_action"]
+
+
+async def test_two_tool_calls_then_one_reply(pins: MockFactory) -> None:
+    calls = (
+        Call("get_weather", {"location": "London"}),
+        Call("get_weather", {"location": "Paris"}),
+    )
+    reply = Reply("London is cloudy, Paris is raining.", tone(523, 600))
+    audio, _ = spoken_request("what's the weather in London and Paris?")
+    async with PipelineRig(
+        e2e_config(follow_up_s=0.0),
+        scenario=Scenario((Turn(calls=calls, then=reply),)),
+        pin_factory=pins,
+    ) as rig:
+        assert rig.pipeline is not None and rig.emulator is not None
+        await rig.say(audio)
+        await rig.wait_turns(1)
+        kinds = [e["type"] for e in rig.emulator.client_events if "append" not in e["type"]]
+        heard = rig.heard()
+    outputs = function_outputs(rig)
+    assert sorted(str(o["location"]).split(",")[0] for o in outputs) == ["London", "Paris"]
+    assert kinds.count("response.create") == 1  # one reply for both outputs, after them
+    assert kinds.index("response.create") > max(
+        i for i, k in enumerate(kinds) if k == "conversation.item.create"
+    )
+    assert rig.emulator.premature_responses == 0
+    [turn] = rig.pipeline.turns.finished
+    assert [t.name for t in turn.tools] == ["get_weather", "get_weather"]
+    assert longest_prefix(heard, as_samples(reply.pcm))[1] == len(reply.pcm) // 2
