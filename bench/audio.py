@@ -123,11 +123,11 @@ async def main() -> None:
                 audio_s[name] += audio
                 overflows += ov
         bare = cpu_s["bare"] / audio_s["bare"]
-        print(f"  bare PyAudio read loop                     {bare:.4f} CPU-s per audio-s")
+        print(f"  bare PyAudio read loop{'':<34s}{bare:.4f} CPU-s per audio-s")
         for name in batches:
             mine = cpu_s[name] / audio_s[name]
             print(
-                f"  capture+reader+resample, {name:<18s}{mine:.4f} CPU-s per audio-s"
+                f"  capture+reader+resample, {name:<30s}{mine:.4f} CPU-s per audio-s"
                 f"  = {mine / bare:.2f}x bare"
             )
         print(f"  overflows: {overflows}")

@@ -87,7 +87,11 @@ class Capture:
         self._stream: Any = None
         self._waiters: list[tuple[int, asyncio.Future[None]]] = []
         # hand-over from the audio thread: it appends, the loop pops (deque ops are atomic)
-        self._inbox: deque[tuple[bytes, int]] = deque()
+        # bounded: if the loop stalls longer than the ring, the oldest frames are dropped
+        # (counted as overflows, and readers that needed them get SamplesLost)
+        self._inbox: deque[tuple[int, bytes, int]] = deque(
+            maxlen=max(2, self._ring.capacity // self.frame_samples)
+        )
         self._scheduled = False  # a _drain_inbox call is pending on the loop
         self._captured = 0  # samples the audio thread has handed over (audio thread only)
         self._idle_batch = min(self._ring.capacity // 4, RATE_HZ // 4)
@@ -135,7 +139,11 @@ class Capture:
             AudioDeviceError: the device exists but does not open.
         """
         self._loop = self._loop or asyncio.get_running_loop()
-        await asyncio.to_thread(self._open_blocking)
+        try:
+            await asyncio.to_thread(self._open_blocking)
+        except BaseException:
+            await asyncio.to_thread(self._close_blocking, True)
+            raise
         self._monitor = asyncio.create_task(self._watch(), name="capture-watch")
 
     async def aclose(self) -> None:
@@ -174,7 +182,7 @@ class Capture:
         loop = self._loop
         if loop is None or data is None:
             return None, _PA_COMPLETE
-        self._inbox.append((data, flags))
+        self._inbox.append((self._captured, data, flags))
         self._captured += count
         if not self._scheduled and (self._captured >= self._wake_head or flags):
             self._scheduled = True
@@ -193,7 +201,10 @@ class Capture:
             return
         assert self._loop is not None
         while self._inbox:
-            data, flags = self._inbox.popleft()
+            start, data, flags = self._inbox.popleft()
+            if start > self.head:  # the loop stalled and the inbox dropped frames
+                flags |= _PA_INPUT_OVERFLOW
+                self._ring.skip(start - self.head)
             self._ring.push(np.frombuffer(data, dtype=np.int16))
             self.frames_received += 1
             if flags & _PA_INPUT_OVERFLOW:

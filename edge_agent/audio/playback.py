@@ -106,7 +106,11 @@ class Playback:
             AudioDeviceError: the device exists but does not open.
         """
         self._loop = asyncio.get_running_loop()
-        await asyncio.to_thread(self._open_blocking)
+        try:
+            await asyncio.to_thread(self._open_blocking)
+        except BaseException:
+            await asyncio.to_thread(self._close_blocking)
+            raise
 
     async def aclose(self) -> None:
         """Drop what is queued and close the speaker."""

@@ -6,6 +6,10 @@ jitter and wall-clock tests. `feed()` plays a file into the mic in real time (pa
 `record()` captures what the speaker played (parec). Start the rig *before* the first
 ``pyaudio.PyAudio()`` of the process (with the server down PortAudio lists none of its
 devices) and terminate every PyAudio instance before switching rigs (see `sim.alsa`).
+
+On a machine with every core busy the feeder (pacat) can underrun: PulseAudio then inserts
+silence into the mic feed (the fed samples resume exactly where they stopped). Tests that
+want exactness feed a signal without zero samples and compare after dropping zeros.
 """
 
 from __future__ import annotations
