@@ -19,6 +19,7 @@ from typing import Final
 import numpy as np
 
 from edge_agent.config import WakeConfig
+from edge_agent.errors import WakeModelError
 from edge_agent.wake.decision import DecisionRule, WakeDecision
 from edge_agent.wake.features import STEP_SAMPLES, FeatureStream, VadStream, open_session
 from edge_agent.wake.models import ModelPaths
@@ -106,13 +107,18 @@ class WakeDetector:
         ]
         if verifier is None and cfg.verifier_model:
             verifier = Verifier.load(Path(cfg.verifier_model).expanduser())
-        for model in self._models:
-            if verifier is not None and verifier.model == model.name:
-                model.verifier = verifier
+        if verifier is not None:
+            matching = [m for m in self._models if m.name == verifier.model]
+            if not matching:
+                raise WakeModelError(
+                    f"the verifier is for model {verifier.model!r}, which is not in wake.models "
+                    f"{self.model_names}; fix wake.verifier_model or wake.models"
+                )
+            matching[0].verifier = verifier
         self._vad: VadStream | None = None
         if cfg.vad_threshold > 0:
             if model_paths.vad is None:
-                raise ValueError("vad_threshold > 0 needs model_paths.vad (silero_vad)")
+                raise WakeModelError("vad_threshold > 0 needs the silero_vad model; pass its path")
             self._vad = VadStream(model_paths.vad)
         self._pending = np.zeros(0, np.int16)
         self.samples_in = 0  # every input sample since construction
@@ -162,9 +168,11 @@ class WakeDetector:
         """Feed audio and return the raw per-step scores instead of decisions (for tuning)."""
         out: list[dict[str, float]] = []
         pcm = np.asarray(pcm16k, dtype=np.int16).reshape(-1)
-        for i in range(len(pcm) // STEP_SAMPLES):
-            self._step(pcm[i * STEP_SAMPLES : (i + 1) * STEP_SAMPLES])
-            out.append(dict(self.last_scores))
+        for start in range(0, len(pcm), STEP_SAMPLES):
+            stepped = self.samples_stepped
+            self.process(pcm[start : start + STEP_SAMPLES])
+            if self.samples_stepped != stepped:
+                out.append(dict(self.last_scores))
         return out
 
     def _step(self, step: np.ndarray) -> list[Detection]:

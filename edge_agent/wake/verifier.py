@@ -81,11 +81,13 @@ def train_verifier(
     z = (x - mean) / scale
     sample_w = np.where(y == 1, 0.5 / y.mean(), 0.5 / (1 - y.mean()))
     w, b = np.zeros(z.shape[1]), 0.0
+    # Keep the L2 part of each step contracting (lr * l2 / n <= 1) on small sets.
+    step = learning_rate / max(1.0, learning_rate * l2 / len(y))
     for _ in range(iterations):
         p = 1.0 / (1.0 + np.exp(-np.clip(z @ w + b, -50, 50)))
         g = (p - y) * sample_w
-        w -= learning_rate * (z.T @ g + l2 * w) / len(y)
-        b -= learning_rate * float(g.mean())
+        w -= step * (z.T @ g + l2 * w) / len(y)
+        b -= step * float(g.mean())
     return Verifier(
         mean.astype(np.float32), scale.astype(np.float32), w.astype(np.float32), b, n_frames, model
     )

@@ -13,6 +13,12 @@ from edge_agent.errors import WakeModelError
 from edge_agent.wake.models import BUILTIN_MODELS, fetch_models, resolve_models, sha256_file
 
 
+@pytest.fixture(autouse=True)
+def _no_env_models_dir(models_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """$EDGE_AGENT_MODELS_DIR (set by test.sh) would override the dirs these tests pass."""
+    monkeypatch.delenv("EDGE_AGENT_MODELS_DIR", raising=False)
+
+
 def _cfg(models_dir: Path, **wake: object) -> Config:
     return Config(wake=WakeConfig(models_dir=str(models_dir), **wake))  # type: ignore[arg-type]
 

@@ -52,3 +52,12 @@ def test_detector_obeys_its_verifier(model_paths: ModelPaths, tmp_path: Path) ->
     cfg = WakeConfig(verifier_model=str(tmp_path / "reject.npz"), verifier_threshold=0.5)
     assert WakeDetector(cfg, model_paths).process(audio) == []
     assert len(WakeDetector(cfg, model_paths, verifier=accepting).process(audio)) == 1
+
+
+def test_verifier_for_another_model_is_an_error(model_paths: ModelPaths) -> None:
+    rng = np.random.default_rng(0)
+    other = train_verifier(
+        rng.normal(size=(4, 16, 96)), rng.normal(size=(4, 16, 96)), model="alexa"
+    )
+    with pytest.raises(WakeModelError, match=r"not in wake\.models"):
+        WakeDetector(WakeConfig(), model_paths, verifier=other)
