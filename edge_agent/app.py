@@ -137,6 +137,7 @@ class App:
         self.machine = StateMachine(policy_from(config))
         self.events: asyncio.Queue[Event] = asyncio.Queue()
         self.turn_id = ""
+        self._next_turn_id = ""
         self.turns = turns or TurnLog()
         self.exit_code = 0
         self.ready = asyncio.Event()  # set once READY=1 was sent (tests and simulate wait on it)
@@ -238,12 +239,14 @@ class App:
         old = self.state
         actions = self.machine.handle(event)
         new = self.state
+        if any(isinstance(a, BeginTurn) for a in actions):
+            self._next_turn_id = uuid.uuid4().hex[:8]  # the transition belongs to the new turn
         if new is not old:
             log.info(
                 "state %s -> %s",
                 old.value,
                 new.value,
-                extra={"STATE": new.value, "TURN_ID": self.turn_id or None},
+                extra={"STATE": new.value, "TURN_ID": self._next_turn_id or self.turn_id or None},
             )
             self.notifier.status(new.value)
         for action in actions:
@@ -271,7 +274,7 @@ class App:
         elif isinstance(action, CancelTimer):
             self._cancel_timer()
         elif isinstance(action, BeginTurn):
-            self.turn_id = uuid.uuid4().hex[:8]
+            self.turn_id, self._next_turn_id = self._next_turn_id or uuid.uuid4().hex[:8], ""
             wake = event if isinstance(event, WakeDetected) else None
             self.turns.begin(
                 self.turn_id,
