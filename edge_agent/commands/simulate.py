@@ -276,10 +276,12 @@ def _readable(r: dict[str, Any]) -> str:
         )
     for rep in r["replies"]:
         exact = rep["played_exact_samples"] == rep["samples"]
-        lines.append(
-            f"  reply         : {rep['text']!r}: {rep['samples']} samples, "
-            f"{rep['played_exact_samples']} played{' bit-exact' if exact else ''}"
+        played = (
+            "not played (the scenario did not get there)"
+            if rep["at_speaker_sample"] < 0
+            else f"{rep['played_exact_samples']} played{' bit-exact' if exact else ''}"
         )
+        lines.append(f"  reply         : {rep['text']!r}: {rep['samples']} samples, {played}")
     for t in r["turns"]:
         keys = ("OUTCOME", "TRIGGER", "WAKE_SCORE", "WAKE_TO_STREAM_MS", "LATENCY_MS", "REPLY_MS")
         lines.append("  turn          : " + ", ".join(f"{k}={t[k]}" for k in keys if k in t))
