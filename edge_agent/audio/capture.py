@@ -1,0 +1,285 @@
+"""Microphone capture: PyAudio callback stream -> ring buffer -> contiguous async readers.
+
+Owns: the input stream (24 kHz mono int16, frames of `audio.frame_ms`), the pre-roll ring, the
+overflow and frame counters, noticing a dead mic and reopening it every
+`audio.reopen_interval_s`, and closing the stream for real while muted.
+Must not: block the loop (PyAudio calls that may wait run in a worker thread) or let the audio
+thread touch anything but `loop.call_soon_threadsafe`.
+
+Sample indices are absolute (sample 0 is the first captured sample) and keep counting across
+mute and device loss, so a reader never sees a duplicated sample; a gap in wall-clock time
+(muted, unplugged) is simply not in the stream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from edge_agent.audio.devices import AudioDevice, find_device, open_pyaudio
+from edge_agent.audio.ring import SampleRing
+from edge_agent.config import AudioConfig
+from edge_agent.errors import AudioDeviceError
+
+if TYPE_CHECKING:
+    import pyaudio
+
+__all__ = ["RATE_HZ", "Capture", "CaptureReader"]
+
+RATE_HZ = 24000
+log = logging.getLogger(__name__)
+
+_PA_INPUT_OVERFLOW = 0x2  # paInputOverflow in PortAudio's callback status flags
+_PA_CONTINUE, _PA_COMPLETE = 0, 1
+
+
+class CaptureReader:
+    """Async iterator over the mic from `position` on: contiguous int16 chunks, no gaps, no repeats.
+
+    Raises `ring.SamplesLost` if it falls more than `audio.ring_ms` behind.
+    """
+
+    def __init__(self, capture: Capture, start_sample: int) -> None:
+        self._capture = capture
+        self.position = start_sample  # absolute index of the next sample this reader yields
+
+    def __aiter__(self) -> CaptureReader:
+        return self
+
+    async def __anext__(self) -> np.ndarray:
+        cap = self._capture
+        while True:
+            head = cap.head
+            if self.position < head:
+                chunk = cap._ring.read(self.position, head)
+                self.position = head
+                return chunk
+            if cap.is_closed:
+                raise StopAsyncIteration
+            await cap._next_frame()
+
+
+class Capture:
+    """The microphone. Use ``await start()`` ... ``await aclose()``, then ``reader()``."""
+
+    def __init__(
+        self,
+        config: AudioConfig,
+        *,
+        pa_factory: Callable[[], pyaudio.PyAudio] = open_pyaudio,
+        loop: asyncio.AbstractEventLoop | None = None,
+    ) -> None:
+        self._config = config
+        self._pa_factory = pa_factory
+        self._loop = loop
+        self.frame_samples = RATE_HZ * config.frame_ms // 1000
+        self._ring = SampleRing(RATE_HZ * config.ring_ms // 1000)
+        self._pa: pyaudio.PyAudio | None = None
+        self._stream: Any = None
+        self._waiters: list[asyncio.Future[None]] = []
+        self._monitor: asyncio.Task[None] | None = None
+        self._last_frame_s = 0.0
+        self._closed = False
+        self._muted = False
+        self.device: AudioDevice | None = None
+        self.overflows = 0
+        self.frames_received = 0
+        self.lost = asyncio.Event()  # set while the mic is gone; cleared once reopened
+        self.last_error = ""
+        self.stall_s = max(1.0, 10 * config.frame_ms / 1000)
+
+    # -- public -----------------------------------------------------------------------------
+
+    @property
+    def head(self) -> int:
+        """Absolute 24 kHz index of the next sample to arrive (= samples captured so far)."""
+        return self._ring.head
+
+    @property
+    def is_closed(self) -> bool:
+        return self._closed
+
+    @property
+    def is_muted(self) -> bool:
+        return self._muted
+
+    def reader(self, start_sample: int | None = None) -> CaptureReader:
+        """Everything from `start_sample` on (None: from now), e.g. ``head - preroll`` for pre-roll."""
+        return CaptureReader(self, self.head if start_sample is None else start_sample)
+
+    async def start(self) -> None:
+        """Open the mic and start capturing.
+
+        Raises:
+            DeviceNotFound: `audio.input_device` names no capture device.
+            AudioDeviceError: the device exists but does not open.
+        """
+        self._loop = self._loop or asyncio.get_running_loop()
+        await asyncio.to_thread(self._open_blocking)
+        self._monitor = asyncio.create_task(self._watch(), name="capture-watch")
+
+    async def aclose(self) -> None:
+        """Stop capturing; readers finish after yielding what is buffered."""
+        self._closed = True
+        if self._monitor:
+            self._monitor.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._monitor
+        await asyncio.to_thread(self._close_blocking, True)
+        self._wake_readers()
+
+    async def close_mic(self) -> None:
+        """Mute: close the input stream for real (the mic LED of a USB mic goes off)."""
+        self._muted = True
+        await asyncio.to_thread(self._close_blocking, False)
+        log.info("mic closed (muted)", extra={"DEVICE": self._device_name})
+
+    async def open_mic(self) -> None:
+        """Unmute: reopen the stream; if that fails the mic counts as lost and is retried."""
+        self._muted = False
+        try:
+            await asyncio.to_thread(self._open_blocking)
+        except AudioDeviceError as exc:
+            self._mark_lost(str(exc))
+        else:
+            log.info("mic open (unmuted)", extra={"DEVICE": self._device_name})
+
+    # -- audio thread -----------------------------------------------------------------------
+
+    def _on_input(
+        self, data: bytes | None, count: int, info: object, flags: int
+    ) -> tuple[None, int]:
+        """Runs on the PyAudio thread: hand the (already copied) bytes to the loop, return."""
+        loop = self._loop
+        if loop is None or data is None:
+            return None, _PA_COMPLETE
+        try:
+            loop.call_soon_threadsafe(self._on_frame, data, flags)
+        except RuntimeError:  # the loop is closed: stop the stream
+            return None, _PA_COMPLETE
+        return None, _PA_CONTINUE
+
+    # -- loop side --------------------------------------------------------------------------
+
+    def _on_frame(self, data: bytes, flags: int) -> None:
+        self._ring.push(np.frombuffer(data, dtype=np.int16))
+        self.frames_received += 1
+        assert self._loop is not None
+        self._last_frame_s = self._loop.time()
+        if flags & _PA_INPUT_OVERFLOW:
+            self.overflows += 1
+            log.warning(
+                "mic overflow: audio was lost before it reached us (%d so far)",
+                self.overflows,
+                extra={"DEVICE": self._device_name, "ERROR_CODE": "mic_overflow"},
+            )
+        self._wake_readers()
+
+    def _wake_readers(self) -> None:
+        waiters, self._waiters = self._waiters, []
+        for fut in waiters:
+            if not fut.done():
+                fut.set_result(None)
+
+    async def _next_frame(self) -> None:
+        assert self._loop is not None
+        fut: asyncio.Future[None] = self._loop.create_future()
+        self._waiters.append(fut)
+        await fut
+
+    @property
+    def _device_name(self) -> str:
+        return self.device.name if self.device else self._config.input_device
+
+    def _mark_lost(self, why: str) -> None:
+        if not self.lost.is_set():
+            self.last_error = why
+            self.lost.set()
+            log.error(
+                "mic lost: %s; retrying every %.1f s",
+                why,
+                self._config.reopen_interval_s,
+                extra={"DEVICE": self._device_name, "ERROR_CODE": "mic_lost"},
+            )
+
+    async def _watch(self) -> None:
+        """Notice a dead stream (inactive, or no frame for `stall_s`) and reopen it."""
+        assert self._loop is not None
+        while True:
+            if self.lost.is_set():
+                await asyncio.sleep(self._config.reopen_interval_s)
+                if self._muted:
+                    continue
+                try:
+                    await asyncio.to_thread(self._reopen_blocking)
+                except AudioDeviceError as exc:
+                    self.last_error = str(exc)
+                    continue
+                self.lost.clear()
+                log.info("mic back", extra={"DEVICE": self._device_name})
+                continue
+            await asyncio.sleep(min(0.25, self.stall_s / 4))
+            if self._muted or self._stream is None:
+                continue
+            stalled_s = self._loop.time() - self._last_frame_s
+            if not self._stream.is_active():
+                self._mark_lost("the capture stream stopped")
+            elif stalled_s > self.stall_s:
+                self._mark_lost(f"no audio for {stalled_s:.1f} s")
+            if self.lost.is_set():
+                await asyncio.to_thread(self._close_blocking, True)
+
+    # -- blocking PyAudio calls (worker thread only) ----------------------------------------
+
+    def _open_blocking(self) -> None:
+        """Runs in a worker thread: (re)create PyAudio if needed, find the device, open."""
+        import pyaudio
+
+        if self._stream is not None:
+            return
+        if self._pa is None:
+            self._pa = self._pa_factory()
+        device = find_device(self._pa, self._config.input_device, "input")
+        try:
+            stream = self._pa.open(
+                rate=RATE_HZ,
+                channels=1,
+                format=pyaudio.paInt16,
+                input=True,
+                input_device_index=device.index,
+                frames_per_buffer=self.frame_samples,
+                stream_callback=self._on_input,
+                start=False,
+            )
+            assert self._loop is not None
+            self._last_frame_s = self._loop.time()
+            stream.start_stream()
+        except OSError as exc:
+            raise AudioDeviceError(
+                f"cannot open capture device {device.name!r} at {RATE_HZ} Hz mono: {exc}; "
+                "check it is plugged in and not used by another program"
+            ) from exc
+        self.device = device
+        self._stream = stream
+
+    def _reopen_blocking(self) -> None:
+        """Runs in a worker thread: a fresh PyAudio (re-enumerates if no other instance lives)."""
+        self._close_blocking(True)
+        self._open_blocking()
+
+    def _close_blocking(self, terminate: bool) -> None:
+        """Runs in a worker thread: close the stream, optionally PyAudio too."""
+        stream, self._stream = self._stream, None
+        if stream is not None:
+            with contextlib.suppress(OSError):
+                stream.stop_stream()
+            with contextlib.suppress(OSError):
+                stream.close()
+        if terminate and self._pa is not None:
+            pa, self._pa = self._pa, None
+            pa.terminate()

@@ -1,0 +1,140 @@
+"""ALSA device listing and selection by name, through PyAudio's ALSA host API.
+
+Owns: turning a configured name ("default", an exact name, a unique substring) into a PyAudio
+device index, and opening PyAudio without ALSA's enumeration noise on stderr.
+Must not: open streams or keep a PyAudio instance of its own.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
+
+from edge_agent.errors import AudioDeviceError, DeviceNotFound
+
+if TYPE_CHECKING:
+    import pyaudio
+
+__all__ = [
+    "AudioDevice",
+    "find_device",
+    "list_devices",
+    "open_pyaudio",
+    "quiet_stderr",
+]
+
+Kind = Literal["input", "output"]
+
+
+@dataclass(frozen=True, slots=True)
+class AudioDevice:
+    """One ALSA PCM as PortAudio sees it."""
+
+    index: int
+    name: str
+    max_input_channels: int
+    max_output_channels: int
+    default_rate_hz: int
+
+    def has(self, kind: Kind) -> bool:
+        """True if the device can capture (`input`) or play (`output`)."""
+        channels = self.max_input_channels if kind == "input" else self.max_output_channels
+        return channels > 0
+
+    def describe(self) -> str:
+        """One line for listings: index, name, channels in/out, default rate."""
+        return (
+            f"{self.index:3d}  {self.name}  (in {self.max_input_channels}, "
+            f"out {self.max_output_channels}, {self.default_rate_hz} Hz)"
+        )
+
+
+@contextlib.contextmanager
+def quiet_stderr() -> Iterator[None]:
+    """Send fd 2 to /dev/null for the block: PortAudio's ALSA enumeration prints dozens of
+    harmless 'unknown PCM' errors there, which would bury a CLI's output."""
+    try:
+        saved = os.dup(2)
+    except OSError:  # no fd 2 at all
+        yield
+        return
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(devnull, 2)
+        finally:
+            os.close(devnull)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def open_pyaudio() -> pyaudio.PyAudio:
+    """A new PyAudio instance, created with stderr silenced (blocking: call it off the loop)."""
+    import pyaudio
+
+    with quiet_stderr():
+        return pyaudio.PyAudio()
+
+
+def list_devices(pa: pyaudio.PyAudio) -> list[AudioDevice]:
+    """Every device of PyAudio's ALSA host API, in PortAudio's order.
+
+    Raises:
+        AudioDeviceError: PortAudio was built without ALSA.
+    """
+    import pyaudio
+
+    try:
+        api = pa.get_host_api_info_by_type(pyaudio.paALSA)
+    except OSError as exc:
+        raise AudioDeviceError(
+            "portaudio has no alsa host api: install portaudio19 with alsa"
+        ) from exc
+    devices = []
+    for i in range(int(api["deviceCount"])):
+        info = pa.get_device_info_by_host_api_device_index(int(api["index"]), i)
+        devices.append(
+            AudioDevice(
+                index=int(info["index"]),
+                name=str(info["name"]),
+                max_input_channels=int(info["maxInputChannels"]),
+                max_output_channels=int(info["maxOutputChannels"]),
+                default_rate_hz=int(info["defaultSampleRate"]),
+            )
+        )
+    return devices
+
+
+def find_device(pa: pyaudio.PyAudio, spec: str, kind: Kind) -> AudioDevice:
+    """The device named by `spec`: an exact name, else a unique substring (case-insensitive).
+
+    "default" means ALSA's `default` PCM if listed, else the first device of that kind.
+
+    Raises:
+        DeviceNotFound: nothing or several devices match; the message lists what exists.
+    """
+    candidates = [d for d in list_devices(pa) if d.has(kind)]
+    exact = [d for d in candidates if d.name == spec]
+    if exact:
+        return exact[0]
+    if spec == "default" and candidates:
+        return candidates[0]
+    matches = [d for d in candidates if spec.lower() in d.name.lower()]
+    if len(matches) == 1:
+        return matches[0]
+    names = ", ".join(repr(d.name) for d in candidates) or "none"
+    what = "capture" if kind == "input" else "playback"
+    if matches:
+        raise DeviceNotFound(
+            f"{what} device {spec!r} is ambiguous: it matches "
+            f"{', '.join(repr(d.name) for d in matches)}; use the exact name"
+        )
+    raise DeviceNotFound(
+        f"no {what} device matches {spec!r}; {what} devices: {names} "
+        "(set audio.input_device/output_device, see `edge-agent audio list`)"
+    )

@@ -1,0 +1,348 @@
+"""Speaker playback: jitter buffer -> PyAudio callback stream, with a played-sample counter.
+
+Owns: the output stream (24 kHz mono int16, periods of `audio.period_ms`), the queue of reply
+audio, when playback starts (`audio.playback_start_ms` buffered, or end of stream), `stop()` for
+barge-in, `drain()` for the end of a reply, the underrun counter and the volume.
+Must not: block the loop (stream start/stop run in a worker thread) or hold the queue lock in
+the audio thread for more than a copy.
+
+`played_samples` counts reply samples handed to the device (silence we insert does not count);
+it is what `conversation.item.truncate` needs. PortAudio's ALSA backend stops a stream with
+snd_pcm_drop, which discards what the device still buffers, so `drain()` keeps the stream
+running (feeding silence) for the output latency plus a period before stopping it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+from collections import deque
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+
+from edge_agent.audio.devices import AudioDevice, find_device, open_pyaudio
+from edge_agent.config import AudioConfig
+from edge_agent.errors import AudioDeviceError
+
+if TYPE_CHECKING:
+    import pyaudio
+
+__all__ = ["RATE_HZ", "Playback"]
+
+RATE_HZ = 24000
+log = logging.getLogger(__name__)
+
+_PA_CONTINUE = 0
+PlayState = Literal["idle", "buffering", "playing", "stopping"]
+
+
+def scale(samples: np.ndarray, volume: float) -> np.ndarray:
+    """int16 samples times `volume`, clipped; a copy."""
+    if volume == 1.0:
+        return samples.copy()
+    scaled = np.rint(samples.astype(np.float32) * volume)
+    return np.clip(scaled, -32768, 32767).astype(np.int16)
+
+
+class Playback:
+    """The speaker. ``await start()``, then `write()` reply audio, `end_of_stream()`/`drain()`."""
+
+    def __init__(
+        self,
+        config: AudioConfig,
+        *,
+        pa_factory: Callable[[], pyaudio.PyAudio] = open_pyaudio,
+    ) -> None:
+        self._config = config
+        self._pa_factory = pa_factory
+        self.period_samples = RATE_HZ * config.period_ms // 1000
+        self.start_samples = RATE_HZ * config.playback_start_ms // 1000
+        self.volume = config.volume
+        self._lock = threading.Lock()  # guards _queue, _queued, _eos, _state with the callback
+        self._queue: deque[np.ndarray] = deque()
+        self._queued = 0
+        self._eos = False
+        self._state: PlayState = "idle"
+        self._starved = False
+        self._gen = 0  # bumped by write/stop so a late finish task knows it is stale
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._pa: pyaudio.PyAudio | None = None
+        self._stream: Any = None
+        self._ctl = asyncio.Lock()
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.device: AudioDevice | None = None
+        self.played_samples = 0
+        self.underruns = 0
+        self.lost = asyncio.Event()  # set while the speaker fails to open or start
+        self.last_error = ""
+
+    # -- public -----------------------------------------------------------------------------
+
+    @property
+    def state(self) -> PlayState:
+        return self._state
+
+    @property
+    def queued_samples(self) -> int:
+        return self._queued
+
+    @property
+    def is_idle(self) -> bool:
+        return self._idle.is_set()
+
+    async def start(self) -> None:
+        """Open the speaker (stream stays stopped until there is something to play).
+
+        Raises:
+            DeviceNotFound: `audio.output_device` names no playback device.
+            AudioDeviceError: the device exists but does not open.
+        """
+        self._loop = asyncio.get_running_loop()
+        await asyncio.to_thread(self._open_blocking)
+
+    async def aclose(self) -> None:
+        """Drop what is queued and close the speaker."""
+        self.stop()
+        for task in list(self._tasks):
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        async with self._ctl:
+            await asyncio.to_thread(self._close_blocking)
+
+    def write(self, pcm: bytes | np.ndarray) -> None:
+        """Queue 24 kHz mono int16 audio (from the loop; never blocks)."""
+        samples = np.frombuffer(pcm, dtype=np.int16) if isinstance(pcm, bytes) else pcm
+        if len(samples) == 0:
+            return
+        samples = scale(np.asarray(samples, dtype=np.int16).ravel(), self.volume)
+        with self._lock:
+            self._queue.append(samples)
+            self._queued += len(samples)
+            self._eos = False
+            self._gen += 1
+            if self._state == "idle":
+                self._state = "buffering"
+            begin = self._state == "buffering" and self._queued >= self.start_samples
+        self._idle.clear()
+        if begin:
+            self._begin()
+
+    def end_of_stream(self) -> None:
+        """No more audio for this reply: start even below the threshold, stop when played."""
+        with self._lock:
+            self._eos = True
+            begin = self._state == "buffering"
+            nothing = self._state == "idle"
+        if begin:
+            self._begin()
+        elif nothing:
+            self._idle.set()
+
+    async def drain(self) -> None:
+        """Mark the end of the reply and return once its last sample has played."""
+        self.end_of_stream()
+        await self._idle.wait()
+
+    def stop(self) -> None:
+        """Barge-in: silence within one period and drop everything queued."""
+        with self._lock:
+            self._queue.clear()
+            self._queued = 0
+            self._eos = False
+            self._gen += 1
+            was = self._state
+            self._state = "stopping" if was in ("playing", "stopping") else "idle"
+        if was in ("playing", "stopping"):
+            self._spawn(self._stop_stream())
+        else:
+            self._idle.set()
+
+    # -- audio thread -----------------------------------------------------------------------
+
+    def _on_output(self, data: object, count: int, info: object, flags: int) -> tuple[bytes, int]:
+        """Runs on the PyAudio thread: copy queued samples out (silence if none), return."""
+        out = np.zeros(count, dtype=np.int16)
+        filled = 0
+        with self._lock:
+            if self._state == "playing":
+                while filled < count and self._queue:
+                    head = self._queue[0]
+                    take = min(count - filled, len(head))
+                    out[filled : filled + take] = head[:take]
+                    filled += take
+                    if take == len(head):
+                        self._queue.popleft()
+                    else:
+                        self._queue[0] = head[take:]
+                self._queued -= filled
+                finished = self._eos and self._queued == 0
+                starved = filled < count and not self._eos
+                gen = self._gen
+            else:
+                finished = starved = False
+        self.played_samples += filled
+        if filled == count or finished:
+            self._starved = False
+        loop = self._loop
+        if loop is not None:
+            with contextlib.suppress(RuntimeError):
+                if starved and not self._starved:
+                    self._starved = True
+                    loop.call_soon_threadsafe(self._on_underrun)
+                if finished:
+                    loop.call_soon_threadsafe(self._on_finished, gen)
+        return out.tobytes(), _PA_CONTINUE
+
+    # -- loop side --------------------------------------------------------------------------
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro, name="playback-control")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _begin(self) -> None:
+        with self._lock:
+            if self._state != "buffering":
+                return
+            self._state = "playing"
+        self._spawn(self._start_stream())
+
+    def _on_underrun(self) -> None:
+        self.underruns += 1
+        log.warning(
+            "playback underrun: reply audio arrived late (%d so far)",
+            self.underruns,
+            extra={"DEVICE": self._device_name, "ERROR_CODE": "underrun"},
+        )
+
+    def _on_finished(self, gen: int) -> None:
+        with self._lock:
+            if gen != self._gen or self._state != "playing":
+                return
+            self._state = "stopping"
+        self._spawn(self._finish(gen))
+
+    async def _finish(self, gen: int) -> None:
+        """Let the device play out its buffer (silence follows), then stop the stream."""
+        latency_s = self._stream.get_output_latency() if self._stream is not None else 0.0
+        await asyncio.sleep(latency_s + 2 * self._config.period_ms / 1000)
+        with self._lock:
+            if gen != self._gen:  # new audio or a stop() came in meanwhile
+                if self._state == "stopping" and self._queued:
+                    self._state = "playing"
+                return
+        await self._stop_stream()
+
+    async def _start_stream(self) -> None:
+        async with self._ctl:
+            try:
+                await asyncio.to_thread(self._start_blocking)
+            except AudioDeviceError as exc:
+                self._fail(str(exc))
+                return
+            if self.lost.is_set():
+                self.lost.clear()
+                log.info("speaker back", extra={"DEVICE": self._device_name})
+
+    async def _stop_stream(self) -> None:
+        async with self._ctl:
+            await asyncio.to_thread(self._stop_blocking)
+            with self._lock:
+                if self._state != "stopping":
+                    return
+                self._state = "buffering" if self._queued else "idle"
+                begin = self._queued >= self.start_samples or self._eos
+            if self._state == "idle":
+                self._idle.set()
+            elif begin:
+                self._begin()
+
+    def _fail(self, why: str) -> None:
+        with self._lock:
+            self._queue.clear()
+            self._queued = 0
+            self._state = "idle"
+        self._idle.set()
+        self.last_error = why
+        if not self.lost.is_set():
+            self.lost.set()
+            log.error(
+                "speaker failed: %s; reply audio dropped, retrying on the next reply",
+                why,
+                extra={"DEVICE": self._device_name, "ERROR_CODE": "speaker_lost"},
+            )
+
+    @property
+    def _device_name(self) -> str:
+        return self.device.name if self.device else self._config.output_device
+
+    # -- blocking PyAudio calls (worker thread only) ----------------------------------------
+
+    def _open_blocking(self) -> None:
+        """Runs in a worker thread: find the device and open a stopped output stream."""
+        import pyaudio
+
+        if self._pa is None:
+            self._pa = self._pa_factory()
+        device = find_device(self._pa, self._config.output_device, "output")
+        try:
+            self._stream = self._pa.open(
+                rate=RATE_HZ,
+                channels=1,
+                format=pyaudio.paInt16,
+                output=True,
+                output_device_index=device.index,
+                frames_per_buffer=self.period_samples,
+                stream_callback=self._on_output,
+                start=False,
+            )
+        except OSError as exc:
+            raise AudioDeviceError(
+                f"cannot open playback device {device.name!r} at {RATE_HZ} Hz mono: {exc}; "
+                "check it is plugged in and not used by another program"
+            ) from exc
+        self.device = device
+
+    def _start_blocking(self) -> None:
+        """Runs in a worker thread: (re)open if needed, start the stream."""
+        try:
+            if self._stream is None:
+                self._open_blocking()
+            if not self._stream.is_active():
+                if self._stream.is_stopped():
+                    self._stream.start_stream()
+                else:  # finished/aborted: reopen
+                    self._close_stream_blocking()
+                    self._open_blocking()
+                    self._stream.start_stream()
+        except OSError as exc:
+            self._close_stream_blocking()
+            raise AudioDeviceError(f"cannot start playback: {exc}") from exc
+
+    def _stop_blocking(self) -> None:
+        """Runs in a worker thread: stop (drop) the stream; it can be restarted."""
+        if self._stream is not None:
+            try:
+                if not self._stream.is_stopped():
+                    self._stream.stop_stream()
+            except OSError:
+                self._close_stream_blocking()
+
+    def _close_stream_blocking(self) -> None:
+        stream, self._stream = self._stream, None
+        if stream is not None:
+            with contextlib.suppress(OSError):
+                stream.close()
+
+    def _close_blocking(self) -> None:
+        self._stop_blocking()
+        self._close_stream_blocking()
+        if self._pa is not None:
+            pa, self._pa = self._pa, None
+            pa.terminate()

@@ -1,0 +1,215 @@
+"""A real-time virtual sound card: a private PulseAudio with clocked null sinks (realtime-audio-rig.md).
+
+The daemon side only sees ALSA PCMs (``vmic``, ``vspk``, ``default``) through the ALSA
+``pulse`` plugin, paced by PulseAudio's clock: use it for latency, CPU per audio second,
+jitter and wall-clock tests. `feed()` plays a file into the mic in real time (pacat);
+`record()` captures what the speaker played (parec). Start the rig *before* the first
+``pyaudio.PyAudio()`` of the process (with the server down PortAudio lists none of its
+devices) and terminate every PyAudio instance before switching rigs (see `sim.alsa`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+
+from edge_agent.sim.alsa import free_alsa_config
+
+__all__ = ["PulseRig", "Recording"]
+
+MIC = "vmic"
+SPEAKER = "vspk"
+
+
+class Recording:
+    """What the virtual speaker played while it ran (parec on the sink monitor)."""
+
+    def __init__(self, proc: subprocess.Popen[bytes], path: Path) -> None:
+        self._proc = proc
+        self.path = path
+
+    def stop(self) -> np.ndarray:
+        """Stop recording and return the samples (int16)."""
+        _terminate(self._proc)
+        raw = self.path.read_bytes()
+        return np.frombuffer(raw[: len(raw) // 2 * 2], dtype=np.int16).copy()
+
+
+def _terminate(proc: subprocess.Popen[bytes], timeout_s: float = 5.0) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+class PulseRig:
+    """A private PulseAudio server with a virtual mic (`vmic`) and speaker (`vspk`)."""
+
+    mic_name = MIC
+    speaker_name = SPEAKER
+
+    def __init__(self, root: str | Path | None = None, *, rate_hz: int = 24000) -> None:
+        self._own_dir = root is None
+        self.dir = Path(tempfile.mkdtemp(prefix="ea-pulse-") if root is None else root)
+        self.rate_hz = rate_hz
+        self._server: subprocess.Popen[bytes] | None = None
+        self._helpers: list[subprocess.Popen[bytes]] = []
+
+    # -- environment ------------------------------------------------------------------------
+
+    @property
+    def socket(self) -> Path:
+        return self.dir / "native"
+
+    @property
+    def env(self) -> dict[str, str]:
+        """Environment for the process under test (ALSA config + libpulse cookie)."""
+        return {"XDG_CONFIG_HOME": str(self.dir), "PULSE_COOKIE": str(self.dir / "cookie")}
+
+    @property
+    def helper_env(self) -> dict[str, str]:
+        """Environment for pacat/parec/pactl."""
+        return {**os.environ, **self.env, "PULSE_SERVER": f"unix:{self.socket}"}
+
+    @contextlib.contextmanager
+    def activate(self) -> Iterator[PulseRig]:
+        """Point this process's ALSA at the rig (before any PyAudio()); restores on exit."""
+        old = {k: os.environ.get(k) for k in self.env}
+        os.environ.update(self.env)
+        free_alsa_config()
+        try:
+            yield self
+        finally:
+            for key, value in old.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
+            free_alsa_config()
+
+    # -- server -----------------------------------------------------------------------------
+
+    def _write_config(self) -> None:
+        d, rate = self.dir, self.rate_hz
+        for sub in ("run", "home", "alsa"):
+            (d / sub).mkdir(parents=True, exist_ok=True)
+        (d / "run").chmod(0o700)
+        (d / "daemon.conf").write_text(
+            "default-sample-format = s16le\n"
+            f"default-sample-rate = {rate}\nalternate-sample-rate = {rate}\n"
+            "default-sample-channels = 1\ndefault-channel-map = mono\n"
+            "flat-volumes = no\nexit-idle-time = -1\n"
+        )
+        ns = f"format=s16le rate={rate} channels=1"
+        keep = "sink=keeper latency_msec=60 source_dont_move=true sink_dont_move=true"
+        (d / "rig.pa").write_text(
+            f"load-module module-native-protocol-unix auth-anonymous=1 socket={self.socket}\n"
+            f"load-module module-null-sink sink_name=vspk {ns} norewinds=1 "
+            "sink_properties=device.description=VirtualSpeaker\n"
+            f"load-module module-null-sink sink_name=vmicfeed {ns} norewinds=1 "
+            "sink_properties=device.description=VirtualMicFeed\n"
+            f"load-module module-null-sink sink_name=keeper {ns}\n"
+            f"load-module module-loopback source=vspk.monitor {keep}\n"
+            f"load-module module-loopback source=vmicfeed.monitor {keep}\n"
+            "set-default-sink vspk\nset-default-source vmicfeed.monitor\n"
+        )
+        server = f"unix:{self.socket}"
+        (d / "alsa" / "asoundrc").write_text(
+            f'pcm.{MIC} {{ type pulse server "{server}" device "vmicfeed.monitor" }}\n'
+            f'pcm.{SPEAKER} {{ type pulse server "{server}" device "vspk" }}\n'
+            f'pcm.!default {{ type asym playback.pcm "{SPEAKER}" capture.pcm "{MIC}" }}\n'
+            f'ctl.!default {{ type pulse server "{server}" }}\n'
+        )
+
+    def start(self, timeout_s: float = 5.0) -> None:
+        """Start the server (about 0.1 s); raises RuntimeError if it does not come up."""
+        if not shutil.which("pulseaudio"):
+            raise RuntimeError("pulseaudio is not installed: apt-get install pulseaudio")
+        self._write_config()
+        env = {
+            **os.environ,
+            "XDG_RUNTIME_DIR": str(self.dir / "run"),
+            "HOME": str(self.dir / "home"),
+            "PULSE_CONFIG": str(self.dir / "daemon.conf"),
+        }
+        with open(self.dir / "pulse.log", "ab") as log_file:
+            self._server = subprocess.Popen(
+                ["pulseaudio", "-n", "-F", str(self.dir / "rig.pa"), "--daemonize=no",
+                 "--use-pid-file=no", "--exit-idle-time=-1", "--log-target=stderr",
+                 "--log-level=notice"],
+                stdin=subprocess.DEVNULL, stdout=log_file, stderr=log_file, env=env,
+            )  # fmt: skip
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            ok = subprocess.run(
+                ["pactl", "info"], env=self.helper_env, capture_output=True, check=False
+            )
+            if ok.returncode == 0:
+                return
+            if self._server.poll() is not None:
+                break
+            time.sleep(0.05)
+        self.stop()
+        raise RuntimeError(f"pulseaudio rig did not start, see {self.dir / 'pulse.log'}")
+
+    def stop(self) -> None:
+        """Stop helpers and the server (SIGTERM by PID)."""
+        for proc in self._helpers:
+            _terminate(proc)
+        self._helpers.clear()
+        if self._server is not None:
+            _terminate(self._server)
+            self._server = None
+
+    def close(self) -> None:
+        self.stop()
+        if self._own_dir:
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+    def __enter__(self) -> PulseRig:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- helpers ----------------------------------------------------------------------------
+
+    def _pa_args(self, tool: str, device: str) -> list[str]:
+        return [tool, "-d", device, "--latency-msec=20", "--format=s16le",
+                f"--rate={self.rate_hz}", "--channels=1", "--raw"]  # fmt: skip
+
+    def feed(self, samples: np.ndarray) -> subprocess.Popen[bytes]:
+        """Play int16 samples into the mic in real time; returns the pacat process (wait() it)."""
+        path = self.dir / f"feed-{len(self._helpers)}.raw"
+        path.write_bytes(np.asarray(samples, dtype=np.int16).tobytes())
+        proc = subprocess.Popen(
+            [*self._pa_args("pacat", "vmicfeed"), "-p", str(path)],
+            env=self.helper_env, stdin=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        self._helpers.append(proc)
+        return proc
+
+    def record(self) -> Recording:
+        """Start capturing the speaker (silence until something plays)."""
+        path = self.dir / f"rec-{len(self._helpers)}.raw"
+        with open(path, "wb") as out:
+            proc = subprocess.Popen(
+                [*self._pa_args("parec", "vspk.monitor")],
+                env=self.helper_env, stdin=subprocess.DEVNULL, stdout=out,
+                stderr=subprocess.DEVNULL,
+            )  # fmt: skip
+        self._helpers.append(proc)
+        return Recording(proc, path)

@@ -1,0 +1,24 @@
+import numpy as np
+
+from edge_agent.audio.earcons import EARCONS, earcon
+from edge_agent.config import EarconsConfig
+
+
+def test_every_earcon_is_short_nonsilent_int16() -> None:
+    cfg = EarconsConfig(volume=1.0)
+    for name in EARCONS:
+        pcm = earcon(name, cfg)  # type: ignore[arg-type]
+        assert pcm is not None and pcm.dtype == np.int16
+        assert 0.05 < len(pcm) / 24000 < 0.5
+        assert np.abs(pcm).max() > 10000
+        assert abs(int(pcm[0])) < 200 and abs(int(pcm[-1])) < 200  # faded: no click
+
+
+def test_config_switches_and_volume() -> None:
+    assert earcon("wake", EarconsConfig(enabled=False)) is None
+    assert earcon("unmuted", EarconsConfig(muted=False)) is None
+    assert earcon("done", EarconsConfig(muted=False)) is not None
+    loud = earcon("wake", EarconsConfig(volume=1.0))
+    soft = earcon("wake", EarconsConfig(volume=0.25))
+    assert loud is not None and soft is not None
+    assert abs(np.abs(soft).max() / np.abs(loud).max() - 0.25) < 0.01
