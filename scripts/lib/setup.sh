@@ -59,4 +59,6 @@ ea_setup_all() {
     ea_venv test
   fi
   export EDGE_AGENT_MODELS_DIR=${EDGE_AGENT_MODELS_DIR:-$PWD/.cache/models}
+  # Verified copies of the wake-word models (from the openwakeword 0.5.1 wheel); idempotent.
+  .venv/bin/python -m edge_agent models fetch --dir "$EDGE_AGENT_MODELS_DIR" >/dev/null
 }

@@ -1,0 +1,161 @@
+"""The detector on espeak-ng speech: decisions at the configured defaults, timing, streaming."""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+import types
+
+import numpy as np
+import pytest
+
+from edge_agent.config import WakeConfig
+from edge_agent.sim.speech import concat
+from edge_agent.wake.detector import Detection, WakeDetector
+from edge_agent.wake.models import ModelPaths
+from tests.wake.conftest import RATE_HZ, say, speech_end
+
+POSITIVES = [
+    ("en-us", 150),
+    ("en-gb", 160),
+    ("en-gb-x-rp", 140),
+    ("en-gb-scotland", 170),
+    ("en-us+m3", 150),
+    ("en-us-nyc", 180),
+]
+NEGATIVES = [
+    ("hey travis", "en-us"),
+    ("jarvis", "en-gb"),
+    ("hey marvin", "en-us"),
+    ("hey there", "en-gb"),
+    ("what's the weather in toronto", "en-us"),
+    ("turn on the kitchen light", "en-gb"),
+    ("harvest the garden", "en-us"),
+]
+
+
+def run(detector: WakeDetector, pcm: np.ndarray, chunk: int = 1280) -> list[Detection]:
+    out: list[Detection] = []
+    for start in range(0, len(pcm), chunk):
+        out.extend(detector.process(pcm[start : start + chunk]))
+    return out
+
+
+@pytest.mark.parametrize(("voice", "wpm"), POSITIVES)
+def test_clear_positive_fires_once_near_the_end_of_the_word(
+    detector: WakeDetector, voice: str, wpm: int
+) -> None:
+    word = say("hey jarvis", voice, wpm)
+    lead_s = 1.5
+    audio = concat(lead_s, word, 2.0, rate_hz=RATE_HZ)
+    detections = run(detector, audio)
+    assert [d.model for d in detections] == ["hey_jarvis"]
+    end_16k = round(lead_s * RATE_HZ) + speech_end(word)
+    assert abs(detections[0].sample_16k - end_16k) <= 0.5 * RATE_HZ
+    assert detections[0].score >= detector.cfg.threshold
+
+
+def test_wake_word_followed_by_a_question_fires_once(detector: WakeDetector) -> None:
+    audio = concat(
+        1.0, say("hey jarvis"), 0.4, say("what's the weather in toronto"), 1.0, rate_hz=RATE_HZ
+    )
+    assert len(run(detector, audio)) == 1
+
+
+@pytest.mark.parametrize(("text", "voice"), NEGATIVES)
+def test_clear_negative_never_fires(detector: WakeDetector, text: str, voice: str) -> None:
+    audio = concat(1.0, say(text, voice), 1.0, rate_hz=RATE_HZ)
+    assert run(detector, audio) == []
+
+
+def test_silence_and_noise_never_fire(detector: WakeDetector) -> None:
+    rng = np.random.default_rng(1)
+    noise = (rng.standard_normal(RATE_HZ * 5) * 2000).astype(np.int16)
+    assert run(detector, concat(3.0, noise, 3.0, rate_hz=RATE_HZ)) == []
+
+
+def test_frame_size_does_not_change_decisions(model_paths: ModelPaths) -> None:
+    audio = concat(1.0, say("hey jarvis"), 2.0, say("hey jarvis", "en-gb"), 2.0, rate_hz=RATE_HZ)
+    by_step = run(WakeDetector(WakeConfig(), model_paths), audio, 1280)
+    by_odd = run(WakeDetector(WakeConfig(), model_paths), audio, 333)
+    by_big = run(WakeDetector(WakeConfig(), model_paths), audio, 16000)
+    assert len(by_step) == 2
+    assert by_odd == by_step
+    assert by_big == by_step
+
+
+def test_sample_index_counts_every_input_sample(detector: WakeDetector) -> None:
+    audio = concat(1.0, say("hey jarvis"), 2.0, rate_hz=RATE_HZ)
+    first = run(detector, audio)
+    detector.reset()
+    second = run(detector, audio)
+    assert detector.samples_in == 2 * len(audio)
+    assert len(first) == len(second) == 1
+    # reset() clears the audio state but the counter keeps going: same place, one file later.
+    assert second[0].sample_16k - first[0].sample_16k == pytest.approx(len(audio), abs=1280)
+
+
+def test_refractory_period_suppresses_a_quick_repeat(model_paths: ModelPaths) -> None:
+    word = say("hey jarvis")
+    audio = concat(1.0, word, 0.3, word, 2.0, rate_hz=RATE_HZ)
+    assert len(run(WakeDetector(WakeConfig(refractory_s=0.0), model_paths), audio)) == 2
+    assert len(run(WakeDetector(WakeConfig(refractory_s=3.0), model_paths), audio)) == 1
+
+
+def test_patience_needs_consecutive_steps(model_paths: ModelPaths) -> None:
+    audio = concat(1.0, say("hey jarvis"), 2.0, rate_hz=RATE_HZ)
+    scorer = WakeDetector(WakeConfig(), model_paths)
+    scores = [s["hey_jarvis"] for s in scorer.scores(audio)]
+    threshold = 0.5
+    longest, current = 0, 0
+    for s in scores:
+        current = current + 1 if s >= threshold else 0
+        longest = max(longest, current)
+    fits = WakeConfig(threshold=threshold, patience_frames=longest)
+    too_long = WakeConfig(threshold=threshold, patience_frames=longest + 1)
+    assert len(run(WakeDetector(fits, model_paths), audio)) == 1
+    assert run(WakeDetector(too_long, model_paths), audio) == []
+
+
+def test_per_model_threshold_overrides_the_config(model_paths: ModelPaths) -> None:
+    audio = concat(1.0, say("hey jarvis"), 2.0, rate_hz=RATE_HZ)
+    strict = WakeDetector(WakeConfig(), model_paths, thresholds={"hey_jarvis": 1.0})
+    assert run(strict, audio) == []
+
+
+def test_vad_gate_needs_speech_before_the_detection(model_paths: ModelPaths) -> None:
+    """Gating applies: an unreachable VAD bar stops the word, a normal one lets it through."""
+    cfg = WakeConfig(vad_threshold=0.999999, threshold=0.05)
+    audio = concat(1.0, say("hey jarvis"), 2.0, rate_hz=RATE_HZ)
+    gated = WakeDetector(cfg, model_paths)
+    ungated = WakeDetector(dataclasses.replace(cfg, vad_threshold=0.0), model_paths)
+    assert run(gated, audio) == []
+    assert len(run(ungated, audio)) == 1
+    ok = WakeDetector(WakeConfig(vad_threshold=0.5), model_paths)
+    assert len(run(ok, audio)) == 1
+
+
+def test_scores_match_bare_openwakeword(model_paths: ModelPaths) -> None:
+    """Our front end reproduces openWakeWord 0.5.1's Model.predict, step for step."""
+    sys.modules.setdefault(
+        "openwakeword.custom_verifier_model", types.SimpleNamespace(train_custom_verifier=None)
+    )
+    from openwakeword.model import Model
+
+    bare = Model(
+        wakeword_models=[str(model_paths.wake["hey_jarvis"])],
+        inference_framework="onnx",
+        melspec_model_path=str(model_paths.melspectrogram),
+        embedding_model_path=str(model_paths.embedding),
+    )
+    ours = WakeDetector(WakeConfig(), model_paths)
+    # openWakeWord primes its embeddings with random noise; compare after that has scrolled out.
+    audio = concat(2.0, say("hey jarvis"), 1.0, say("hey travis", "en-gb"), 1.0, rate_hz=RATE_HZ)
+    want = [
+        bare.predict(audio[i : i + 1280])["hey_jarvis_v0.1"]
+        for i in range(0, len(audio) - 1279, 1280)
+    ]
+    got = [s["hey_jarvis"] for s in ours.scores(audio)]
+    assert len(got) == len(want)
+    assert max(want) > 0.9
+    np.testing.assert_allclose(got[20:], want[20:], atol=1e-4)
