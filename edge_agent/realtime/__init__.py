@@ -1,0 +1,1 @@
+"""The OpenAI Realtime API (GA) conversation engine: wire format, turn rules, connection."""

@@ -1,0 +1,82 @@
+"""Realtime credentials: the handshake headers from an API key or a relay's ephemeral secret.
+
+With `realtime.token_url` set, the device holds no real key: before each connect it POSTs
+``{"model": ...}`` to the relay and gets ``{"value": "ek_...", "expires_at": ...}`` (the shape
+of OpenAI's ``POST /v1/realtime/client_secrets``; ``{"client_secret": {"value": ...}}`` is also
+accepted). A secret opens sessions until it expires; a session already open outlives it.
+Secrets never appear in messages, logs or reprs.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+from urllib.parse import urlencode, urlsplit, urlunsplit
+
+import httpx
+
+from edge_agent.config import RealtimeConfig, Secret
+from edge_agent.errors import FatalRealtimeError, RealtimeError
+
+__all__ = ["Credentials", "session_url"]
+
+_REFUSED: Final = frozenset({401, 403})
+
+
+def session_url(url: str, model: str) -> str:
+    """`realtime.url` with ``model=`` added to its query (Azure keeps its own params)."""
+    parts = urlsplit(url)
+    query = f"{parts.query}&" if parts.query else ""
+    return urlunsplit(parts._replace(query=query + urlencode({"model": model})))
+
+
+class Credentials:
+    """Gives the handshake headers; fetches a fresh secret per connect when a relay is set."""
+
+    def __init__(
+        self, config: RealtimeConfig, api_key: Secret, http: httpx.AsyncClient | None = None
+    ) -> None:
+        self._config = config
+        self._api_key = api_key
+        self._http = http
+        self._owns_http = http is None
+
+    @property
+    def uses_relay(self) -> bool:
+        return bool(self._config.token_url)
+
+    def __repr__(self) -> str:
+        return f"Credentials(relay={self.uses_relay}, api_key={self._api_key!r})"
+
+    async def headers(self) -> dict[str, str]:
+        """Raises FatalRealtimeError (relay refused us) or RealtimeError (retry later)."""
+        key = await self._fetch_secret() if self.uses_relay else self._api_key.reveal()
+        if self._config.auth == "api-key":
+            return {"api-key": key}
+        return {"Authorization": f"Bearer {key}"}
+
+    async def aclose(self) -> None:
+        if self._owns_http and self._http is not None:
+            await self._http.aclose()
+            self._http = None
+
+    async def _fetch_secret(self) -> str:
+        if self._http is None:
+            self._http = httpx.AsyncClient(timeout=self._config.connect_timeout_s)
+        resp = await self._http.post(self._config.token_url, json={"model": self._config.model})
+        if resp.status_code in _REFUSED:
+            raise FatalRealtimeError(
+                f"token relay refused us (http {resp.status_code}); check realtime.token_url "
+                "and the relay's access rules"
+            )
+        if resp.status_code != 200:
+            raise RealtimeError(f"token relay answered http {resp.status_code}")
+        try:
+            body = resp.json()
+            value = body.get("value") or body["client_secret"]["value"]
+        except (ValueError, KeyError, TypeError, AttributeError):
+            raise RealtimeError(
+                'token relay answer has no "value"; expected {"value": "ek_..."}'
+            ) from None
+        if not isinstance(value, str) or not value:
+            raise RealtimeError('token relay answer has an empty "value"')
+        return value

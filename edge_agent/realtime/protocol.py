@@ -1,0 +1,234 @@
+"""Realtime API (GA) wire format, sans-I/O: client event builders and a server event parser.
+
+Owns the JSON shapes only. It opens no socket, reads no clock and keeps no conversation state
+(see `conversation.py` for the rules and `client.py` for the connection).
+
+Client events built here (GA shapes, checked against openai 3.57 `RealtimeClientEvent`):
+``session.update``, ``input_audio_buffer.append/.commit/.clear``, ``conversation.item.create``
+(user text, system text, ``function_call_output``), ``conversation.item.truncate``,
+``response.create``, ``response.cancel``.
+
+The server side (typed events and `parse_server_event`) lives in `events.py` and is
+re-exported here, so callers import one module: ``from edge_agent.realtime import protocol as p``.
+"""
+
+from __future__ import annotations
+
+import binascii
+import random
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Final
+
+from edge_agent.realtime.events import (
+    FATAL_CODES,
+    AudioDelta,
+    AudioDone,
+    FunctionCallDone,
+    InputCleared,
+    InputCommitted,
+    InputTimeout,
+    ItemTruncated,
+    OutputItemAdded,
+    RateLimits,
+    ResponseCreated,
+    ResponseDone,
+    ServerError,
+    ServerEvent,
+    SessionCreated,
+    SessionUpdated,
+    SpeechStarted,
+    SpeechStopped,
+    TranscriptDelta,
+    TranscriptDone,
+    Usage,
+    UserTranscript,
+    is_fatal_code,
+    parse_server_event,
+)
+
+__all__ = [
+    "BYTES_PER_MS",
+    "CHUNK_BYTES",
+    "FATAL_CODES",
+    "SAMPLE_RATE_HZ",
+    "AudioDelta",
+    "AudioDone",
+    "FunctionCallDone",
+    "InputCleared",
+    "InputCommitted",
+    "InputTimeout",
+    "ItemTruncated",
+    "Json",
+    "OutputItemAdded",
+    "RateLimits",
+    "ResponseCreated",
+    "ResponseDone",
+    "ServerError",
+    "ServerEvent",
+    "SessionCreated",
+    "SessionUpdated",
+    "SpeechStarted",
+    "SpeechStopped",
+    "TranscriptDelta",
+    "TranscriptDone",
+    "Usage",
+    "UserTranscript",
+    "backoff",
+    "build_session",
+    "function_call_output",
+    "input_audio_append",
+    "input_audio_clear",
+    "input_audio_commit",
+    "is_fatal_code",
+    "item_truncate",
+    "parse_server_event",
+    "response_cancel",
+    "response_create",
+    "session_update",
+    "system_message",
+    "user_message",
+]
+
+
+SAMPLE_RATE_HZ: Final = 24_000
+BYTES_PER_MS: Final = SAMPLE_RATE_HZ * 2 // 1000  # 48: int16 mono
+CHUNK_BYTES: Final = 40 * BYTES_PER_MS  # 1920 bytes = 40 ms per input_audio_buffer.append
+
+
+Json = dict[str, object]  # one client event, ready for json.dumps
+
+
+def backoff(
+    initial_s: float = 0.5,
+    factor: float = 2.0,
+    max_s: float = 30.0,
+    rng: random.Random | None = None,
+) -> Iterator[float]:
+    """Reconnect delays: exponential with full jitter, capped (websockets `client.backoff`)."""
+    rng = rng or random.Random()
+    delay = initial_s
+    while True:
+        yield rng.uniform(delay / 2, delay)
+        delay = min(delay * factor, max_s)
+
+
+# -- client events ---------------------------------------------------------------------------
+
+
+def _event(kind: str, event_id: str | None, **fields: object) -> Json:
+    ev: Json = {"type": kind, **fields}
+    if event_id:
+        ev["event_id"] = event_id
+    return ev
+
+
+def build_session(
+    *,
+    model: str,
+    voice: str,
+    instructions: str,
+    tools: Sequence[Mapping[str, object]] = (),
+    speed: float = 1.0,
+    noise_reduction: str = "far_field",
+    vad_threshold: float = 0.5,
+    prefix_padding_ms: int = 300,
+    silence_duration_ms: int = 500,
+    create_response: bool = True,
+    interrupt_response: bool = True,
+    transcription_model: str = "",
+    max_output_tokens: int = 1024,
+) -> Json:
+    """The GA `session` object for session.update (24 kHz PCM both ways, server VAD)."""
+    audio_in: Json = {
+        "format": {"type": "audio/pcm", "rate": SAMPLE_RATE_HZ},
+        "noise_reduction": None if noise_reduction == "off" else {"type": noise_reduction},
+        "turn_detection": {
+            "type": "server_vad",
+            "threshold": vad_threshold,
+            "prefix_padding_ms": prefix_padding_ms,
+            "silence_duration_ms": silence_duration_ms,
+            "create_response": create_response,
+            "interrupt_response": interrupt_response,
+        },
+    }
+    if transcription_model:
+        audio_in["transcription"] = {"model": transcription_model}
+    session: Json = {
+        "type": "realtime",
+        "model": model,
+        "instructions": instructions,
+        "output_modalities": ["audio"],
+        "audio": {
+            "input": audio_in,
+            "output": {
+                "format": {"type": "audio/pcm", "rate": SAMPLE_RATE_HZ},
+                "voice": voice,
+                "speed": speed,
+            },
+        },
+        "tools": [dict(t) for t in tools],
+        "tool_choice": "auto",
+        "max_output_tokens": max_output_tokens,
+        "truncation": "auto",
+    }
+    return session
+
+
+def session_update(session: Mapping[str, object], event_id: str | None = None) -> Json:
+    return _event("session.update", event_id, session=dict(session))
+
+
+def input_audio_append(pcm: bytes, event_id: str | None = None) -> Json:
+    """Raw 24 kHz int16 mono PCM, base64-encoded for the wire."""
+    return _event(
+        "input_audio_buffer.append",
+        event_id,
+        audio=binascii.b2a_base64(pcm, newline=False).decode(),
+    )
+
+
+def input_audio_commit(event_id: str | None = None) -> Json:
+    return _event("input_audio_buffer.commit", event_id)
+
+
+def input_audio_clear(event_id: str | None = None) -> Json:
+    return _event("input_audio_buffer.clear", event_id)
+
+
+def user_message(text: str, event_id: str | None = None) -> Json:
+    item = {"type": "message", "role": "user", "content": [{"type": "input_text", "text": text}]}
+    return _event("conversation.item.create", event_id, item=item)
+
+
+def system_message(text: str, event_id: str | None = None) -> Json:
+    """A system note in the conversation (e.g. a tool result that came after its budget)."""
+    item = {"type": "message", "role": "system", "content": [{"type": "input_text", "text": text}]}
+    return _event("conversation.item.create", event_id, item=item)
+
+
+def function_call_output(call_id: str, output_json: str, event_id: str | None = None) -> Json:
+    item = {"type": "function_call_output", "call_id": call_id, "output": output_json}
+    return _event("conversation.item.create", event_id, item=item)
+
+
+def item_truncate(item_id: str, audio_end_ms: int, event_id: str | None = None) -> Json:
+    return _event(
+        "conversation.item.truncate",
+        event_id,
+        item_id=item_id,
+        content_index=0,
+        audio_end_ms=max(0, int(audio_end_ms)),
+    )
+
+
+def response_create(event_id: str | None = None, **response: object) -> Json:
+    """`response` fields (instructions, output_modalities, conversation...) are optional."""
+    if response:
+        return _event("response.create", event_id, response=dict(response))
+    return _event("response.create", event_id)
+
+
+def response_cancel(response_id: str | None = None, event_id: str | None = None) -> Json:
+    if response_id:
+        return _event("response.cancel", event_id, response_id=response_id)
+    return _event("response.cancel", event_id)

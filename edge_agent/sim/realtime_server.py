@@ -1,0 +1,181 @@
+"""A local OpenAI Realtime (GA) emulator on 127.0.0.1 for tests, `simulate` and the demo.
+
+Follows the "Emulator checklist" of realtime-protocol.md §8: Bearer/api-key auth at the HTTP
+upgrade (401 otherwise), session.created/updated with merge, energy VAD on the appended audio,
+scripted replies from a `Scenario` (audio deltas as fast as possible or paced, transcripts,
+function calls that wait for their outputs and a response.create), one active response,
+response.cancel, truncate bookkeeping, interrupt on speech, idle timeout, session expiry,
+rate limits, usage, and fault injection (`Faults`). It records every client event and the raw
+input audio (`client_events`, `input_audio`) and every server event it sent (`server_events`).
+
+It is not the real model: replies follow the script, not the question.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.datastructures import Headers
+from websockets.http11 import Request, Response
+
+from edge_agent.sim.realtime_session import EmulatedSession
+from edge_agent.sim.scenario import Scenario, Turn, default_scenario
+
+__all__ = ["Faults", "RealtimeEmulator"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class Faults:
+    """Fault injection; each field applies to what happens next."""
+
+    delay_ms: int = 0  # before every server event
+    drop_after_deltas: int | None = None  # abort the TCP connection after N deltas (once)
+    malformed_next: int = 0  # N frames of broken JSON before the next event
+    unknown_next: int = 0  # N events of an unknown type before the next event
+    oversized_next: int = 0  # N 2 MiB events of an unknown type before the next event
+    fatal_code: str | None = None  # next connection: an error with this code, then close
+    handshake_status: int | None = None  # answer upgrades with this HTTP status
+    handshake_status_count: int = 0  # ...this many times (0 = until cleared)
+
+
+class RealtimeEmulator:
+    """The server: `await start()`, point the client at `url`, `await stop()`."""
+
+    def __init__(
+        self,
+        scenario: Scenario | None = None,
+        *,
+        api_keys: Iterable[str] = ("sk-test",),
+        pace: float = 0.0,
+        delta_ms: int = 100,
+        session_max_s: float = 3600.0,
+        max_size: int | None = 16 * 2**20,
+    ) -> None:
+        """
+        Args:
+            pace: 0 sends reply audio as fast as the socket takes it; 1.0 at real time.
+            delta_ms: audio per response.output_audio.delta.
+            session_max_s: the session cap (the service uses 60 min); short in tests.
+        """
+        self.scenario = scenario or default_scenario()
+        self.api_keys = set(api_keys)
+        self.pace = pace
+        self.delta_ms = delta_ms
+        self.session_max_s = session_max_s
+        self.max_size = max_size
+        self.faults = Faults()
+        self.client_events: list[dict[str, Any]] = []
+        self.server_events: list[dict[str, Any]] = []
+        self.input_audio = bytearray()
+        self.truncations: list[tuple[str, int, int]] = []  # item_id, audio_end_ms, item audio ms
+        self.handshakes: list[int] = []  # HTTP status per upgrade attempt
+        self.premature_responses = 0  # responses created while tool outputs were missing
+        self.sessions: list[EmulatedSession] = []
+        self._turns = iter(self.scenario.turns)
+        self._server: Server | None = None
+        self._ids = itertools.count(1)
+
+    # -- lifecycle -----------------------------------------------------------------------------
+    async def start(self, port: int = 0, host: str = "127.0.0.1") -> RealtimeEmulator:
+        self._server = await serve(
+            self._handle,
+            host,
+            port,
+            process_request=self._check_request,
+            max_size=self.max_size,
+            compression=None,
+        )
+        return self
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+            self._server = None
+
+    async def __aenter__(self) -> RealtimeEmulator:
+        return await self.start()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    @property
+    def port(self) -> int:
+        assert self._server is not None, "not started"
+        return int(next(iter(self._server.sockets)).getsockname()[1])
+
+    @property
+    def base_url(self) -> str:
+        """For the openai SDK's `websocket_base_url`."""
+        return f"ws://127.0.0.1:{self.port}/v1"
+
+    @property
+    def url(self) -> str:
+        """For `realtime.url`."""
+        return f"{self.base_url}/realtime"
+
+    # -- test helpers --------------------------------------------------------------------------
+    def events_of(self, kind: str) -> list[dict[str, Any]]:
+        return [e for e in self.client_events if e.get("type") == kind]
+
+    async def inject(self, frame: str | bytes) -> None:
+        """Send a raw frame (any text, even broken) to every open session."""
+        for s in list(self.sessions):
+            await s.ws.send(frame)
+
+    async def drop_all(self) -> None:
+        for s in list(self.sessions):
+            s.ws.transport.abort()
+
+    def next_id(self, prefix: str) -> str:
+        return f"{prefix}_{next(self._ids):04d}"
+
+    def set_turns(self, turns: Iterable[Turn]) -> None:
+        """Script the next user turns (the fallback answers when they run out)."""
+        self._turns = iter(tuple(turns))
+
+    def next_turn(self) -> Turn | None:
+        return next(self._turns, None)
+
+    # -- handshake -----------------------------------------------------------------------------
+    def _check_request(self, conn: ServerConnection, request: Request) -> Response | None:
+        f = self.faults
+        status = self._auth_status(request)
+        if status == 101 and f.handshake_status is not None:
+            status = f.handshake_status
+            if f.handshake_status_count:
+                f.handshake_status_count -= 1
+                if not f.handshake_status_count:
+                    f.handshake_status = None
+        self.handshakes.append(status)
+        if status == 101:
+            return None
+        bodies = {401: "invalid api key\n", 404: "unknown path or missing model\n"}
+        return conn.respond(status, bodies.get(status, "emulated failure\n"))
+
+    def _auth_status(self, request: Request) -> int:
+        parts = urlsplit(request.path)
+        if not parts.path.endswith("/realtime") or not parse_qs(parts.query).get("model"):
+            return 404
+        headers: Headers = request.headers
+        auth = headers.get("Authorization", "")
+        key = auth[7:] if auth.startswith("Bearer ") else headers.get("api-key", "")
+        return 101 if key in self.api_keys else 401
+
+    async def _handle(self, ws: ServerConnection) -> None:
+        assert ws.request is not None
+        model = parse_qs(urlsplit(ws.request.path).query)["model"][0]
+        session = EmulatedSession(self, ws, model, beta=bool(ws.request.headers.get("OpenAI-Beta")))
+        self.sessions.append(session)
+        try:
+            await session.run()
+        finally:
+            self.sessions.remove(session)

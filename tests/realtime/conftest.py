@@ -1,0 +1,116 @@
+"""Shared rig for the realtime tests: the emulator on a random port, a client factory, waits,
+and SDK validation of every event that crossed the socket (openai GA pydantic types)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import pytest
+from openai.types.realtime import RealtimeClientEvent, RealtimeServerEvent
+from pydantic import TypeAdapter
+
+from edge_agent.config import RealtimeConfig, Secret
+from edge_agent.realtime.client import RealtimeClient, RealtimeEvent
+from edge_agent.sim.realtime_server import RealtimeEmulator
+from edge_agent.sim.scenario import tone
+
+SCALE = float(os.environ.get("EDGE_AGENT_TEST_TIMEOUT_SCALE", "1"))
+TIMEOUT_S = 5.0 * SCALE
+KEY = "sk-test-0123456789"
+CLIENT_EVENTS = TypeAdapter(RealtimeClientEvent)
+SERVER_EVENTS = TypeAdapter(RealtimeServerEvent)
+WEATHER_TOOL = {
+    "type": "function",
+    "name": "get_weather",
+    "description": "current weather for a place",
+    "parameters": {
+        "type": "object",
+        "properties": {"location": {"type": "string"}},
+        "required": ["location"],
+    },
+}
+
+
+def speech(ms: int) -> bytes:
+    """A loud 200 Hz tone the emulator's VAD takes for speech."""
+    return tone(200, ms, amplitude=0.3)
+
+
+def silence(ms: int) -> bytes:
+    return bytes(ms * 48)
+
+
+def validate_all(emu: RealtimeEmulator) -> None:
+    """Every client event we sent and every server event the emulator sent fits the SDK."""
+    for ev in emu.client_events:
+        CLIENT_EVENTS.validate_python(ev)
+    for ev in emu.server_events:
+        SERVER_EVENTS.validate_python(ev)
+
+
+@pytest.fixture
+async def emulator() -> AsyncIterator[RealtimeEmulator]:
+    emu = RealtimeEmulator(api_keys=[KEY])
+    await emu.start()
+    try:
+        yield emu
+    finally:
+        await emu.stop()
+    validate_all(emu)
+
+
+def rt_config(emu: RealtimeEmulator, **overrides: Any) -> RealtimeConfig:
+    fields: dict[str, Any] = {
+        "url": emu.url,
+        "silence_duration_ms": 200,
+        "prefix_padding_ms": 100,
+        "connect_timeout_s": 3.0 * SCALE,
+        "idle_close_s": 30.0,
+        "session_max_s": 600.0,
+    }
+    fields.update(overrides)
+    return RealtimeConfig(**fields)
+
+
+@pytest.fixture
+async def make_client(
+    emulator: RealtimeEmulator,
+) -> AsyncIterator[Callable[..., RealtimeClient]]:
+    clients: list[RealtimeClient] = []
+
+    def make(key: str = KEY, *, tools: tuple[dict[str, Any], ...] = (WEATHER_TOOL,), **kw: Any):
+        client_kw = {
+            k: kw.pop(k)
+            for k in list(kw)
+            if k in {"http", "tool_budget_ms", "instructions", "backoff_initial_s", "rng"}
+        }
+        client_kw.setdefault("backoff_initial_s", 0.05)
+        client = RealtimeClient(rt_config(emulator, **kw), Secret(key), tools=tools, **client_kw)
+        clients.append(client)
+        return client
+
+    yield make
+    for c in clients:
+        await c.aclose()
+
+
+async def next_of(client: RealtimeClient, kind: type, seen: list[RealtimeEvent] | None = None):
+    """The next event of `kind` (others are appended to `seen`)."""
+    async with asyncio.timeout(TIMEOUT_S):
+        while True:
+            ev = await client.events.get()
+            if seen is not None:
+                seen.append(ev)
+            if isinstance(ev, kind):
+                return ev
+
+
+async def speak(client: RealtimeClient, speech_ms: int = 400, silence_ms: int = 400) -> None:
+    """Stream a spoken question in 20 ms pieces, like the mic would."""
+    pcm = silence(100) + speech(speech_ms) + silence(silence_ms)
+    for i in range(0, len(pcm), 960):
+        client.send_audio(pcm[i : i + 960])
+        await asyncio.sleep(0)

@@ -1,0 +1,147 @@
+"""The client against the emulator over real sockets: turns, tools, barge-in."""
+
+from __future__ import annotations
+
+import json
+
+from edge_agent.realtime import protocol as p
+from edge_agent.realtime.client import ClientState, Connected
+from edge_agent.sim.realtime_server import RealtimeEmulator
+from tests.realtime.conftest import next_of, speak
+
+
+async def test_spoken_turn(emulator: RealtimeEmulator, make_client) -> None:
+    client = make_client()
+    await client.ensure_connected()
+    assert client.state is ClientState.READY
+    seen: list = []
+    await speak(client)
+    started = await next_of(client, p.SpeechStarted, seen)
+    stopped = await next_of(client, p.SpeechStopped, seen)
+    done = await next_of(client, p.ResponseDone, seen)
+    audio = b"".join(e.pcm for e in seen if isinstance(e, p.AudioDelta))
+    text = "".join(e.text for e in seen if isinstance(e, p.TranscriptDelta))
+    reply = emulator.scenario.turns[0].reply
+    assert audio == reply.pcm
+    assert text == reply.text
+    assert done.status == "completed" and done.usage.output_tokens > 0
+    assert started.audio_start_ms == 0  # speech at 100 ms, minus 100 ms prefix padding
+    assert stopped.audio_end_ms == 500
+    # the session update carried our config; input audio arrived in 40 ms appends
+    update = emulator.events_of("session.update")[0]["session"]
+    assert update["audio"]["input"]["turn_detection"]["silence_duration_ms"] == 200
+    assert update["tools"][0]["name"] == "get_weather"
+    appends = emulator.events_of("input_audio_buffer.append")
+    assert all(len(e["audio"]) == 2560 for e in appends)  # base64 of 1920 bytes
+    assert isinstance(seen[0], Connected | p.SpeechStarted)
+
+
+async def test_audio_sent_while_connecting_is_not_lost(emulator: RealtimeEmulator, make_client):
+    client = make_client()
+    pcm = bytes(range(256)) * 75  # 19200 bytes = 400 ms, recognisable
+    client.connect_soon()
+    client.send_audio(pcm[:5000])
+    client.send_audio(pcm[5000:])
+    await client.ensure_connected()
+    client.commit()
+    await next_of(client, p.InputCommitted)
+    assert bytes(emulator.input_audio) == pcm
+
+
+async def test_function_call_turn_sends_outputs_then_one_create(
+    emulator: RealtimeEmulator, make_client
+) -> None:
+    emulator.set_turns(emulator.scenario.turns[2:])  # the one-call turn
+    client = make_client()
+    await client.ensure_connected()
+    await speak(client)
+    call = await next_of(client, p.FunctionCallDone)
+    assert call.name == "set_light" and call.arguments == {"device": "kitchen", "on": True}
+    await next_of(client, p.ResponseDone)
+    assert len(emulator.events_of("response.create")) == 0  # VAD made the first response
+    client.send_function_output(call.call_id, json.dumps({"ok": True}))
+    seen: list = []
+    done = await next_of(client, p.ResponseDone, seen)
+    assert done.status == "completed"
+    audio = b"".join(e.pcm for e in seen if isinstance(e, p.AudioDelta))
+    assert audio == emulator.scenario.turns[2].then.pcm
+    kinds = [e["type"] for e in emulator.client_events if e["type"] != "input_audio_buffer.append"]
+    out_at = kinds.index("conversation.item.create")
+    assert kinds[out_at:] == ["conversation.item.create", "response.create"]
+    assert emulator.premature_responses == 0
+
+
+async def test_two_parallel_calls(emulator: RealtimeEmulator, make_client) -> None:
+    emulator.set_turns(emulator.scenario.turns[1:])
+    client = make_client()
+    await client.ensure_connected()
+    await speak(client)
+    first = await next_of(client, p.FunctionCallDone)
+    second = await next_of(client, p.FunctionCallDone)
+    assert {first.arguments["location"], second.arguments["location"]} == {"Berlin", "Paris"}
+    await next_of(client, p.ResponseDone)
+    client.send_function_output(second.call_id, '{"temp_c": 14}')
+    assert client.conversation.is_input_held  # one call still open
+    client.send_function_output(first.call_id, '{"temp_c": 21}')
+    done = await next_of(client, p.ResponseDone)
+    assert done.status == "completed"
+    assert len(emulator.events_of("response.create")) == 1
+    outputs = emulator.events_of("conversation.item.create")
+    assert [o["item"]["call_id"] for o in outputs] == [second.call_id, first.call_id]
+    assert emulator.premature_responses == 0
+
+
+async def test_outputs_before_the_response_is_done_wait_for_it(
+    emulator: RealtimeEmulator, make_client
+) -> None:
+    emulator.set_turns(emulator.scenario.turns[2:])
+    emulator.faults.delay_ms = 30  # response.done comes well after the call
+    client = make_client()
+    await client.ensure_connected()
+    await speak(client)
+    call = await next_of(client, p.FunctionCallDone)
+    client.send_function_output(call.call_id, '{"ok": true}')  # response still active
+    await next_of(client, p.ResponseDone)
+    emulator.faults.delay_ms = 0
+    done = await next_of(client, p.ResponseDone)
+    assert done.status == "completed"
+    assert len(emulator.events_of("response.create")) == 1
+    errors = [e for e in emulator.server_events if e["type"] == "error"]
+    assert errors == []
+
+
+async def test_barge_in_truncates_at_played_ms(emulator: RealtimeEmulator, make_client) -> None:
+    emulator.pace = 1.0  # real time, so the reply is still going when we interrupt
+    client = make_client()
+    await client.ensure_connected()
+    await speak(client)
+    first = await next_of(client, p.AudioDelta)
+    await next_of(client, p.AudioDelta)  # 200 ms received
+    client.report_played(first.item_id, 24 * 130)  # the speaker played 130 ms
+    client.barge_in()
+    seen: list = []
+    done = await next_of(client, p.ResponseDone, seen)
+    assert done.status == "cancelled" and done.reason == "client_cancelled"
+    (truncated,) = [e for e in seen if isinstance(e, p.ItemTruncated)]
+    assert truncated.item_id == first.item_id and truncated.audio_end_ms == 130
+    assert emulator.truncations == [(first.item_id, 130, emulator.truncations[0][2])]
+    kinds = [e["type"] for e in emulator.client_events if e["type"] != "input_audio_buffer.append"]
+    assert kinds[-3:] == [
+        "response.cancel",
+        "conversation.item.truncate",
+        "input_audio_buffer.clear",
+    ]
+
+
+async def test_barge_in_caps_truncate_at_received_audio(emulator: RealtimeEmulator, make_client):
+    emulator.pace = 1.0
+    client = make_client()
+    await client.ensure_connected()
+    await speak(client)
+    delta = await next_of(client, p.AudioDelta)
+    received_ms = client.conversation.received_ms(delta.item_id)
+    assert received_ms == 100
+    client.barge_in(played_ms=60_000)  # the app claims more than we ever received
+    truncated = await next_of(client, p.ItemTruncated)
+    assert (truncated.item_id, truncated.audio_end_ms) == (delta.item_id, received_ms)
+    assert not [e for e in emulator.server_events if e["type"] == "error"]
