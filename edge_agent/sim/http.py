@@ -94,8 +94,12 @@ class EmulatedHttpService:
 
         self._server = HTTPServer(("127.0.0.1", port), Handler)
         self._server.timeout = 0.5
+        server = self._server
         self._thread = threading.Thread(
-            target=self._server.serve_forever, name=f"emu-{self.name}", daemon=True
+            # A short poll interval: stop() waits up to one interval (tests stop many servers).
+            target=lambda: server.serve_forever(poll_interval=0.05),
+            name=f"emu-{self.name}",
+            daemon=True,
         )
         self._thread.start()
         return self
