@@ -342,6 +342,8 @@ async def _realtime(cfg: Config, timeout_s: float) -> CheckResult:
 def _why(exc: BaseException, timeout_s: float) -> str:
     if isinstance(exc, TimeoutError):
         return f"no answer within {timeout_s:g} s"
+    if isinstance(exc, OSError) and exc.errno and not isinstance(exc, socket.gaierror):
+        return os.strerror(exc.errno).lower()  # asyncio's strerror is "connect call failed (...)"
     if isinstance(exc, OSError) and exc.strerror:
         return exc.strerror.lower()
     return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
