@@ -197,17 +197,23 @@ async def in_thread(fn: Callable[..., T], *args: Any) -> T:
     loop = asyncio.get_running_loop()
     fut: asyncio.Future[T] = loop.create_future()
 
-    def settle(value: Any, is_error: bool) -> None:
-        if not fut.done():
-            (fut.set_exception if is_error else fut.set_result)(value)
+    def settle(value: Any, error: BaseException | None) -> None:
+        if fut.done():
+            return
+        if error is not None:
+            fut.set_exception(error)
+        else:
+            fut.set_result(value)
 
     def run() -> None:
+        value: Any = None
+        error: BaseException | None = None
         try:
-            value, is_error = fn(*args), False
+            value = fn(*args)
         except BaseException as exc:  # handed to the awaiting task
-            value, is_error = exc, True
+            error = exc
         with contextlib.suppress(RuntimeError):  # the loop is gone: nobody waits any more
-            loop.call_soon_threadsafe(settle, value, is_error)
+            loop.call_soon_threadsafe(settle, value, error)
 
     threading.Thread(target=run, name=f"doctor-{fn.__name__}", daemon=True).start()
     return await fut
@@ -276,7 +282,7 @@ async def _network(url: str, timeout_s: float) -> CheckResult:
             "check the network (`ip addr`, `ping 1.1.1.1`) and DNS (`getent hosts "
             f"{host}`, /etc/resolv.conf)",
         )
-    address = infos[0][4][0]
+    address = str(infos[0][4][0])
     try:
         async with asyncio.timeout(timeout_s):
             _reader, writer = await asyncio.open_connection(address, port)
@@ -399,7 +405,7 @@ def _missing_hint(message: str, key: str, tool: str) -> str:
 def _mic(pa: Any, cfg: Config, record_s: float) -> CheckResult:
     """Runs in a worker thread: record `record_s` from the configured mic."""
     import numpy as np
-    import pyaudio
+    import pyaudio  # type: ignore[import-untyped]
 
     from edge_agent.audio.devices import find_device, quiet_stderr
     from edge_agent.commands.audio import level_dbfs
