@@ -178,12 +178,21 @@ class WakeConfig:
         2.0, "seconds after a detection during which no new one fires", min=0.0, max=30.0
     )
     vad_threshold: float = _f(
-        0.0,
-        "Silero VAD gate (0 = off): a detection needs recent speech above this",
+        0.5,
+        "Silero VAD gate (0 = off): a detection needs speech at or above this score in the "
+        "0.3-0.5 s before it; cuts false accepts on non-speech and unclear sounds",
         min=0.0,
         max=1.0,
     )
-    verifier_model: str = _f("", "optional personal verifier made by `edge-agent enroll` (path)")
+    verifier_model: str = _f(
+        "", "optional verifier (.npz) trained on the wake model's embeddings (path); empty = off"
+    )
+    verifier_threshold: float = _f(
+        0.9,
+        "with a verifier: its probability a step must reach as well as the threshold",
+        min=0.0,
+        max=1.0,
+    )
 
 
 @dataclass(frozen=True, slots=True)

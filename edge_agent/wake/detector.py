@@ -13,13 +13,16 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Final
 
 import numpy as np
 
 from edge_agent.config import WakeConfig
+from edge_agent.wake.decision import DecisionRule, WakeDecision
 from edge_agent.wake.features import STEP_SAMPLES, FeatureStream, VadStream, open_session
 from edge_agent.wake.models import ModelPaths
+from edge_agent.wake.verifier import Verifier
 
 __all__ = ["SAMPLE_RATE_HZ", "WARMUP_STEPS", "Detection", "WakeDetector"]
 
@@ -45,17 +48,16 @@ class Detection:
 
 
 class _WakeModel:
-    """One wake-word ONNX model and its per-model decision state."""
+    """One wake-word ONNX model, its decision state and optional verifier."""
 
-    def __init__(self, name: str, path: object, threshold: float) -> None:
+    def __init__(self, name: str, path: Path, rule: DecisionRule) -> None:
         self.name = name
-        self.session = open_session(path)  # type: ignore[arg-type]
+        self.session = open_session(path)
         inp = self.session.get_inputs()[0]
         self.input_name = inp.name
         self.n_frames = int(inp.shape[1])
-        self.threshold = threshold
-        self.run_steps = 0  # consecutive steps at or above the threshold
-        self.last_fire_16k: int | None = None
+        self.decision = WakeDecision(rule)
+        self.verifier: Verifier | None = None
 
     def score(self, features: FeatureStream) -> float:
         out = self.session.run(None, {self.input_name: features.window(self.n_frames)})[0]
@@ -71,6 +73,7 @@ class WakeDetector:
         model_paths: ModelPaths,
         *,
         thresholds: Mapping[str, float] | None = None,
+        verifier: Verifier | None = None,
     ) -> None:
         """Load the configured models (only those) from explicit paths.
 
@@ -78,25 +81,54 @@ class WakeDetector:
             cfg: the [wake] config: threshold, patience_frames, refractory_s, vad_threshold.
             model_paths: from `resolve_models`; `vad` must be set when vad_threshold > 0.
             thresholds: per-model thresholds overriding cfg.threshold, by model name.
+            verifier: overrides cfg.verifier_model (a loaded verifier).
+
+        Raises:
+            WakeModelError: a model or the verifier cannot be loaded.
         """
         self.cfg = cfg
         self._features = FeatureStream(model_paths.melspectrogram, model_paths.embedding)
         per_model = dict(thresholds or {})
+        refractory_16k = round(cfg.refractory_s * SAMPLE_RATE_HZ)
         self._models = [
-            _WakeModel(name, path, per_model.get(name, cfg.threshold))
+            _WakeModel(
+                name,
+                path,
+                DecisionRule(
+                    threshold=per_model.get(name, cfg.threshold),
+                    patience_frames=cfg.patience_frames,
+                    refractory_16k=refractory_16k,
+                    vad_threshold=cfg.vad_threshold,
+                    verifier_threshold=cfg.verifier_threshold,
+                ),
+            )
             for name, path in model_paths.wake.items()
         ]
+        if verifier is None and cfg.verifier_model:
+            verifier = Verifier.load(Path(cfg.verifier_model).expanduser())
+        for model in self._models:
+            if verifier is not None and verifier.model == model.name:
+                model.verifier = verifier
         self._vad: VadStream | None = None
         if cfg.vad_threshold > 0:
             if model_paths.vad is None:
                 raise ValueError("vad_threshold > 0 needs model_paths.vad (silero_vad)")
             self._vad = VadStream(model_paths.vad)
         self._pending = np.zeros(0, np.int16)
-        self._refractory_samples = round(cfg.refractory_s * SAMPLE_RATE_HZ)
         self.samples_in = 0  # every input sample since construction
         self.samples_stepped = 0  # samples consumed by whole steps
         self._steps_since_reset = 0
         self.last_scores: dict[str, float] = {m.name: 0.0 for m in self._models}
+        self.last_vad = 0.0  # Silero VAD score of the last step (0 when gating is off)
+
+    @property
+    def last_embedding(self) -> np.ndarray:
+        """The speech embedding (96,) of the last step, for benchmarks and verifier training."""
+        return self._features.embeddings[-1]
+
+    def embedding_window(self, n_frames: int = 16) -> np.ndarray:
+        """The last n_frames embeddings (n_frames, 96): what a verifier sees at this step."""
+        return self._features.window(n_frames)[0]
 
     @property
     def model_names(self) -> list[str]:
@@ -109,7 +141,7 @@ class WakeDetector:
             self._vad.reset()
         self._steps_since_reset = 0
         for model in self._models:
-            model.run_steps = 0
+            model.decision.reset()
         self.last_scores = dict.fromkeys(self.last_scores, 0.0)
 
     def process(self, pcm16k: np.ndarray) -> list[Detection]:
@@ -135,8 +167,10 @@ class WakeDetector:
 
     def _step(self, step: np.ndarray) -> list[Detection]:
         self._features.step(step)
+        vad_recent = None
         if self._vad is not None:
-            self._vad.step(step)
+            self.last_vad = self._vad.step(step)
+            vad_recent = max(self._vad.scores[_VAD_LOOKBACK], default=0.0)
         self.samples_stepped += STEP_SAMPLES
         self._steps_since_reset += 1
         warming = self._steps_since_reset <= WARMUP_STEPS
@@ -144,22 +178,15 @@ class WakeDetector:
         for model in self._models:
             score = 0.0 if warming else model.score(self._features)
             self.last_scores[model.name] = score
-            if self._decide(model, score):
+            verified = None
+            if model.verifier is not None and score >= model.decision.rule.threshold:
+                window = self._features.window(model.verifier.n_frames)
+                verified = float(model.verifier.probability(window)[0])
+            if model.decision.update(
+                score, self.samples_stepped, vad_recent=vad_recent, verifier_score=verified
+            ):
+                log.info(
+                    "wake word %s (score %.3f)", model.name, score, extra={"MODEL": model.name}
+                )
                 detections.append(Detection(model.name, score, self.samples_stepped))
         return detections
-
-    def _decide(self, model: _WakeModel, score: float) -> bool:
-        """Fire once per run of `patience_frames` steps at or above the threshold."""
-        model.run_steps = model.run_steps + 1 if score >= model.threshold else 0
-        if model.run_steps != self.cfg.patience_frames:
-            return False
-        now = self.samples_stepped
-        if model.last_fire_16k is not None and now - model.last_fire_16k < self._refractory_samples:
-            return False
-        if self._vad is not None:
-            recent = self._vad.scores[_VAD_LOOKBACK]
-            if not recent or max(recent) < self.cfg.vad_threshold:
-                return False
-        model.last_fire_16k = now
-        log.info("wake word %s (score %.3f)", model.name, score, extra={"MODEL": model.name})
-        return True

@@ -111,8 +111,8 @@ def test_patience_needs_consecutive_steps(model_paths: ModelPaths) -> None:
     for s in scores:
         current = current + 1 if s >= threshold else 0
         longest = max(longest, current)
-    fits = WakeConfig(threshold=threshold, patience_frames=longest)
-    too_long = WakeConfig(threshold=threshold, patience_frames=longest + 1)
+    fits = WakeConfig(threshold=threshold, patience_frames=longest, vad_threshold=0.0)
+    too_long = WakeConfig(threshold=threshold, patience_frames=longest + 1, vad_threshold=0.0)
     assert len(run(WakeDetector(fits, model_paths), audio)) == 1
     assert run(WakeDetector(too_long, model_paths), audio) == []
 

@@ -60,7 +60,7 @@ def test_fetch_rejects_a_source_with_the_wrong_bytes(tmp_path: Path) -> None:
 
 
 def test_resolve_gives_explicit_paths(models_dir: Path) -> None:
-    paths = resolve_models(_cfg(models_dir, models=("hey_jarvis", "alexa")))
+    paths = resolve_models(_cfg(models_dir, models=("hey_jarvis", "alexa"), vad_threshold=0.0))
     assert paths.wake == {
         "hey_jarvis": models_dir / "hey_jarvis_v0.1.onnx",
         "alexa": models_dir / "alexa_v0.1.onnx",

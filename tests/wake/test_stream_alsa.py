@@ -31,7 +31,7 @@ CHILD = textwrap.dedent(
 
     models, n_samples = Path(sys.argv[1]), int(sys.argv[2])
     paths = ModelPaths(models / "melspectrogram.onnx", models / "embedding_model.onnx",
-                       {"hey_jarvis": models / "hey_jarvis_v0.1.onnx"})
+                       {"hey_jarvis": models / "hey_jarvis_v0.1.onnx"}, models / "silero_vad.onnx")
     detector = WakeDetector(WakeConfig(), paths)
     pa = pyaudio.PyAudio()
     stream = pa.open(format=pyaudio.paInt16, channels=1, rate=16000, input=True,
