@@ -9,7 +9,8 @@ Secrets never appear in messages, logs or reprs.
 
 from __future__ import annotations
 
-from typing import Final
+import logging
+from typing import Any, Final
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import httpx
@@ -17,9 +18,19 @@ import httpx
 from edge_agent.config import RealtimeConfig, Secret
 from edge_agent.errors import FatalRealtimeError, RealtimeError
 
-__all__ = ["Credentials", "session_url"]
+__all__ = ["Credentials", "RedactingLogger", "session_url"]
 
 _REFUSED: Final = frozenset({401, 403})
+_SECRET_HEADERS: Final = frozenset({"authorization", "api-key"})
+
+
+class RedactingLogger(logging.LoggerAdapter):  # type: ignore[type-arg]
+    """For websockets' `logger=`: its DEBUG handshake lines print every header; hide the key."""
+
+    def log(self, level: int, msg: object, *args: object, **kwargs: Any) -> None:
+        if len(args) == 2 and str(args[0]).lower() in _SECRET_HEADERS:
+            args = (args[0], "***")
+        super().log(level, msg, *args, **kwargs)
 
 
 def session_url(url: str, model: str) -> str:

@@ -37,7 +37,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidSta
 from edge_agent.config import RealtimeConfig, Secret
 from edge_agent.errors import FatalRealtimeError, RealtimeError
 from edge_agent.realtime import protocol as p
-from edge_agent.realtime.auth import Credentials, session_url
+from edge_agent.realtime.auth import Credentials, RedactingLogger, session_url
 from edge_agent.realtime.conversation import DEFAULT_TOOL_BUDGET_MS, Conversation
 
 __all__ = [
@@ -50,9 +50,11 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+_WIRE_LOG: Final = RedactingLogger(logging.getLogger("websockets.client"))
 
 WS_MAX_SIZE: Final = 16 * 2**20  # long audio deltas and response.done exceed the 1 MiB default
-_ROTATE_QUIET_S: Final = 1.0  # no mic audio for this long = between turns
+_ROTATE_QUIET_S: Final = 1.0
+_SENT_TYPES_KEPT: Final = 64  # no mic audio for this long = between turns
 _FATAL_HTTP: Final = frozenset({401, 403})
 
 
@@ -132,7 +134,8 @@ class RealtimeClient:
         self._fatal: FatalRealtimeError | None = None
         self._task: asyncio.Task[None] | None = None
         self._ws: ClientConnection | None = None
-        self._audio = bytearray()  # mic audio not yet sent (connecting, or held)
+        self._audio = bytearray()  # mic audio not yet sent (connecting)
+        self._held_dropped_bytes = 0
         self._outbox: collections.deque[p.Json] = collections.deque()
         self._wake = asyncio.Event()
         self._state_changed = asyncio.Event()
@@ -140,6 +143,7 @@ class RealtimeClient:
         self._last_activity_s = clock()
         self._last_audio_s = 0.0
         self._event_seq = 0
+        self._sent_types: dict[str, str] = {}  # event_id -> type, to name the culprit of errors
         self._debug = log.isEnabledFor(logging.DEBUG)
 
     # -- lifecycle -----------------------------------------------------------------------------
@@ -201,9 +205,24 @@ class RealtimeClient:
 
     # -- audio and conversation commands (non-blocking) ----------------------------------------
     def send_audio(self, pcm: bytes) -> None:
-        """Queue 24 kHz int16 mono mic audio; sent in 40 ms appends once ready and not held."""
+        """Queue 24 kHz int16 mono mic audio, sent in 40 ms appends; call it on the loop thread.
+
+        Audio given while connecting is kept and sent once the session is ready; audio given
+        while a tool call is pending (`conversation.is_input_held`) is dropped.
+        """
         now = self._clock()
         self._last_activity_s = self._last_audio_s = now
+        if self.state is ClientState.READY and self.conversation.is_input_held:
+            # a tool result is pending: speech now must not start a reply without it, and
+            # sending it later would interrupt the reply that carries the result
+            self._held_dropped_bytes += len(pcm)
+            return
+        if self._held_dropped_bytes:
+            log.info(
+                "dropped %d ms of mic audio while a tool was pending",
+                self._held_dropped_bytes // 48,
+            )
+            self._held_dropped_bytes = 0
         self._audio += pcm
         overflow = len(self._audio) - self._max_buffered_bytes
         if overflow > 0:
@@ -242,10 +261,15 @@ class RealtimeClient:
         """The playback counter: `samples` of `item_id` have been played so far."""
         self.conversation.report_played(item_id, samples)
 
-    def barge_in(self, played_ms: int | None = None) -> None:
-        """Stop the reply: cancel, truncate at `played_ms` (default: reported counter), clear."""
-        self._audio.clear()
-        self._send(self.conversation.barge_in(played_ms))
+    def barge_in(self, played_ms: int | None = None, *, clear_input: bool = True) -> None:
+        """Stop the reply: cancel, truncate at `played_ms` (default: the reported counter).
+
+        `clear_input=True` (local barge-in: wake word, button) also drops the mic audio not yet
+        committed; pass False after a server `SpeechStarted`, whose speech is the next question.
+        """
+        if clear_input:
+            self._audio.clear()
+        self._send(self.conversation.barge_in(played_ms, clear_input=clear_input))
 
     # -- internals: outgoing ---------------------------------------------------------------------
     def _send(self, events: Sequence[p.Json]) -> None:
@@ -254,6 +278,10 @@ class RealtimeClient:
         for ev in events:
             self._event_seq += 1
             ev.setdefault("event_id", f"evt_{self._event_seq}")
+            if ev["type"] != "input_audio_buffer.append":
+                self._sent_types[str(ev["event_id"])] = str(ev["type"])
+                while len(self._sent_types) > _SENT_TYPES_KEPT:
+                    del self._sent_types[next(iter(self._sent_types))]
             self._outbox.append(ev)
         self._wake.set()
 
@@ -341,6 +369,7 @@ class RealtimeClient:
                 ping_interval=self._ping_interval_s,
                 ping_timeout=self._ping_interval_s,
                 compression=None,  # audio is base64 noise: deflate costs CPU for nothing
+                logger=_WIRE_LOG,
             )
         except InvalidStatus as exc:
             status = exc.response.status_code
@@ -389,7 +418,7 @@ class RealtimeClient:
     def _check_error(self, ev: p.ServerError) -> None:
         if ev.is_fatal:
             raise FatalRealtimeError(
-                f"realtime service error {ev.code!r}: {ev.message.lower() or 'no detail'}; "
+                f"realtime service error {ev.code!r}: {ev.message.lower().rstrip('.') or 'no detail'}; "
                 f"check the api key, realtime.model ({self.config.model!r}) and the account quota"
             )
 
@@ -447,7 +476,14 @@ class RealtimeClient:
                 self._emit(ConnectionLost("session expired", will_retry=True))
                 log.info("session expired; opening a new one")
                 return _End.EXPIRED
-            log.warning("realtime error %s: %s", ev.code, ev.message, extra={"ERROR_CODE": ev.code})
+            culprit = self._sent_types.get(ev.event_id, "")
+            log.warning(
+                "realtime error %s%s: %s",
+                ev.code,
+                f" (our {culprit} event)" if culprit else "",
+                ev.message,
+                extra={"ERROR_CODE": ev.code},
+            )
         elif isinstance(ev, p.ResponseDone):
             self._last_activity_s = self._clock()
             _log_usage(ev)

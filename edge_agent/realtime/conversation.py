@@ -179,12 +179,15 @@ class Conversation:
         deadlines = [c.deadline_ms for c in self._calls.values() if not c.answered]
         return min(deadlines) if deadlines else None
 
-    def barge_in(self, played_ms: int | None = None) -> list[p.Json]:
+    def barge_in(self, played_ms: int | None = None, *, clear_input: bool = True) -> list[p.Json]:
         """The user interrupted: cancel, truncate at what was heard, clear the input.
 
         Args:
             played_ms: milliseconds of the current item that reached the speaker; None uses
                 the counter given to `report_played`.
+            clear_input: True for a local barge-in (wake word, button: the new question is
+                streamed next); False when server VAD heard the user, whose speech is the
+                next question already in the input buffer.
         """
         out: list[p.Json] = []
         was_active = self.active_response_id is not None
@@ -204,7 +207,8 @@ class Conversation:
                     )
                 )
         self._calls.clear()
-        out.append(p.input_audio_clear())
+        if clear_input:
+            out.append(p.input_audio_clear())
         return out
 
     # -- internals -------------------------------------------------------------------------------

@@ -24,6 +24,7 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
 
+from edge_agent.realtime.auth import RedactingLogger
 from edge_agent.sim.realtime_session import EmulatedSession
 from edge_agent.sim.scenario import Scenario, Turn, default_scenario
 
@@ -77,9 +78,10 @@ class RealtimeEmulator:
         self.input_audio = bytearray()
         self.truncations: list[tuple[str, int, int]] = []  # item_id, audio_end_ms, item audio ms
         self.handshakes: list[int] = []  # HTTP status per upgrade attempt
+        self.auth_schemes: list[str] = []  # "bearer" | "api-key" | "none" per upgrade attempt
         self.premature_responses = 0  # responses created while tool outputs were missing
         self.sessions: list[EmulatedSession] = []
-        self._turns = iter(self.scenario.turns)
+        self._turns: list[Turn] = list(self.scenario.turns)
         self._server: Server | None = None
         self._ids = itertools.count(1)
 
@@ -92,6 +94,7 @@ class RealtimeEmulator:
             process_request=self._check_request,
             max_size=self.max_size,
             compression=None,
+            logger=RedactingLogger(logging.getLogger("websockets.server")),
         )
         return self
 
@@ -140,10 +143,14 @@ class RealtimeEmulator:
 
     def set_turns(self, turns: Iterable[Turn]) -> None:
         """Script the next user turns (the fallback answers when they run out)."""
-        self._turns = iter(tuple(turns))
+        self._turns = list(turns)
 
     def next_turn(self) -> Turn | None:
-        return next(self._turns, None)
+        return self._turns.pop(0) if self._turns else None
+
+    def peek_turn(self) -> Turn | None:
+        """The turn the next user input will get (for its transcript)."""
+        return self._turns[0] if self._turns else None
 
     # -- handshake -----------------------------------------------------------------------------
     def _check_request(self, conn: ServerConnection, request: Request) -> Response | None:
@@ -167,7 +174,12 @@ class RealtimeEmulator:
             return 404
         headers: Headers = request.headers
         auth = headers.get("Authorization", "")
-        key = auth[7:] if auth.startswith("Bearer ") else headers.get("api-key", "")
+        if auth.startswith("Bearer "):
+            key = auth[7:]
+            self.auth_schemes.append("bearer")
+        else:
+            key = headers.get("api-key", "")
+            self.auth_schemes.append("api-key" if key else "none")
         return 101 if key in self.api_keys else 401
 
     async def _handle(self, ws: ServerConnection) -> None:

@@ -247,6 +247,15 @@ class EmulatedSession:
             "content": [{"type": "input_audio", "transcript": None}],
         }
         await self._item_added(item)
+        turn = self.emu.peek_turn()
+        if self.session["audio"]["input"].get("transcription") and turn and turn.user_transcript:
+            await self.send(
+                "conversation.item.input_audio_transcription.completed",
+                item_id=item_id,
+                content_index=0,
+                transcript=turn.user_transcript,
+                usage={"type": "duration", "seconds": round(self.vad.position_ms / 1000, 2)},
+            )
 
     async def _item_added(self, item: dict[str, Any]) -> None:
         await self.send("conversation.item.added", item=item, previous_item_id=self.last_item_id)

@@ -213,3 +213,21 @@ def _drain(client) -> list:
     while not client.events.empty():
         out.append(client.events.get_nowait())
     return out
+
+
+async def test_azure_style_api_key_header_and_url_query(emulator: RealtimeEmulator, make_client):
+    client = make_client(auth="api-key", url=emulator.url + "?api-version=2025-08-28")
+    await client.ensure_connected()
+    assert emulator.handshakes == [101]
+    assert emulator.auth_schemes == ["api-key"]
+
+
+def test_session_url_keeps_existing_query() -> None:
+    from edge_agent.realtime.auth import session_url
+
+    assert session_url("wss://x.openai.azure.com/openai/v1/realtime?a=1", "dep 1") == (
+        "wss://x.openai.azure.com/openai/v1/realtime?a=1&model=dep+1"
+    )
+    assert session_url("wss://api.openai.com/v1/realtime", "gpt-realtime") == (
+        "wss://api.openai.com/v1/realtime?model=gpt-realtime"
+    )

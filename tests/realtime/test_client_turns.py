@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 
 from edge_agent.realtime import protocol as p
 from edge_agent.realtime.client import ClientState, Connected
 from edge_agent.sim.realtime_server import RealtimeEmulator
-from tests.realtime.conftest import next_of, speak
+from tests.realtime.conftest import KEY, next_of, speak
 
 
 async def test_spoken_turn(emulator: RealtimeEmulator, make_client) -> None:
@@ -145,3 +147,82 @@ async def test_barge_in_caps_truncate_at_received_audio(emulator: RealtimeEmulat
     truncated = await next_of(client, p.ItemTruncated)
     assert (truncated.item_id, truncated.audio_end_ms) == (delta.item_id, received_ms)
     assert not [e for e in emulator.server_events if e["type"] == "error"]
+
+
+async def test_slow_tool_is_answered_within_budget_and_late_result_noted(
+    emulator: RealtimeEmulator, make_client
+) -> None:
+    emulator.set_turns(emulator.scenario.turns[2:])
+    client = make_client(tool_budget_ms=300)
+    await client.ensure_connected()
+    await speak(client)
+    call = await next_of(client, p.FunctionCallDone)
+    await next_of(client, p.ResponseDone)
+    # the user keeps talking while the tool runs: held back, so VAD cannot start a reply
+    appended = len(emulator.events_of("input_audio_buffer.append"))
+    await speak(client, speech_ms=300, silence_ms=300)
+    assert client.conversation.is_input_held
+    done = await next_of(client, p.ResponseDone)  # the budget ran out: structured answer
+    assert done.status == "completed"
+    assert emulator.premature_responses == 0
+    outputs = emulator.events_of("conversation.item.create")
+    assert json.loads(outputs[0]["item"]["output"])["error"] == "tool_timeout"
+    assert len(emulator.events_of("response.create")) == 1
+    client.send_function_output(call.call_id, '{"ok": true}')  # the real result, too late
+    await asyncio.sleep(0.2)
+    late = emulator.events_of("conversation.item.create")[-1]["item"]
+    assert late["role"] == "system" and '{"ok": true}' in late["content"][0]["text"]
+    assert len(emulator.events_of("response.create")) == 1
+    # the speech during the tool wait never reached the server
+    assert len(emulator.events_of("input_audio_buffer.append")) == appended
+
+
+async def test_full_duplex_interruption_by_server_vad(emulator: RealtimeEmulator, make_client):
+    """The server cancels on speech (turn_detected); the app truncates; the next turn works."""
+    emulator.pace = 1.0
+    emulator.set_turns([])
+    client = make_client()
+    await client.ensure_connected()
+    await speak(client)
+    first = await next_of(client, p.AudioDelta)
+    seen: list = []
+    await speak(client, speech_ms=300, silence_ms=0)  # the user talks over the reply
+    await next_of(client, p.SpeechStarted, seen)
+    client.report_played(first.item_id, 24 * 80)
+    client.barge_in(clear_input=False)  # stop playback, truncate at 80 ms, keep the question
+    done = await next_of(client, p.ResponseDone, seen)
+    assert done.status == "cancelled" and done.reason == "turn_detected"
+    await speak(client, speech_ms=0, silence_ms=300)  # the question ends
+    done = await next_of(client, p.ResponseDone, seen)
+    assert done.status == "completed"
+    assert [t[:2] for t in emulator.truncations] == [(first.item_id, 80)]
+    errors = [e["error"]["code"] for e in emulator.server_events if e["type"] == "error"]
+    assert set(errors) <= {"response_cancel_not_active"}  # a harmless race, at most
+
+
+async def test_no_secret_in_debug_logs(emulator: RealtimeEmulator, make_client, caplog) -> None:
+    caplog.set_level(logging.DEBUG)
+    client = make_client()
+    await client.ensure_connected()
+    await speak(client)
+    await next_of(client, p.ResponseDone)
+    assert "> " in caplog.text  # debug wire logging was on
+    assert KEY not in caplog.text and KEY not in repr(client.__dict__)
+
+
+async def test_user_transcript_and_errors_naming_our_event(
+    emulator: RealtimeEmulator, make_client, caplog
+) -> None:
+    client = make_client(transcription_model="gpt-4o-mini-transcribe")
+    await client.ensure_connected()
+    await speak(client)
+    heard = await next_of(client, p.UserTranscript)
+    assert heard.text == emulator.scenario.turns[0].user_transcript
+    await next_of(client, p.ResponseDone)
+    client.send_function_output("call_unknown", "{}")  # dropped by the rules: nothing sent
+    client.clear_input()
+    client.commit()  # an empty buffer: the server refuses, naming our commit
+    err = await next_of(client, p.ServerError)
+    assert err.code == "input_audio_buffer_commit_empty"
+    assert "(our input_audio_buffer.commit event)" in caplog.text
+    assert not emulator.events_of("conversation.item.create")

@@ -106,6 +106,16 @@ def test_barge_in_during_a_tool_call_closes_the_call_without_a_reply() -> None:
     assert conv.is_idle and not conv.is_input_held
 
 
+def test_server_detected_barge_in_keeps_the_input() -> None:
+    conv = Conversation()
+    conv.receive(p.ResponseCreated("resp_1"), 0)
+    conv.receive(p.AudioDelta("resp_1", "item_1", PCM_100MS), 0)
+    assert conv.barge_in(40, clear_input=False) == [
+        p.response_cancel("resp_1"),
+        p.item_truncate("item_1", 40),
+    ]
+
+
 def test_barge_in_before_response_created_cancels_it_on_arrival() -> None:
     conv = Conversation()
     assert conv.request_response() == [p.response_create()]
