@@ -63,6 +63,7 @@ class EmulatedHttpService:
         self._server: HTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._hang_release = threading.Event()
+        self._open: set[socket.socket] = set()  # accepted connections, closed by stop()
 
     # -- to implement --------------------------------------------------------------------------
     def handle(self, request: Request) -> Response:
@@ -87,6 +88,16 @@ class EmulatedHttpService:
             def log_message(self, format: str, *args: Any) -> None:  # quiet
                 pass
 
+            def setup(self) -> None:
+                super().setup()
+                with service.lock:
+                    service._open.add(self.connection)
+
+            def finish(self) -> None:
+                with service.lock:
+                    service._open.discard(self.connection)
+                super().finish()
+
             def _serve(self) -> None:
                 service._dispatch(self)
 
@@ -106,6 +117,13 @@ class EmulatedHttpService:
 
     def stop(self) -> None:
         self._hang_release.set()
+        # An idle keep-alive connection pins the single server thread in readline(): shut the
+        # open connections down so shutdown() cannot wait on a client that never closes.
+        with self.lock:
+            open_connections = list(self._open)
+        for conn in open_connections:
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()

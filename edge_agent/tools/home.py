@@ -17,6 +17,9 @@ colours by name → RGB, temperatures in °C.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import functools
+import logging
 import time
 from collections.abc import Callable, Iterable
 from typing import Any, Final
@@ -33,6 +36,8 @@ from edge_agent.tools.home_schema import COLORS, QUANTITIES, home_tool_specs
 from edge_agent.tools.registry import Tool, ToolFailure, ToolRegistry
 
 __all__ = ["AREA_CONFIRM_OVER", "SENSITIVE_KINDS", "HomeTools", "build_registry"]
+
+log = logging.getLogger(__name__)
 
 SENSITIVE_KINDS: Final = frozenset({"lock", "garage", "alarm"})
 AREA_CONFIRM_OVER: Final = 6
@@ -163,10 +168,9 @@ class HomeTools:
         needs += ["color"] if (rgb or kelvin) else []
 
         async def op(drv: Driver) -> DeviceState:
-            state = await drv.set_color(rgb, kelvin) if (rgb or kelvin) else None
+            state = await drv.set_color(rgb, kelvin) if (rgb or kelvin) else DeviceState()
             if pct is not None:
-                state = await drv.set_brightness(int(pct))
-            assert state is not None
+                state = _merge(state, await drv.set_brightness(int(pct)))
             return state
 
         return await self._act("set_light", args, needs, op, confirmed)
@@ -272,6 +276,16 @@ def _describe(dev: DeviceConfig, state: dict[str, Any] | str) -> dict[str, Any]:
     return out
 
 
+def _merge(first: DeviceState, second: DeviceState) -> DeviceState:
+    """What two successive answers tell together (the later one wins where both know)."""
+    known = {
+        f.name: getattr(second, f.name)
+        for f in dataclasses.fields(second)
+        if getattr(second, f.name) not in (None, {})
+    }
+    return dataclasses.replace(first, **known)
+
+
 def _spoken(tool: str, args: dict[str, Any]) -> str:
     if tool == "set_power":
         return "Switch on" if args.get("state") == "on" else "Switch off"
@@ -295,12 +309,17 @@ def build_registry(
 
     registry = ToolRegistry(clock=clock)
     timeout_s = cfg.tools.timeout_s
+    store: MemoryStore | None = None
     if "memory" in cfg.tools.enabled:
-        store = MemoryStore(cfg.state_dir / "memory.sqlite3")
+        try:
+            store = MemoryStore(cfg.state_dir / "memory.sqlite3")
+        except OSError as exc:  # the daemon still works without memories
+            log.error("memory tools disabled: %s", exc, extra={"ERROR_CODE": "memory_store"})
+    if store is not None:
         for tool in memory_tools(store, timeout_s=timeout_s):
             registry.add(tool)
         registry.add_instructions(store.memories_for_instructions)
-        registry.on_close(lambda: asyncio.to_thread(store.close))
+        registry.on_close(functools.partial(asyncio.to_thread, store.close))
     if "weather" in cfg.tools.enabled:
         weather = WeatherService(cfg.weather, http, timeout_s=cfg.tools.http_timeout_s, clock=clock)
         for tool in weather_tools(weather, timeout_s=timeout_s):

@@ -40,16 +40,20 @@ class MemoryStore:
     """A small key → value store; the methods are blocking (call them off the loop)."""
 
     def __init__(self, path: Path | str, *, max_entries: int = MAX_ENTRIES) -> None:
+        """Open (or create) the store. Raises OSError when it cannot be opened."""
         self.path = Path(path)
         self.max_entries = max_entries
-        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        if not self.path.exists():
-            os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.execute(_SCHEMA)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            if not self.path.exists():
+                os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
+            self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.execute(_SCHEMA)
+        except sqlite3.Error as exc:
+            raise OSError(f"cannot open the memory store {str(self.path)!r}: {exc}") from None
 
     def close(self) -> None:
         with self._lock:

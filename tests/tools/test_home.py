@@ -121,7 +121,12 @@ async def test_set_light_units(home: Home) -> None:
         "set_light", device="living room lamp", color_name="blue", brightness_pct=20
     )
     assert home.emu("Living room lamp").commands[-2:] == ["Color 0,0,255", "Dimmer 20"]
-    assert result["state"]["brightness_pct"] == 20
+    assert result["state"] == {
+        "on": True,
+        "brightness_pct": 20,
+        "rgb": [0, 0, 255],
+        "color_temp_k": 2703,
+    }
 
 
 async def test_not_allowed_actions_send_nothing(home: Home) -> None:

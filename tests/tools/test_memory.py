@@ -105,3 +105,15 @@ def test_killed_mid_write_never_corrupts(tmp_path: Path) -> None:
         store.close()
         last_counter = counter
     assert last_counter > 0
+
+
+async def test_unusable_state_dir_disables_only_memory(tmp_path: Path, http, caplog) -> None:
+    from edge_agent.config import Config, DaemonConfig
+    from edge_agent.tools.home import build_registry
+
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("")
+    reg = build_registry(Config(daemon=DaemonConfig(state_dir=str(blocker))), http)
+    assert reg.names == ["get_weather"]
+    assert "memory tools disabled" in caplog.text
+    await reg.aclose()
