@@ -79,14 +79,14 @@ async def test_busy_503_is_retried_once_after_retry_after(driver, emu) -> None:
         await driver.set_power(True)
     assert time.monotonic() - t0 < 1.5
     emu.busy_next = 1
-    driver.timeout_s = driver._exchange.timeout_s = 2.5
+    driver.timeout_s = 2.5
     state = await driver.set_power(True)
     assert state.on is True
     assert [r.method for r in emu.requests[-2:]] == ["POST", "POST"]
 
 
 async def test_busy_twice_is_device_error(driver, emu) -> None:
-    driver._exchange.timeout_s = 2.5
+    driver.timeout_s = 2.5
     emu.busy_next = 2
     with pytest.raises(DeviceError) as err:
         await driver.set_power(True)

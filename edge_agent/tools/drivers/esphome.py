@@ -104,9 +104,7 @@ class EsphomeDriver(Driver):
         super().__init__(*args, **kwargs)
         password = self.device.password.reveal()
         auth = ChallengeAuth(self.device.username or "admin", password) if password else None
-        self._exchange = Exchange(
-            self.http, self.base_url, self.device.name, self.timeout_s, auth=auth
-        )
+        self._exchange = Exchange(self, auth=auth)
         self._segments = [s.strip() for s in self.device.entity.split("/")]
         self._domain = self._segments[0]
 

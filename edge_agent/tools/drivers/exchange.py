@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 
-from edge_agent.tools.drivers.base import DeviceError
+from edge_agent.tools.drivers.base import DeviceError, Driver
 
 __all__ = ["Exchange", "json_body"]
 
@@ -31,17 +31,11 @@ class Exchange:
 
     def __init__(
         self,
-        http: httpx.AsyncClient,
-        base_url: str,
-        device_name: str,
-        timeout_s: float,
+        driver: Driver,
         auth: httpx.Auth | None = None,
         min_interval_s: float = 0.0,
     ) -> None:
-        self.http = http
-        self.base_url = base_url
-        self.device_name = device_name
-        self.timeout_s = timeout_s
+        self.driver = driver  # read at send time: http, base_url, device.name, timeout_s
         self.auth = auth
         self.min_interval_s = min_interval_s  # Hue v1: aiohue spaces requests by 0.25 s
         self._lock = asyncio.Lock()  # one request in flight per device (devices.md §0)
@@ -67,18 +61,20 @@ class Exchange:
             retry_statuses: statuses meaning "not processed": one retry after Retry-After (≤1 s).
         """
         started = time.monotonic()
-        extra = {"DEVICE": self.device_name}
-        timeout = httpx.Timeout(self.timeout_s, connect=min(1.0, self.timeout_s))
+        driver = self.driver
+        timeout_s = driver.timeout_s
+        extra = {"DEVICE": driver.device.name}
+        timeout = httpx.Timeout(timeout_s, connect=min(1.0, timeout_s))
         auth: Any = self.auth if self.auth is not None else httpx.USE_CLIENT_DEFAULT
         try:
-            async with asyncio.timeout(self.timeout_s), self._lock:
+            async with asyncio.timeout(timeout_s), self._lock:
                 for attempt in (1, 2):
                     await self._pace()
                     log.debug("> %s %s", method, label, extra=extra)
                     try:
-                        resp = await self.http.request(
+                        resp = await driver.http.request(
                             method,
-                            self.base_url + path,
+                            driver.base_url + path,
                             json=json,
                             params=params,
                             headers=headers,
@@ -133,7 +129,7 @@ class Exchange:
 
     def _timeout(self, started: float) -> DeviceError:
         self._log_failure("timeout", started)
-        return DeviceError("timeout", f"no answer in {self.timeout_s:g} s; state unknown")
+        return DeviceError("timeout", f"no answer in {self.driver.timeout_s:g} s; state unknown")
 
     def _unreachable(self, exc: httpx.TransportError, started: float) -> DeviceError:
         self._log_failure("unreachable", started)
@@ -146,7 +142,7 @@ class Exchange:
         log.warning(
             "device request failed: %s",
             code,
-            extra={"DEVICE": self.device_name, "ERROR_CODE": code, "LATENCY_MS": latency_ms},
+            extra={"DEVICE": self.driver.device.name, "ERROR_CODE": code, "LATENCY_MS": latency_ms},
         )
 
 

@@ -63,7 +63,7 @@ class HomeAssistantDriver(Driver):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._exchange = Exchange(self.http, self.base_url, self.device.name, self.timeout_s)
+        self._exchange = Exchange(self)
         self._domain = self.device.entity.partition(".")[0]
 
     async def get_state(self) -> DeviceState:

@@ -62,9 +62,7 @@ class HueDriver(Driver):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._exchange = Exchange(
-            self.http, self.base_url, self.device.name, self.timeout_s, min_interval_s=0.25
-        )
+        self._exchange = Exchange(self, min_interval_s=0.25)
         if self.device.token:
             _REDACT.usernames.add(self.device.token.reveal())
             httpx_log = logging.getLogger("httpx")
@@ -92,7 +90,8 @@ class HueDriver(Driver):
         if pct <= 0:
             return await self.set_power(False)
         return await self._put(
-            {"on": True, "bri": pct_to_level(pct, 254)}, DeviceState(on=True, brightness_pct=pct)
+            {"on": True, "bri": pct_to_level(pct, 254)},
+            DeviceState(on=True, brightness_pct=min(pct, 100)),
         )
 
     async def set_color(

@@ -33,7 +33,7 @@ class WledDriver(Driver):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._exchange = Exchange(self.http, self.base_url, self.device.name, self.timeout_s)
+        self._exchange = Exchange(self)
 
     async def get_state(self) -> DeviceState:
         resp = await self._exchange.send(
@@ -48,7 +48,8 @@ class WledDriver(Driver):
         if pct <= 0:
             return await self.set_power(False)
         return await self._post(
-            {"on": True, "bri": pct_to_level(pct, 255)}, DeviceState(on=True, brightness_pct=pct)
+            {"on": True, "bri": pct_to_level(pct, 255)},
+            DeviceState(on=True, brightness_pct=min(pct, 100)),
         )
 
     async def set_color(
