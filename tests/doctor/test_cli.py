@@ -121,3 +121,46 @@ async def test_invalid_config_file(tmp_path: Path, alsa: AlsaFileRig, models_dir
     assert out.startswith(f"✗ config           {path}: 1 problem(s):")
     assert "did you mean 'model'?" in out
     assert code == sum(ln.startswith("✗ ") for ln in out.splitlines())
+
+
+def private_hosts(tmp_path: Path, hosts: str, cmd: list[str]) -> list[str]:
+    """`cmd` in a private mount namespace whose name service is only this /etc/hosts: names
+    resolve (or fail to) for real through getaddrinfo, and no DNS query leaves the machine."""
+    (tmp_path / "hosts").write_text(f"127.0.0.1 localhost\n{hosts}\n")
+    (tmp_path / "nsswitch.conf").write_text("hosts: files\n")
+    mount = (
+        f'set -e; mount --bind "{tmp_path}/hosts" /etc/hosts; '
+        f'mount --bind "{tmp_path}/nsswitch.conf" /etc/nsswitch.conf; exec "$@"'
+    )
+    user = [] if os.geteuid() == 0 else ["-r"]
+    return ["unshare", *user, "-m", "--propagation", "private", "sh", "-c", mount, "sh", *cmd]
+
+
+async def test_names_resolve_through_the_name_service(
+    tmp_path: Path, alsa: AlsaFileRig, realtime: RealtimeEmulator, models_dir: Path
+) -> None:
+    known = RigConfig(f"ws://realtime.doctor.test:{realtime.port}/v1/realtime")
+    unknown = RigConfig(f"ws://nowhere.doctor.test:{realtime.port}/v1/realtime")
+    skip = ["--skip", "audio", "--skip", "wake", "--skip", "gpio", "--skip", "devices"]
+    outputs = []
+    for name, cfg in (("known", known), ("unknown", unknown)):
+        doctor_cmd = [sys.executable, "-m", "edge_agent", "doctor", "--json", *skip]
+        cmd = [*doctor_cmd, "--config", str(cfg.write(tmp_path / f"{name}.toml"))]
+        proc = await asyncio.create_subprocess_exec(
+            *private_hosts(tmp_path, "127.0.0.1 realtime.doctor.test", cmd),
+            env=rig_env(alsa, models_dir, GOOD_KEY), cwd=str(ROOT),
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        out, err = await asyncio.wait_for(proc.communicate(), 60 * SCALE)
+        assert out, err.decode()
+        report = json.loads(out)
+        outputs.append({c["check"]: c for c in report["checks"]})
+    good, bad = outputs
+    assert good["network"]["status"] == "ok", good["network"]
+    assert good["network"]["detail"].startswith("realtime.doctor.test -> 127.0.0.1, tcp port")
+    assert good["realtime"]["status"] == "ok", good["realtime"]
+    assert bad["network"]["status"] == "fail"
+    assert bad["network"]["detail"].startswith("cannot resolve 'nowhere.doctor.test'")
+    assert "getent hosts nowhere.doctor.test" in bad["network"]["hint"]
+    assert bad["realtime"]["status"] == "fail" and "unreachable" in bad["realtime"]["detail"]
+    assert realtime.handshakes == [101]
