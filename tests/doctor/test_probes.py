@@ -14,11 +14,14 @@ from gpiozero.pins.mock import MockFactory
 from edge_agent.doctor import CheckResult, Status, exit_code
 from edge_agent.probes import DoctorOptions, run_checks
 from edge_agent.sim.alsa import AlsaFileRig
+from edge_agent.sim.devices.shelly_gen1 import ShellyGen1Emulator
 from edge_agent.sim.journald import JournalSink, entry_dict
 from edge_agent.sim.realtime_server import RealtimeEmulator
 from edge_agent.sim.token_relay import TokenRelay
 
 from .conftest import BAD_KEY, GOOD_KEY, SCALE, Device, RigConfig, closed_port
+
+WRONG_PASSWORD = "wrong-pw-0123456789"
 
 
 def options(
@@ -93,22 +96,28 @@ async def test_broken_rig_reports_each_failure_with_its_hint(
     pins: MockFactory,
 ) -> None:
     gone = Device("porch light", "shelly_gen1", closed_port())
+    locked = ShellyGen1Emulator(password="the-right-password", username="admin").start()
+    wrong_pw = 'username = "admin"\npassword = "' + WRONG_PASSWORD + '"'
     cfg = RigConfig(
         realtime.url,
-        [devices[0], gone],
+        [devices[0], gone, Device("garden pump", "shelly_gen1", locked.port, wrong_pw)],
         input_device="nosuchmic",
         led='type = "single"\npin = "GPIO99"',
         buttons="",
     ).write(tmp_path / "config.toml")
     opts = options(cfg, str(tmp_path / "no-journal"), tmp_path / "no-models", pins, key=BAD_KEY)
-    results = await run_checks(opts)
+    try:
+        results = await run_checks(opts)
+    finally:
+        locked.stop()
     got = by_check(results)
 
     failed = {r.check for r in results if r.status is Status.FAIL}
     assert failed == {
-        "realtime", "mic", "wake models", "gpio", "device 'porch light'", "journald",
+        "realtime", "mic", "wake models", "gpio", "device 'porch light'",
+        "device 'garden pump'", "journald",
     }  # fmt: skip
-    assert exit_code(results) == len(failed) == 6
+    assert exit_code(results) == len(failed) == 7
     assert "key rejected (http 401)" in got["realtime"].detail
     assert "check the API key" in got["realtime"].hint
     assert "no capture device matches 'nosuchmic'" in got["mic"].detail
@@ -123,7 +132,9 @@ async def test_broken_rig_reports_each_failure_with_its_hint(
     assert got["device 'kitchen light'"].status is Status.OK
     assert got["speaker"].status is Status.OK
     assert "no journal socket" in got["journald"].detail
-    assert BAD_KEY not in repr(results)
+    pump = got["device 'garden pump'"]
+    assert "unauthorized" in pump.detail and "password_file" in pump.hint
+    assert BAD_KEY not in repr(results) and WRONG_PASSWORD not in repr(results)
 
 
 async def test_silent_mic_fails(
