@@ -24,7 +24,8 @@ from dataclasses import dataclass
 from typing import Final, Protocol
 
 from edge_agent.config import Config
-from edge_agent.errors import ConfigError, EdgeAgentError
+from edge_agent.errors import ConfigError, EdgeAgentError, FatalRealtimeError
+from edge_agent.pipeline.turnlog import TurnLog
 from edge_agent.states import (
     Action,
     BeginTurn,
@@ -36,6 +37,7 @@ from edge_agent.states import (
     State,
     StateMachine,
     Timeout,
+    WakeDetected,
 )
 from edge_agent.system.notify import Notifier
 
@@ -57,6 +59,17 @@ class Component(Protocol):
 
     def handle(self, state: State, actions: Sequence[Action]) -> None:
         """React to one transition (new state, its actions) without blocking the loop."""
+
+    def fail(self, exc: EdgeAgentError) -> None:
+        """A component hit an error retrying cannot fix: log it once and exit 78 (or 69).
+
+        Bad credentials or configuration exit 78 so systemd (RestartPreventExitStatus=78) does
+        not restart-loop; anything else unavailable exits 69.
+        """
+        fatal = isinstance(exc, ConfigError | FatalRealtimeError)
+        self.exit_code = 78 if fatal else EX_UNAVAILABLE
+        log.error("cannot continue: %s", exc, extra={"ERROR_CODE": type(exc).__name__})
+        self.stop("fatal error")
 
     def is_healthy(self) -> bool:
         """True while the component works (e.g. mic frames keep arriving)."""
@@ -116,6 +129,7 @@ class App:
         notifier: Notifier | None = None,
         log_level: str | None = None,
         handle_signals: bool = True,
+        turns: TurnLog | None = None,
     ) -> None:
         """
         Args:
@@ -124,6 +138,7 @@ class App:
             notifier: sd_notify sender; by default from $NOTIFY_SOCKET/$WATCHDOG_USEC.
             log_level: set up logging at this level first; None leaves logging alone (tests).
             handle_signals: install SIGTERM/SIGINT handlers (off for in-process tests).
+            turns: the per-turn records the components stamp; one summary is logged per turn.
         """
         self.config = config
         self.components = tuple(components)
@@ -133,6 +148,9 @@ class App:
         self.machine = StateMachine(policy_from(config))
         self.events: asyncio.Queue[Event] = asyncio.Queue()
         self.turn_id = ""
+        self.turns = turns or TurnLog()
+        self.exit_code = 0
+        self.ready = asyncio.Event()  # set once READY=1 was sent (tests and simulate wait on it)
         self._timer: asyncio.TimerHandle | None = None
         self._timer_gen = 0
         self._stopping = False
@@ -153,6 +171,17 @@ class App:
         log.info("stopping: %s", reason, extra={"STATE": self.state.value})
         self.notifier.stopping()
         self.post(_Stop())
+
+    def fail(self, exc: EdgeAgentError) -> None:
+        """A component hit an error retrying cannot fix: log it once and exit 78 (or 69).
+
+        Bad credentials or configuration exit 78 so systemd (RestartPreventExitStatus=78) does
+        not restart-loop; anything else unavailable exits 69.
+        """
+        fatal = isinstance(exc, ConfigError | FatalRealtimeError)
+        self.exit_code = 78 if fatal else EX_UNAVAILABLE
+        log.error("cannot continue: %s", exc, extra={"ERROR_CODE": type(exc).__name__})
+        self.stop("fatal error")
 
     def is_healthy(self) -> bool:
         """The watchdog's predicate: every component reports healthy."""
@@ -189,11 +218,12 @@ class App:
                 return 0
             self.notifier.ready(self.state.value)
             log.info("ready", extra={"STATE": self.state.value})
+            self.ready.set()
             watchdog = asyncio.create_task(
                 self.notifier.run_watchdog(self.is_healthy), name="watchdog"
             )
             await self._process_events()
-            return 0
+            return self.exit_code
         except EdgeAgentError as exc:
             log.error("cannot start: %s", exc, extra={"ERROR_CODE": type(exc).__name__})
             return 78 if isinstance(exc, ConfigError) else EX_UNAVAILABLE
@@ -228,7 +258,7 @@ class App:
             )
             self.notifier.status(new.value)
         for action in actions:
-            self._bookkeep(action)
+            self._bookkeep(action, event)
         if new is old and not actions:
             return  # ignored (invalid here, already logged) or a no-op: nothing to tell
         for component in self.components:
@@ -242,8 +272,8 @@ class App:
                     extra={"STATE": new.value, "ERROR_CODE": "component"},
                 )
 
-    def _bookkeep(self, action: Action) -> None:
-        """The actions the shell itself carries out: the timer and turn ids."""
+    def _bookkeep(self, action: Action, event: Event) -> None:
+        """The actions the shell itself carries out: the timer, turn ids and turn records."""
         if isinstance(action, StartTimer):
             self._cancel_timer()
             self._timer = asyncio.get_running_loop().call_later(
@@ -253,17 +283,25 @@ class App:
             self._cancel_timer()
         elif isinstance(action, BeginTurn):
             self.turn_id = uuid.uuid4().hex[:8]
+            wake = event if isinstance(event, WakeDetected) else None
+            self.turns.begin(
+                self.turn_id,
+                action.trigger,
+                asyncio.get_running_loop().time(),
+                model=wake.model if wake else "",
+                score=wake.score if wake else None,
+            )
             log.info(
                 "turn started by %s",
                 action.trigger,
                 extra={"TURN_ID": self.turn_id, "STATE": self.state.value},
             )
         elif isinstance(action, EndTurn):
-            log.info(
-                "turn ended: %s",
-                action.outcome,
-                extra={"TURN_ID": self.turn_id or None, "STATE": self.state.value},
-            )
+            record = self.turns.end(action.outcome, asyncio.get_running_loop().time())
+            if record is not None:
+                log.info(
+                    "%s", record.summary(), extra={**record.fields(), "STATE": self.state.value}
+                )
             self.turn_id = ""
 
     def _cancel_timer(self) -> None:

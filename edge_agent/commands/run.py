@@ -39,7 +39,8 @@ def _run(args: argparse.Namespace) -> int:
     import asyncio
     import os
 
-    from edge_agent.app import App, resolve_log_level
+    from edge_agent.app import resolve_log_level
+    from edge_agent.pipeline.build import run_daemon
     from edge_agent.system.journal import add_secret
 
     cfg = load(args, require_api_key=True)  # ConfigError → exit 78 in cli.main
@@ -50,4 +51,4 @@ def _run(args: argparse.Namespace) -> int:
         for secret in (dev.password, dev.token):
             if secret:
                 add_secret(secret.reveal())
-    return asyncio.run(App(cfg, log_level=level).run())
+    return asyncio.run(run_daemon(cfg, log_level=level))

@@ -20,6 +20,7 @@ from edge_agent.errors import AudioDeviceError
 from edge_agent.sim.notify import NotifySink
 from edge_agent.states import Action, Event, MuteToggle, SpeechStarted, State, WakeDetected
 from edge_agent.system.notify import Notifier
+from tests.foundation.conftest import with_state_dir
 
 ROOT = Path(__file__).resolve().parents[2]
 WATCHDOG_USEC = 900_000  # pings every 0.3 s; systemd would restart us after 0.9 s without one
@@ -41,10 +42,11 @@ def daemon_env(tmp_path: Path, notify_path: Path, **extra: str) -> dict[str, str
     return env
 
 
+@pytest.mark.usefixtures("daemon_sound")
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 def test_daemon_ready_status_watchdog_stopping(tmp_path: Path, sig: signal.Signals) -> None:
     cfg = tmp_path / "config.toml"
-    cfg.write_text('[daemon]\nlog_level = "info"\n')
+    cfg.write_text(with_state_dir('[daemon]\nlog_level = "info"\n', tmp_path / "state"))
     with NotifySink(tmp_path / "notify") as sink:
         env = daemon_env(tmp_path, sink.path, WATCHDOG_USEC=str(WATCHDOG_USEC))
         proc = subprocess.Popen(
@@ -76,9 +78,10 @@ def test_daemon_ready_status_watchdog_stopping(tmp_path: Path, sig: signal.Signa
     assert "dummy-key-for-tests" not in out + err
 
 
+@pytest.mark.usefixtures("daemon_sound")
 def test_daemon_without_watchdog_sends_no_pings(tmp_path: Path) -> None:
     cfg = tmp_path / "config.toml"
-    cfg.write_text("")
+    cfg.write_text(with_state_dir("", tmp_path / "state"))
     with NotifySink(tmp_path / "notify") as sink:
         proc = subprocess.Popen(
             [sys.executable, "-m", "edge_agent", "run", "--config", str(cfg)],

@@ -15,6 +15,7 @@ from edge_agent.app import resolve_log_level
 from edge_agent.config import EX_CONFIG, parse_config
 from edge_agent.errors import ConfigError
 from edge_agent.sim.notify import NotifySink
+from tests.foundation.conftest import with_state_dir
 
 ROOT = Path(__file__).resolve().parents[2]
 KEY = "sk-run-test-SECRET-9876543210"
@@ -37,7 +38,7 @@ def clean_env(**extra: str) -> dict[str, str]:
 def run_daemon(tmp_path: Path, config: str, *args: str, **env: str) -> tuple[int, str, list[str]]:
     """Start `edge-agent run`, stop it with SIGTERM once READY (if it gets there)."""
     cfg = tmp_path / "config.toml"
-    cfg.write_text(config)
+    cfg.write_text(with_state_dir(config, tmp_path / "state"))
     with NotifySink(tmp_path / "notify") as sink:
         proc = subprocess.Popen(
             [sys.executable, "-m", "edge_agent", "run", "--config", str(cfg), *args],
@@ -64,6 +65,8 @@ def run_daemon(tmp_path: Path, config: str, *args: str, **env: str) -> tuple[int
         assert out == ""
         return proc.returncode, err, sink.lines()
 
+
+pytestmark = pytest.mark.usefixtures("daemon_sound")
 
 # ---- log level precedence: --log-level, then $EDGE_AGENT_LOG_LEVEL, then daemon.log_level
 
