@@ -27,6 +27,7 @@ __all__ = [
     "device_result",
     "exit_code",
     "fail",
+    "gpio_failure",
     "handshake_result",
     "level_result",
     "ok",
@@ -183,6 +184,16 @@ def device_result(
         f"{family} at {host}: {code}: {detail}".rstrip(": "),
         hint.format(i=index, host=host, family=family),
     )
+
+
+def gpio_failure(message: str) -> CheckResult:
+    """A `GpioError` message ("fact; fix") as a failure; a busy pin is most often the daemon."""
+    fact, _, fix = message.partition("; ")
+    if " is busy" in fact:
+        fix = (
+            f"stop the daemon first (sudo systemctl stop edge-agent), it holds its pins; else {fix}"
+        )
+    return fail("gpio", fact, fix or "check the pins in [status]")
 
 
 @dataclass(frozen=True, slots=True)

@@ -39,6 +39,7 @@ from edge_agent.doctor import (
     api_key_result,
     device_result,
     fail,
+    gpio_failure,
     handshake_result,
     level_result,
     ok,
@@ -70,6 +71,8 @@ class DoctorOptions:
     """Where the doctor looks; the defaults are the real machine."""
 
     config_path: str | None = None
+    config: Config | None = None
+    """A config already loaded (e.g. `edge-agent simulate`'s); then `config_path` is unused."""
     env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
     timeout_s: float = 5.0
     """Cap on each network step (DNS, connect, handshake, one device read), seconds."""
@@ -233,6 +236,8 @@ def _secrets(cfg: Config | None) -> list[str]:
 
 
 def _load(opts: DoctorOptions) -> tuple[Config | None, CheckResult]:
+    if opts.config is not None:
+        return opts.config, ok("config", f"{opts.config.source}: valid (given)")
     path, explicit = config_path(opts.config_path, opts.env)
     try:
         cfg = load_config(opts.config_path, opts.env, require_api_key=False)
@@ -525,11 +530,7 @@ def _gpio_blocking(cfg: Config, pin_factory: Any, loop: asyncio.AbstractEventLoo
         opened = ["led"] * (leds is not None) + ["buttons"] * buttons.is_enabled
         buttons.close()
     except GpioError as exc:
-        return fail(
-            "gpio",
-            str(exc).split("; ")[0],
-            "; ".join(str(exc).split("; ")[1:]) or "check the pins in [status]",
-        )
+        return gpio_failure(str(exc))
     finally:
         if leds is not None:
             leds.close()

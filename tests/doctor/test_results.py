@@ -15,6 +15,7 @@ from edge_agent.doctor import (
     device_result,
     exit_code,
     fail,
+    gpio_failure,
     handshake_result,
     level_result,
     ok,
@@ -119,6 +120,17 @@ def test_user_verdicts(
     got = user_result(current, service, existing)
     assert got.status is status
     assert words in got.detail + got.hint
+
+
+def test_gpio_failure_splits_fact_and_fix() -> None:
+    busy = gpio_failure("gpio pin 'GPIO5' (status.led.pin) is busy: in use; choose another pin")
+    assert busy.detail == "gpio pin 'GPIO5' (status.led.pin) is busy: in use"
+    assert busy.hint.startswith("stop the daemon first") and busy.hint.endswith("another pin")
+    bad = gpio_failure("gpio pin 'X' (status.led.pin) does not exist: no; use 'GPIO17'")
+    assert (bad.detail, bad.hint) == (
+        "gpio pin 'X' (status.led.pin) does not exist: no",
+        "use 'GPIO17'",
+    )
 
 
 def test_exit_code_counts_failures_only_and_is_capped() -> None:
