@@ -172,16 +172,21 @@ _DEVICE_HINTS: Final = {
 
 
 def device_result(
-    name: str, index: int, family: str, host: str, code: str, detail: str
+    name: str, index: int, family: str, host: str, port: int, code: str, detail: str
 ) -> CheckResult:
-    """A device read's outcome; `code` is '' on success, else a driver error code."""
+    """A device read's outcome; `code` is '' on success, else a driver error code.
+
+    Args:
+        port: the configured port, 0 for the family's default.
+    """
     check = f"device {name!r}"
+    where = f"{family} at {host}:{port}" if port else f"{family} at {host}"
     if not code:
-        return ok(check, f"{family} at {host}: {detail or 'answers'}")
+        return ok(check, f"{where}: {detail or 'answers'}")
     hint = _DEVICE_HINTS.get(code, "check devices[{i}] and `edge-agent devices test`")
     return fail(
         check,
-        f"{family} at {host}: {code}: {detail}".rstrip(": "),
+        f"{where}: {code}: {detail}".rstrip(": "),
         hint.format(i=index, host=host, family=family),
     )
 
@@ -290,7 +295,7 @@ def summary(results: Sequence[CheckResult]) -> str:
     failed = counts[Status.FAIL]
     head = "all checks passed" if not failed else f"{failed} check(s) failed"
     return (
-        f"{head} ({counts[Status.OK]} ok, {failed} failed, {counts[Status.WARN]} warnings, "
+        f"{head} ({counts[Status.OK]} ok, {failed} failed, {counts[Status.WARN]} warning(s), "
         f"{counts[Status.SKIP]} skipped)"
     )
 

@@ -555,18 +555,21 @@ async def _device(index: int, cfg: Config, http: Any, timeout_s: float) -> Check
     from edge_agent.tools.drivers.base import DeviceError
 
     dev = cfg.devices[index]
-    host = f"{dev.host}:{dev.port}" if dev.port else dev.host
     driver = driver_class(dev.family)(dev, http, timeout_s=min(cfg.tools.http_timeout_s, timeout_s))
     start = time.monotonic()
     try:
         async with asyncio.timeout(2 * timeout_s):  # drivers retry a read once
             state = await driver.get_state()
         text = " ".join(f"{k}={v}" for k, v in state.as_dict().items())
-        result = device_result(dev.name, index, dev.family, host, "", text)
+        result = device_result(dev.name, index, dev.family, dev.host, dev.port, "", text)
     except DeviceError as exc:
-        result = device_result(dev.name, index, dev.family, host, exc.code, exc.detail)
+        result = device_result(
+            dev.name, index, dev.family, dev.host, dev.port, exc.code, exc.detail
+        )
     except TimeoutError:
-        result = device_result(dev.name, index, dev.family, host, "timeout", "no answer")
+        result = device_result(
+            dev.name, index, dev.family, dev.host, dev.port, "timeout", "no answer"
+        )
     finally:
         await driver.aclose()
     return dataclasses.replace(result, duration_ms=round((time.monotonic() - start) * 1000))

@@ -60,9 +60,12 @@ def test_level_threshold(dbfs: float, status: Status) -> None:
 
 
 def test_device_verdicts_name_the_config_entry() -> None:
-    assert device_result("lamp", 2, "wled", "10.0.0.5", "", "on=True") == ok(
+    assert device_result("lamp", 2, "wled", "10.0.0.5", 0, "", "on=True") == ok(
         "device 'lamp'", "wled at 10.0.0.5: on=True"
     )
+    got = device_result("lamp", 2, "wled", "lamp.lan", 8080, "unreachable", "refused")
+    assert got.detail == "wled at lamp.lan:8080: unreachable: refused"
+    assert "`ping lamp.lan`" in got.hint
     for code, words in {
         "unreachable": "devices[2].host/port",
         "timeout": "tools.http_timeout_s",
@@ -70,7 +73,7 @@ def test_device_verdicts_name_the_config_entry() -> None:
         "bad_response": "devices[2].family",
         "something_new": "edge-agent devices test",
     }.items():
-        got = device_result("lamp", 2, "wled", "10.0.0.5", code, "detail")
+        got = device_result("lamp", 2, "wled", "10.0.0.5", 0, code, "detail")
         assert got.status is Status.FAIL and words in got.hint, code
         assert got.detail == f"wled at 10.0.0.5: {code}: detail"
 
@@ -152,7 +155,7 @@ def test_render_marks_hints_and_ascii() -> None:
     assert render_line(warn("user", "x", "y")).splitlines()[1].endswith("fix: y")
     assert render_line(bad, unicode=False).startswith("x mic ")
     assert render([good, bad]).splitlines()[-1] == (
-        "1 check(s) failed (1 ok, 1 failed, 0 warnings, 0 skipped)"
+        "1 check(s) failed (1 ok, 1 failed, 0 warning(s), 0 skipped)"
     )
     assert render([good]).splitlines()[-1].startswith("all checks passed")
 
