@@ -60,6 +60,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         metavar="NAME",
         help="the user the systemd unit runs as (default: edge-agent)",
     )
+    parser.add_argument(
+        "--credential",
+        default="/etc/edge-agent/openai_api_key",
+        metavar="FILE",
+        help="the API key file the unit loads (LoadCredential=), read when "
+        "$CREDENTIALS_DIRECTORY is unset (default: /etc/edge-agent/openai_api_key)",
+    )
     parser.set_defaults(func=_doctor)
 
 
@@ -67,6 +74,7 @@ def _doctor(args: argparse.Namespace) -> int:
     import asyncio
     import json
     import os
+    from pathlib import Path
 
     from edge_agent import doctor
     from edge_agent.commands.common import setup_logging_from
@@ -80,6 +88,7 @@ def _doctor(args: argparse.Namespace) -> int:
         timeout_s=args.timeout_s,
         record_s=args.record_s,
         service_user=args.service_user,
+        unit_credential=Path(args.credential),
         skip=frozenset(args.skip),
     )
     unicode = _can_print("✓✗–")

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
-from edge_agent.config import Config, config_path, load_config
+from edge_agent.config import CREDENTIAL_NAME, Config, config_path, load_config
 from edge_agent.doctor import CheckResult, api_key_result, fail, ok, redact, skip, warn
 from edge_agent.errors import ConfigError
 from edge_agent.probes.machine import gpio, journald, service_user, wake_models
@@ -54,6 +54,8 @@ class DoctorOptions:
     pa_factory: Callable[[], Any] | None = None
     """Makes a pyaudio.PyAudio; None = `edge_agent.audio.devices.open_pyaudio`."""
     service_user: str = "edge-agent"
+    unit_credential: Path = Path("/etc/edge-agent/openai_api_key")
+    """The key file the unit loads (LoadCredential=); used when $CREDENTIALS_DIRECTORY is unset."""
     skip: frozenset[str] = frozenset()
     """Checks not to run: 'audio', 'realtime', 'network', 'wake', 'gpio', 'devices'."""
 
@@ -180,12 +182,23 @@ def _secrets(cfg: Config | None) -> list[str]:
 # Config
 
 
+def _with_credential(opts: DoctorOptions) -> Mapping[str, str]:
+    """Run by hand, the doctor sees the key the unit would load: systemd passes it through
+    $CREDENTIALS_DIRECTORY, which only exists inside the service."""
+    cred = opts.unit_credential
+    if opts.env.get("CREDENTIALS_DIRECTORY") or not os.access(cred, os.R_OK):
+        return opts.env
+    if cred.name != CREDENTIAL_NAME or not cred.is_file():
+        return opts.env
+    return {**opts.env, "CREDENTIALS_DIRECTORY": str(cred.parent)}
+
+
 def _load(opts: DoctorOptions) -> tuple[Config | None, CheckResult]:
     if opts.config is not None:
         return opts.config, ok("config", f"{opts.config.source}: valid (given)")
     path, explicit = config_path(opts.config_path, opts.env)
     try:
-        cfg = load_config(opts.config_path, opts.env, require_api_key=False)
+        cfg = load_config(opts.config_path, _with_credential(opts), require_api_key=False)
     except ConfigError as exc:
         return None, fail(
             "config",

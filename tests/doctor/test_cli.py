@@ -38,7 +38,7 @@ async def doctor(
 ) -> tuple[int, str, str]:
     """Run the command without blocking the loop (the emulators answer on it)."""
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "edge_agent", "doctor", *args,
+        sys.executable, "-m", "edge_agent", "doctor", "--credential", "/nonexistent", *args,
         env=rig_env(alsa, models_dir, key), stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
     out, err = await asyncio.wait_for(proc.communicate(), 90 * SCALE)
@@ -55,7 +55,7 @@ async def test_good_rig_all_ticks_and_exit_0(
 ) -> None:
     """With journald's socket present (namespaced rig), every check but the user is ✓."""
     cfg = RigConfig(realtime.url, devices).write(tmp_path / "config.toml")
-    cmd = [sys.executable, "-m", "edge_agent", "doctor", "--config", str(cfg)]
+    cmd = [sys.executable, "-m", "edge_agent", "doctor", "--credential", "/x", "--config", str(cfg)]
     report = await in_namespace(alsa, models_dir, cmd)
     lines = report["stdout"].splitlines()
     assert report["returncode"] == 0, report["stdout"] + report["stderr"]
@@ -144,7 +144,8 @@ async def test_names_resolve_through_the_name_service(
     skip = ["--skip", "audio", "--skip", "wake", "--skip", "gpio", "--skip", "devices"]
     outputs = []
     for name, cfg in (("known", known), ("unknown", unknown)):
-        doctor_cmd = [sys.executable, "-m", "edge_agent", "doctor", "--json", *skip]
+        doctor_cmd = [sys.executable, "-m", "edge_agent", "doctor", "--json", "--credential", "/x"]
+        doctor_cmd += skip
         cmd = [*doctor_cmd, "--config", str(cfg.write(tmp_path / f"{name}.toml"))]
         proc = await asyncio.create_subprocess_exec(
             *private_hosts(tmp_path, "127.0.0.1 realtime.doctor.test", cmd),

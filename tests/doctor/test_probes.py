@@ -4,6 +4,7 @@ verified models, gpiozero mock pins and a journald socket; a good rig, then each
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from pathlib import Path
 
@@ -40,6 +41,7 @@ def options(
         models_dir=models_dir,
         pin_factory=pins,
         timeout_s=kw.pop("timeout_s", 2.0 * SCALE),  # type: ignore[arg-type]
+        unit_credential=kw.pop("unit_credential", Path("/nonexistent/openai_api_key")),  # type: ignore[arg-type]
         **kw,  # type: ignore[arg-type]
     )
 
@@ -296,3 +298,26 @@ async def test_invalid_config_fails_and_skips_what_needs_it(
         assert got[name].status is Status.SKIP, name
     assert got["journald"].status is Status.FAIL  # still checked: it needs no config
     assert exit_code(results) == 2
+
+
+async def test_the_units_credential_is_used_when_run_by_hand(
+    tmp_path: Path, realtime: RealtimeEmulator, models_dir: Path, pins: MockFactory
+) -> None:
+    """systemd hands the key over in $CREDENTIALS_DIRECTORY; by hand the doctor reads its source."""
+    cred = tmp_path / "etc" / "openai_api_key"
+    cred.parent.mkdir()
+    cred.write_text(GOOD_KEY + "\n")
+    cfg = RigConfig(realtime.url).write(tmp_path / "c.toml")
+    skip = frozenset({"audio", "wake", "gpio", "devices"})
+    opts = options(cfg, "/x", models_dir, pins, key="", skip=skip, unit_credential=cred)
+    got = by_check(await run_checks(opts))
+    assert got["api key"].status is Status.OK
+    assert got["realtime"].status is Status.OK, got["realtime"]
+    # inside the service, systemd's $CREDENTIALS_DIRECTORY wins
+    other = tmp_path / "creds"
+    other.mkdir()
+    (other / "openai_api_key").write_text(BAD_KEY)
+    env = {"CREDENTIALS_DIRECTORY": str(other)}
+    got = by_check(await run_checks(dataclasses.replace(opts, env=env)))
+    assert "key rejected" in got["realtime"].detail
+    assert realtime.handshakes == [101, 401]
