@@ -1,0 +1,120 @@
+"""End-to-end rigs: the real daemon on the virtual sound card, emulators, mock GPIO pins.
+
+Everything real but the hardware and the cloud: PyAudio on ALSA devices (the real-time
+PulseAudio rig behind the ALSA ``pulse`` plugin), the openWakeWord detector, the Realtime client
+over a WebSocket to the emulator, the tools over HTTP to device emulators, gpiozero mock pins.
+Timings are short (VAD silence, follow-up window) to keep the suite fast.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from gpiozero.pins.mock import MockFactory, MockPWMPin
+
+from edge_agent.config import (
+    AudioConfig,
+    ButtonsConfig,
+    Config,
+    ConversationConfig,
+    DeviceConfig,
+    EarconsConfig,
+    LedConfig,
+    RealtimeConfig,
+    StatusConfig,
+)
+from edge_agent.wake.models import fetch_models
+
+LED_PINS = ("GPIO17", "GPIO27", "GPIO22")
+# steady colours, one per state, so the pin history tells the states apart
+COLOURS = {
+    (0.0, 0.0, 0.0): "idle",
+    (0.0, 0.0, 1.0): "listening",
+    (1.0, 1.0, 0.0): "thinking",
+    (0.0, 1.0, 0.0): "speaking",
+    (1.0, 0.0, 0.0): "error",
+}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def models_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """$EDGE_AGENT_MODELS_DIR (scripts/test.sh), else a verified copy; exported for the daemon."""
+    env = os.environ.get("EDGE_AGENT_MODELS_DIR")
+    dest = Path(env) if env else tmp_path_factory.mktemp("models")
+    fetch_models(dest)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("EDGE_AGENT_MODELS_DIR", str(dest))
+        yield dest
+
+
+@pytest.fixture
+def pins() -> Iterator[MockFactory]:
+    factory = MockFactory(pin_class=MockPWMPin)
+    yield factory
+    factory.reset()
+
+
+def e2e_config(*, follow_up_s: float = 0.6, devices: tuple[DeviceConfig, ...] = ()) -> Config:
+    """A config with short timings and an RGB status LED whose colours name the states."""
+    led = LedConfig(
+        type="rgb",
+        red_pin=LED_PINS[0],
+        green_pin=LED_PINS[1],
+        blue_pin=LED_PINS[2],
+        idle="off",
+        listening="on blue",
+        thinking="on yellow",
+        speaking="on green",
+        error="on red",
+    )
+    return Config(
+        audio=AudioConfig(reopen_interval_s=0.3),
+        earcons=EarconsConfig(volume=0.3),
+        realtime=RealtimeConfig(silence_duration_ms=400, connect_timeout_s=5.0),
+        conversation=ConversationConfig(
+            follow_up_s=follow_up_s, no_speech_timeout_s=2.0, max_turn_s=20.0
+        ),
+        status=StatusConfig(led=led, buttons=ButtonsConfig(talk_pin="GPIO5")),
+        devices=devices,
+    )
+
+
+def led_states(factory: MockFactory) -> list[str]:
+    """The state names the RGB LED showed, in order (pin changes within 5 ms are one change)."""
+    changes: list[tuple[float, int, float]] = []
+    for channel, name in enumerate(LED_PINS):
+        pin = factory.pin(int(name.removeprefix("GPIO")))
+        at = 0.0
+        for change in pin.states:  # each timestamp is the time since the pin's previous change
+            at += change.timestamp
+            changes.append((at, channel, float(change.state)))
+    changes.sort()
+    colour = [0.0, 0.0, 0.0]
+    shown: list[tuple[float, tuple[float, ...]]] = []
+    for at, channel, value in changes:
+        colour[channel] = round(value, 2)
+        if shown and at - shown[-1][0] < 0.005:
+            shown[-1] = (shown[-1][0], tuple(colour))
+        else:
+            shown.append((at, tuple(colour)))
+    names = [COLOURS.get(c, str(c)) for _, c in shown]
+    return [n for i, n in enumerate(names) if i == 0 or n != names[i - 1]]
+
+
+def longest_prefix(haystack: np.ndarray, needle: np.ndarray, probe: int = 2400) -> tuple[int, int]:
+    """Where `needle` starts in `haystack` (found by its first `probe` samples) and how many of
+    its samples follow there exactly; (-1, 0) if its start is not there."""
+    hay, probe_bytes = haystack.tobytes(), needle[:probe].tobytes()
+    at = hay.find(probe_bytes)
+    while at >= 0 and at % 2:
+        at = hay.find(probe_bytes, at + 1)
+    if at < 0:
+        return -1, 0
+    start = at // 2
+    n = min(len(needle), len(haystack) - start)
+    diff = np.flatnonzero(haystack[start : start + n] != needle[:n])
+    return start, int(diff[0]) if len(diff) else n
