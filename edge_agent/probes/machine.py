@@ -25,6 +25,7 @@ TEST_ENTRY: Final = (
 
 
 async def wake_models(cfg: Config, folder: Path) -> CheckResult:
+    """The configured wake models from `folder` verify, load into onnxruntime and run."""
     return await in_thread(_wake_blocking, cfg, folder)
 
 
@@ -49,6 +50,7 @@ def _wake_blocking(cfg: Config, folder: Path) -> CheckResult:
 
 
 async def gpio(cfg: Config, pin_factory: Any) -> CheckResult:
+    """The LED and button pins open (as the daemon opens them) and are released again."""
     status = cfg.status
     pins = [status.buttons.mute_pin.strip(), status.buttons.talk_pin.strip()]
     if status.led.type == "none" and not any(pins):
@@ -80,6 +82,7 @@ def _gpio_blocking(cfg: Config, pin_factory: Any, loop: asyncio.AbstractEventLoo
 
 
 async def service_user(service_user: str) -> CheckResult:
+    """Who runs this, and whether `service_user` is in the groups for sound and GPIO."""
     return await in_thread(_user_blocking, service_user)  # NSS lookups may ask LDAP etc.
 
 
@@ -113,6 +116,7 @@ def _group_names(gids: Any) -> list[str]:
 
 
 async def journald(path: str) -> CheckResult:
+    """The journal socket at `path` takes a test entry, and systemd-python is installed."""
     return await in_thread(_journald_blocking, path)
 
 

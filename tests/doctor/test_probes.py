@@ -321,3 +321,19 @@ async def test_the_units_credential_is_used_when_run_by_hand(
     got = by_check(await run_checks(dataclasses.replace(opts, env=env)))
     assert "key rejected" in got["realtime"].detail
     assert realtime.handshakes == [101, 401]
+
+
+async def test_journald_socket_without_a_listener_fails(tmp_path: Path) -> None:
+    """journald stopped: its socket file is left behind but nobody reads it."""
+    import socket
+
+    from edge_agent.probes.machine import journald
+
+    path = tmp_path / "socket"
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(str(path))
+    sock.close()
+    got = await journald(str(path))
+    assert got.status is Status.FAIL
+    assert got.detail == f"{path}: cannot send: connection refused"
+    assert "systemctl status systemd-journald" in got.hint
