@@ -337,3 +337,25 @@ async def test_journald_socket_without_a_listener_fails(tmp_path: Path) -> None:
     assert got.status is Status.FAIL
     assert got.detail == f"{path}: cannot send: connection refused"
     assert "systemctl status systemd-journald" in got.hint
+
+
+async def test_realtime_answers_other_than_yes_or_no(
+    tmp_path: Path, realtime: RealtimeEmulator, models_dir: Path, pins: MockFactory
+) -> None:
+    skip = frozenset({"audio", "wake", "gpio", "devices"})
+
+    async def realtime_line(url: str, extra: str = "") -> CheckResult:
+        cfg = RigConfig(url, extra=extra).write(tmp_path / "c.toml")
+        return by_check(await run_checks(options(cfg, "/x", models_dir, pins, skip=skip)))[
+            "realtime"
+        ]
+
+    azure = await realtime_line(realtime.url, 'auth = "api-key"')  # Azure's header
+    assert azure.status is Status.OK, azure
+    wrong_path = await realtime_line(realtime.url.replace("/realtime", "/realtim"))
+    assert "unexpected answer http 404" in wrong_path.detail
+    assert "realtime.model" in wrong_path.hint
+    realtime.faults.handshake_status = 503
+    busy = await realtime_line(realtime.url)
+    assert busy.status is Status.FAIL and "http 503" in busy.detail and "429/5xx" in busy.hint
+    assert realtime.handshakes == [101, 404, 503]
