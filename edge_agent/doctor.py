@@ -137,6 +137,13 @@ def handshake_result(url: str, status: int | None, error: str = "") -> CheckResu
             "check realtime.url and realtime.model (404 = wrong path or model); "
             "429/5xx: the service is busy, try again later",
         )
+    if error.startswith("tls"):
+        return fail(
+            "realtime",
+            f"{url}: unreachable: {error}",
+            "check the clock (`timedatectl`: a Pi has no RTC and needs NTP before certificates "
+            "are valid), the ca-certificates package, and any proxy that intercepts TLS",
+        )
     return fail(
         "realtime",
         f"{url}: unreachable: {error}",

@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import os
 import socket
+import ssl
 import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -51,8 +52,13 @@ async def in_thread(fn: Callable[..., T], *args: Any) -> T:
 
 
 def why(exc: BaseException, timeout_s: float) -> str:
+    """A short lowercase reason for a failed network or socket call (never a secret)."""
     if isinstance(exc, TimeoutError):
         return f"no answer within {timeout_s:g} s"
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return f"tls certificate not accepted: {exc.verify_message}"
+    if isinstance(exc, ssl.SSLError):
+        return f"tls failed: {exc.reason or exc}".lower()
     if isinstance(exc, OSError) and exc.errno and not isinstance(exc, socket.gaierror):
         return os.strerror(exc.errno).lower()  # asyncio's strerror is "connect call failed (...)"
     if isinstance(exc, OSError) and exc.strerror:

@@ -2,7 +2,7 @@
 # ea_setup_all MODE: MODE is "test" (test extras + test apt packages) or "demo".
 
 EA_APT_RUNTIME="python3-venv python3-dev gcc pkg-config libportaudio2 portaudio19-dev libasound2-dev alsa-utils libsystemd-dev"
-EA_APT_TEST="espeak-ng sox libsndfile1 pulseaudio pulseaudio-utils libasound2-plugins"
+EA_APT_TEST="espeak-ng sox libsndfile1 pulseaudio pulseaudio-utils libasound2-plugins openssl"
 EA_OWW_VERSION="0.5.1"
 
 ea_missing_apt() {

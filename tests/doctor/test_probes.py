@@ -359,3 +359,37 @@ async def test_realtime_answers_other_than_yes_or_no(
     busy = await realtime_line(realtime.url)
     assert busy.status is Status.FAIL and "http 503" in busy.detail and "429/5xx" in busy.hint
     assert realtime.handshakes == [101, 404, 503]
+
+
+async def test_an_untrusted_tls_certificate_is_named(
+    tmp_path: Path, models_dir: Path, pins: MockFactory
+) -> None:
+    """A wss:// endpoint whose certificate does not verify (a TLS-intercepting proxy, or a Pi
+    whose clock is not set yet): reachable over TCP, refused at TLS, with the clock hint."""
+    import ssl
+    import subprocess
+
+    from websockets.asyncio.server import serve
+
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-subj", "/CN=127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    tls.load_cert_chain(cert, key)
+
+    async def handler(ws: object) -> None:
+        raise AssertionError("the doctor must not trust a self-signed certificate")
+
+    async with serve(handler, "127.0.0.1", 0, ssl=tls) as server:
+        port = next(iter(server.sockets)).getsockname()[1]
+        cfg = RigConfig(f"wss://127.0.0.1:{port}/v1/realtime").write(tmp_path / "c.toml")
+        skip = frozenset({"audio", "wake", "gpio", "devices"})
+        got = by_check(await run_checks(options(cfg, "/x", models_dir, pins, skip=skip)))
+    assert got["network"].status is Status.OK
+    line = got["realtime"]
+    assert line.status is Status.FAIL
+    assert "tls certificate not accepted: self-signed certificate" in line.detail
+    assert "timedatectl" in line.hint

@@ -38,6 +38,8 @@ def test_handshake_verdicts() -> None:
         assert (got.status, got.detail) == (Status.FAIL, f"{URL}: key rejected (http {status})")
     got = handshake_result(URL, 404)
     assert got.status is Status.FAIL and "http 404" in got.detail and "realtime.model" in got.hint
+    got = handshake_result(URL, None, "tls certificate not accepted: certificate is not yet valid")
+    assert got.status is Status.FAIL and "timedatectl" in got.hint
     got = handshake_result(URL, None, "no answer within 5 s")
     assert got.detail == f"{URL}: unreachable: no answer within 5 s"
     assert "network" in got.hint
