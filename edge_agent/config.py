@@ -132,7 +132,11 @@ class AudioConfig:
         2000, "how much recent mic audio is kept for pre-roll, ms", min=500, max=10000
     )
     playback_start_ms: int = _f(
-        80, "jitter buffer: reply audio buffered before playback starts, ms", min=0, max=1000
+        160,
+        "jitter buffer: reply audio buffered before playback starts, ms (160 absorbs 0-80 ms "
+        "network jitter with no underrun, bench/audio.py)",
+        min=0,
+        max=1000,
     )
     period_ms: int = _f(20, "playback period (PyAudio frames per buffer), ms", min=5, max=100)
     volume: float = _f(1.0, "reply and earcon volume, 0.0 (mute) to 2.0 (double)", min=0.0, max=2.0)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -27,7 +28,7 @@ from edge_agent.config import AudioConfig
 from edge_agent.errors import AudioDeviceError
 
 if TYPE_CHECKING:
-    import pyaudio
+    import pyaudio  # type: ignore[import-untyped]
 
 __all__ = ["RATE_HZ", "Capture", "CaptureReader"]
 
@@ -41,12 +42,14 @@ _PA_CONTINUE, _PA_COMPLETE = 0, 1
 class CaptureReader:
     """Async iterator over the mic from `position` on: contiguous int16 chunks, no gaps, no repeats.
 
-    Raises `ring.SamplesLost` if it falls more than `audio.ring_ms` behind.
+    Each chunk holds at least `min_samples` (except the last, at close) and everything
+    captured so far. Raises `ring.SamplesLost` if it falls more than `audio.ring_ms` behind.
     """
 
-    def __init__(self, capture: Capture, start_sample: int) -> None:
+    def __init__(self, capture: Capture, start_sample: int, min_samples: int = 1) -> None:
         self._capture = capture
         self.position = start_sample  # absolute index of the next sample this reader yields
+        self.min_samples = max(1, min_samples)
 
     def __aiter__(self) -> CaptureReader:
         return self
@@ -54,14 +57,15 @@ class CaptureReader:
     async def __anext__(self) -> np.ndarray:
         cap = self._capture
         while True:
+            cap._drain_inbox()
             head = cap.head
-            if self.position < head:
+            if head >= self.position + self.min_samples or (cap.is_closed and self.position < head):
                 chunk = cap._ring.read(self.position, head)
                 self.position = head
                 return chunk
             if cap.is_closed:
                 raise StopAsyncIteration
-            await cap._next_frame()
+            await cap._wait_for(self.position + self.min_samples)
 
 
 class Capture:
@@ -81,7 +85,17 @@ class Capture:
         self._ring = SampleRing(RATE_HZ * config.ring_ms // 1000)
         self._pa: pyaudio.PyAudio | None = None
         self._stream: Any = None
-        self._waiters: list[asyncio.Future[None]] = []
+        self._waiters: list[tuple[int, asyncio.Future[None]]] = []
+        # hand-over from the audio thread: it appends, the loop pops (deque ops are atomic)
+        # bounded: if the loop stalls longer than the ring, the oldest frames are dropped
+        # (counted as overflows, and readers that needed them get SamplesLost)
+        self._inbox: deque[tuple[int, bytes, int]] = deque(
+            maxlen=max(2, self._ring.capacity // self.frame_samples)
+        )
+        self._scheduled = False  # a _drain_inbox call is pending on the loop
+        self._captured = 0  # samples the audio thread has handed over (audio thread only)
+        self._idle_batch = min(self._ring.capacity // 4, RATE_HZ // 4)
+        self._wake_head = self._idle_batch  # wake the loop once _captured reaches this
         self._monitor: asyncio.Task[None] | None = None
         self._last_frame_s = 0.0
         self._closed = False
@@ -108,9 +122,14 @@ class Capture:
     def is_muted(self) -> bool:
         return self._muted
 
-    def reader(self, start_sample: int | None = None) -> CaptureReader:
-        """Everything from `start_sample` on (None: from now), e.g. ``head - preroll`` for pre-roll."""
-        return CaptureReader(self, self.head if start_sample is None else start_sample)
+    def reader(self, start_sample: int | None = None, *, min_samples: int = 1) -> CaptureReader:
+        """Everything from `start_sample` on (None: from now), e.g. ``head - preroll`` for pre-roll.
+
+        `min_samples` batches the hand-over: the loop is only woken once that much is
+        captured (the wake detector wants 80 ms = 1920 samples), which saves CPU.
+        """
+        start = self.head if start_sample is None else start_sample
+        return CaptureReader(self, start, min_samples)
 
     async def start(self) -> None:
         """Open the mic and start capturing.
@@ -131,7 +150,8 @@ class Capture:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._monitor
         await asyncio.to_thread(self._close_blocking, True)
-        self._wake_readers()
+        self._drain_inbox()
+        self._wake_readers(everyone=True)
 
     async def close_mic(self) -> None:
         """Mute: close the input stream for real (the mic LED of a USB mic goes off)."""
@@ -154,42 +174,68 @@ class Capture:
     def _on_input(
         self, data: bytes | None, count: int, info: object, flags: int
     ) -> tuple[None, int]:
-        """Runs on the PyAudio thread: hand the (already copied) bytes to the loop, return."""
+        """Runs on the PyAudio thread: queue the (already copied) bytes, wake the loop if due."""
         loop = self._loop
         if loop is None or data is None:
             return None, _PA_COMPLETE
-        try:
-            loop.call_soon_threadsafe(self._on_frame, data, flags)
-        except RuntimeError:  # the loop is closed: stop the stream
-            return None, _PA_COMPLETE
+        self._inbox.append((self._captured, data, flags))
+        self._captured += count
+        if not self._scheduled and (self._captured >= self._wake_head or flags):
+            self._scheduled = True
+            try:
+                loop.call_soon_threadsafe(self._drain_inbox)
+            except RuntimeError:  # the loop is closed: stop the stream
+                return None, _PA_COMPLETE
         return None, _PA_CONTINUE
 
     # -- loop side --------------------------------------------------------------------------
 
-    def _on_frame(self, data: bytes, flags: int) -> None:
-        self._ring.push(np.frombuffer(data, dtype=np.int16))
-        self.frames_received += 1
+    def _drain_inbox(self) -> None:
+        """Move handed-over frames into the ring and wake the readers that have enough."""
+        self._scheduled = False  # before popping: a frame appended after this re-schedules
+        if not self._inbox:
+            return
         assert self._loop is not None
+        while self._inbox:
+            start, data, flags = self._inbox.popleft()
+            if start > self.head:  # the loop stalled and the inbox dropped frames
+                flags |= _PA_INPUT_OVERFLOW
+                self._ring.skip(start - self.head)
+            self._ring.push(np.frombuffer(data, dtype=np.int16))
+            self.frames_received += 1
+            if flags & _PA_INPUT_OVERFLOW:
+                self.overflows += 1
+                log.warning(
+                    "mic overflow: audio was lost before it reached us (%d so far)",
+                    self.overflows,
+                    extra={"DEVICE": self._device_name, "ERROR_CODE": "mic_overflow"},
+                )
         self._last_frame_s = self._loop.time()
-        if flags & _PA_INPUT_OVERFLOW:
-            self.overflows += 1
-            log.warning(
-                "mic overflow: audio was lost before it reached us (%d so far)",
-                self.overflows,
-                extra={"DEVICE": self._device_name, "ERROR_CODE": "mic_overflow"},
-            )
         self._wake_readers()
 
-    def _wake_readers(self) -> None:
-        waiters, self._waiters = self._waiters, []
-        for fut in waiters:
-            if not fut.done():
+    def _wake_readers(self, everyone: bool = False) -> None:
+        head = self.head
+        waiting = []
+        for target, fut in self._waiters:
+            if fut.done():
+                continue
+            if everyone or target <= head:
                 fut.set_result(None)
+            else:
+                waiting.append((target, fut))
+        self._waiters = waiting
+        self._set_wake_head()
 
-    async def _next_frame(self) -> None:
+    def _set_wake_head(self) -> None:
+        targets = [t for t, _ in self._waiters]
+        self._wake_head = min([*targets, self.head + self._idle_batch])
+
+    async def _wait_for(self, target: int) -> None:
+        """Sleep until `head` reaches `target` (or the capture closes)."""
         assert self._loop is not None
         fut: asyncio.Future[None] = self._loop.create_future()
-        self._waiters.append(fut)
+        self._waiters.append((target, fut))
+        self._set_wake_head()
         await fut
 
     @property

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Literal
 from edge_agent.errors import AudioDeviceError, DeviceNotFound
 
 if TYPE_CHECKING:
-    import pyaudio
+    import pyaudio  # type: ignore[import-untyped]
 
 __all__ = [
     "AudioDevice",

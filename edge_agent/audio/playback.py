@@ -29,7 +29,7 @@ from edge_agent.config import AudioConfig
 from edge_agent.errors import AudioDeviceError
 
 if TYPE_CHECKING:
-    import pyaudio
+    import pyaudio  # type: ignore[import-untyped]
 
 __all__ = ["RATE_HZ", "Playback"]
 
@@ -37,6 +37,7 @@ RATE_HZ = 24000
 log = logging.getLogger(__name__)
 
 _PA_CONTINUE = 0
+_PA_OUTPUT_UNDERFLOW = 0x4  # paOutputUnderflow: the device ran dry before this callback
 PlayState = Literal["idle", "buffering", "playing", "stopping"]
 
 
@@ -45,7 +46,8 @@ def scale(samples: np.ndarray, volume: float) -> np.ndarray:
     if volume == 1.0:
         return samples.copy()
     scaled = np.rint(samples.astype(np.float32) * volume)
-    return np.clip(scaled, -32768, 32767).astype(np.int16)
+    out: np.ndarray = np.clip(scaled, -32768, 32767).astype(np.int16)
+    return out
 
 
 class Playback:
@@ -147,7 +149,19 @@ class Playback:
     async def drain(self) -> None:
         """Mark the end of the reply and return once its last sample has played."""
         self.end_of_stream()
-        await self._idle.wait()
+        while not self._idle.is_set():
+            try:
+                async with asyncio.timeout(0.5):
+                    await self._idle.wait()
+            except TimeoutError:
+                self._check_alive()
+
+    def _check_alive(self) -> None:
+        """A stream that died mid-reply (speaker unplugged) would never finish: fail it."""
+        stream = self._stream
+        dead = stream is None or not stream.is_active()
+        if self._state == "playing" and not self._ctl.locked() and dead:
+            self._fail("the playback stream stopped")
 
     def stop(self) -> None:
         """Barge-in: silence within one period and drop everything queued."""
@@ -184,8 +198,9 @@ class Playback:
                 finished = self._eos and self._queued == 0
                 starved = filled < count and not self._eos
                 gen = self._gen
+                device_late = bool(flags & _PA_OUTPUT_UNDERFLOW)
             else:
-                finished = starved = False
+                finished = starved = device_late = False
         self.played_samples += filled
         if filled == count or finished:
             self._starved = False
@@ -194,7 +209,9 @@ class Playback:
             with contextlib.suppress(RuntimeError):
                 if starved and not self._starved:
                     self._starved = True
-                    loop.call_soon_threadsafe(self._on_underrun)
+                    loop.call_soon_threadsafe(self._on_underrun, "reply audio arrived late")
+                if device_late:
+                    loop.call_soon_threadsafe(self._on_underrun, "the audio thread was late")
                 if finished:
                     loop.call_soon_threadsafe(self._on_finished, gen)
         return out.tobytes(), _PA_CONTINUE
@@ -213,10 +230,11 @@ class Playback:
             self._state = "playing"
         self._spawn(self._start_stream())
 
-    def _on_underrun(self) -> None:
+    def _on_underrun(self, why: str) -> None:
         self.underruns += 1
         log.warning(
-            "playback underrun: reply audio arrived late (%d so far)",
+            "playback underrun: %s (%d so far)",
+            why,
             self.underruns,
             extra={"DEVICE": self._device_name, "ERROR_CODE": "underrun"},
         )

@@ -7,7 +7,7 @@ into its band) and any rate -> 24 kHz for sources that are not at the Realtime r
 from __future__ import annotations
 
 import numpy as np
-import soxr
+import soxr  # type: ignore[import-untyped]
 
 __all__ = ["Resampler"]
 
@@ -30,10 +30,12 @@ class Resampler:
         data = np.ascontiguousarray(samples, dtype=np.int16)
         if self._stream is None:
             return data.copy()
-        return self._stream.resample_chunk(data)
+        out: np.ndarray = self._stream.resample_chunk(data)
+        return out
 
     def flush(self) -> np.ndarray:
         """The samples still held in the filter; the stream can't be used after this."""
         if self._stream is None:
             return np.zeros(0, dtype=np.int16)
-        return self._stream.resample_chunk(np.zeros(0, dtype=np.int16), last=True)
+        out: np.ndarray = self._stream.resample_chunk(np.zeros(0, dtype=np.int16), last=True)
+        return out

@@ -26,6 +26,7 @@ class SampleRing:
             raise ValueError(f"ring capacity must be positive, got {capacity!r}")
         self._buf = np.zeros(capacity, dtype=np.int16)
         self._head = 0
+        self._valid_from = 0  # samples before this were never stored (see skip)
 
     @property
     def capacity(self) -> int:
@@ -39,7 +40,14 @@ class SampleRing:
     @property
     def tail(self) -> int:
         """Absolute index of the oldest sample still kept."""
-        return max(0, self._head - len(self._buf))
+        return max(self._valid_from, self._head - len(self._buf))
+
+    def skip(self, n: int) -> None:
+        """Advance `head` over `n` samples that were lost; everything before is unreadable,
+        so a reader that needs them gets SamplesLost instead of a silent gap."""
+        if n > 0:
+            self._head += n
+            self._valid_from = self._head
 
     def push(self, samples: np.ndarray) -> None:
         """Append samples (int16, 1-D); the oldest are overwritten once the ring is full."""

@@ -83,42 +83,54 @@ def cmd_test(args: argparse.Namespace) -> int:
         return EX_UNAVAILABLE
 
 
+def _record_blocking(device_spec: str, seconds: float) -> tuple[str, object]:
+    """Runs in a worker thread: a plain pull read of `seconds` from the capture device.
+
+    A diagnostic wants the device's raw behaviour, and a pull read can't be outrun by an
+    unpaced device (the file-backed test rig delivers millions of samples per second).
+    """
+    import numpy as np
+    import pyaudio  # type: ignore[import-untyped]
+
+    from edge_agent.audio.capture import RATE_HZ
+    from edge_agent.audio.devices import find_device, open_pyaudio
+    from edge_agent.errors import AudioDeviceError
+
+    pa = open_pyaudio()
+    try:
+        device = find_device(pa, device_spec, "input")
+        frame = RATE_HZ // 50
+        try:
+            stream = pa.open(
+                rate=RATE_HZ, channels=1, format=pyaudio.paInt16, input=True,
+                input_device_index=device.index, frames_per_buffer=frame,
+            )  # fmt: skip
+            want = int(seconds * RATE_HZ)
+            parts = [
+                stream.read(frame, exception_on_overflow=False) for _ in range(-(-want // frame))
+            ]
+            stream.close()
+        except OSError as exc:
+            raise AudioDeviceError(f"cannot record from {device.name!r}: {exc}") from exc
+    finally:
+        pa.terminate()
+    return device.name, np.frombuffer(b"".join(parts), dtype=np.int16)[:want]
+
+
 async def _test(audio: object, seconds: float, play: bool) -> int:
     import asyncio
-    import dataclasses
 
-    import numpy as np
-
-    from edge_agent.audio.capture import RATE_HZ, Capture
+    from edge_agent.audio.capture import RATE_HZ
     from edge_agent.audio.earcons import tone
     from edge_agent.audio.playback import Playback
     from edge_agent.config import AudioConfig
 
     assert isinstance(audio, AudioConfig)
-    # keep the whole take in the ring: an unpaced (file) device delivers it all at once
-    ring_ms = max(audio.ring_ms, int(seconds * 1000) + 2000)
-    cap = Capture(dataclasses.replace(audio, ring_ms=ring_ms))
-    want = int(seconds * RATE_HZ)
-    got: list[np.ndarray] = []
-    reader = cap.reader(0)
-    await cap.start()
-    try:
-        n = 0
-        async with asyncio.timeout(seconds + 5):
-            async for chunk in reader:
-                got.append(chunk)
-                n += len(chunk)
-                if n >= want:
-                    break
-    finally:
-        await cap.aclose()
-    samples = np.concatenate(got)[:want] if got else np.zeros(0, np.int16)
+    name, samples = await asyncio.to_thread(_record_blocking, audio.input_device, seconds)
     dbfs = level_dbfs(samples)
-    name = cap.device.name if cap.device else audio.input_device
     verdict = "silent" if dbfs < SILENT_DBFS else "ok"
-    print(
-        f"mic {name!r}: {len(samples) / RATE_HZ:.1f} s recorded, level {dbfs:.1f} dBFS: {verdict}"
-    )
+    recorded_s = len(samples) / RATE_HZ  # type: ignore[arg-type]
+    print(f"mic {name!r}: {recorded_s:.1f} s recorded, level {dbfs:.1f} dBFS: {verdict}")
     if play:
         pb = Playback(audio)
         await pb.start()

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 import numpy as np
+import pytest
 
 from edge_agent.audio.capture import Capture, CaptureReader
+from edge_agent.audio.ring import SamplesLost
 from edge_agent.config import AudioConfig
 from edge_agent.sim.alsa import AlsaFileRig
 from edge_agent.sim.pulse_rig import PulseRig
@@ -114,5 +117,49 @@ async def test_lost_mic_is_reported_and_reopened(pulse_rig: PulseRig) -> None:
         after = cap.frames_received
         await _collect(cap.reader(), 2400)
         assert cap.frames_received > after
+    finally:
+        await cap.aclose()
+
+
+async def test_batched_reader_gets_whole_batches_same_samples(pulse_rig: PulseRig) -> None:
+    cap = Capture(AudioConfig(input_device="vmic"))
+    await cap.start()
+    try:
+        x = noise(24000, seed=7)
+        pulse_rig.feed(np.concatenate([x, np.zeros(4800, np.int16)]))
+        fine = cap.reader()
+        batched = cap.reader(fine.position, min_samples=1920)
+        sizes = []
+        got = []
+        async with asyncio.timeout(TIMEOUT_S):
+            async for chunk in batched:
+                sizes.append(len(chunk))
+                got.append(chunk)
+                if sum(sizes) >= 24000:
+                    break
+        reference = await _collect(fine, sum(sizes))
+    finally:
+        await cap.aclose()
+    assert min(sizes) >= 1920
+    assert len(sizes) <= 24000 // 1920 + 1  # the loop was woken per batch, not per frame
+    assert np.array_equal(np.concatenate(got), reference[: sum(sizes)])
+
+
+async def test_a_stalled_loop_drops_old_frames_counts_them_and_readers_learn(
+    alsa_rig: AlsaFileRig,
+) -> None:
+    alsa_rig.write_input(noise(24000 * 2))
+    cap = Capture(AudioConfig(input_device="fakemic", ring_ms=500))
+    reader = cap.reader(0)
+    await cap.start()
+    try:
+        time.sleep(0.3)  # deliberately block the loop: the unpaced mic floods meanwhile
+        assert len(cap._inbox) <= cap._ring.capacity // cap.frame_samples  # bounded
+        with pytest.raises(SamplesLost):
+            await anext(reader)
+        assert cap.overflows > 0
+        head = cap.head
+        await asyncio.sleep(0.05)
+        assert cap.head > head  # capture goes on after the stall
     finally:
         await cap.aclose()

@@ -99,3 +99,23 @@ async def test_stop_mid_stream_silences_and_counter_matches_speaker(pulse_rig: P
     assert np.array_equal(heard[-len(y) :], y)
     assert pb.played_samples == played + len(y)
     assert pb.underruns == 0
+
+
+async def test_lost_speaker_is_reported_and_drain_returns(pulse_rig: PulseRig) -> None:
+    pb = Playback(AudioConfig(output_device="vspk", playback_start_ms=20))
+    await pb.start()
+    try:
+        pb.write(noise(24000 * 3))
+        await asyncio.sleep(0.3)
+        pulse_rig.stop()  # the "USB speaker" disappears mid-reply
+        async with asyncio.timeout(TIMEOUT_S):
+            await pb.drain()
+        assert pb.lost.is_set() and pb.last_error
+        assert pb.played_samples < 24000 * 3
+        await asyncio.to_thread(pulse_rig.start)  # back: the next reply plays
+        pb.write(noise(2400))
+        async with asyncio.timeout(TIMEOUT_S):
+            await pb.drain()
+        assert not pb.lost.is_set()
+    finally:
+        await pb.aclose()

@@ -35,3 +35,14 @@ def test_reading_past_head_is_an_error() -> None:
     with pytest.raises(ValueError):
         ring.read(0, 3)
     assert ring.read(2).size == 0
+
+
+def test_skip_makes_the_gap_and_everything_before_unreadable() -> None:
+    ring = SampleRing(10)
+    ring.push(np.arange(4, dtype=np.int16))
+    ring.skip(3)
+    ring.push(np.array([7, 8], dtype=np.int16))
+    assert ring.head == 9 and ring.tail == 7
+    assert ring.read(7).tolist() == [7, 8]
+    with pytest.raises(SamplesLost):
+        ring.read(2)
