@@ -54,15 +54,15 @@ def _wake_test(args: argparse.Namespace) -> int:
     from edge_agent.wake.models import resolve_models
 
     cfg = load(args)
-    changes: dict[str, object] = {}
+    wake = cfg.wake
     if args.model:
-        changes["models"] = tuple(args.model)
+        wake = dataclasses.replace(wake, models=tuple(args.model))
     if args.threshold is not None:
         if not 0.0 <= args.threshold <= 1.0:
             print(f"error: --threshold {args.threshold!r}: must be 0.0..1.0", file=sys.stderr)
             return EX_CONFIG
-        changes["threshold"] = args.threshold
-    cfg = dataclasses.replace(cfg, wake=dataclasses.replace(cfg.wake, **changes))
+        wake = dataclasses.replace(wake, threshold=args.threshold)
+    cfg = dataclasses.replace(cfg, wake=wake)
     try:
         pcm = read_wav_16k(Path(args.file))
     except (OSError, ValueError) as exc:

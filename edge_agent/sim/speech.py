@@ -34,10 +34,11 @@ def resample(pcm: np.ndarray, from_hz: int, to_hz: int) -> np.ndarray:
     """Resample int16 mono audio with soxr (high quality)."""
     if from_hz == to_hz:
         return pcm.astype(np.int16, copy=False)
-    import soxr
+    import soxr  # type: ignore[import-untyped]
 
     out = soxr.resample(pcm.astype(np.float32) / 32768, from_hz, to_hz, quality="HQ")
-    return np.clip(np.round(out * 32768), -32768, 32767).astype(np.int16)
+    pcm16: np.ndarray = np.clip(np.round(out * 32768), -32768, 32767).astype(np.int16)
+    return pcm16
 
 
 def _espeak(text: str, voice: str, speed_wpm: int) -> np.ndarray:
@@ -74,7 +75,8 @@ def speak(
     key = hashlib.sha256(f"{text}\0{voice}\0{speed_wpm}\0{rate_hz}".encode()).hexdigest()[:24]
     path = folder / f"{key}.npy"
     if path.is_file():
-        return np.load(path)
+        cached: np.ndarray = np.load(path)
+        return cached
     pcm = resample(_espeak(text, voice, speed_wpm), ESPEAK_RATE_HZ, rate_hz)
     folder.mkdir(parents=True, exist_ok=True)
     with tempfile.NamedTemporaryFile(dir=folder, suffix=".npy", delete=False) as fh:

@@ -124,11 +124,13 @@ class WakeDetector:
     @property
     def last_embedding(self) -> np.ndarray:
         """The speech embedding (96,) of the last step, for benchmarks and verifier training."""
-        return self._features.embeddings[-1]
+        newest: np.ndarray = self._features.embeddings[-1]
+        return newest
 
     def embedding_window(self, n_frames: int = 16) -> np.ndarray:
         """The last n_frames embeddings (n_frames, 96): what a verifier sees at this step."""
-        return self._features.window(n_frames)[0]
+        window: np.ndarray = self._features.window(n_frames)[0]
+        return window
 
     @property
     def model_names(self) -> list[str]:

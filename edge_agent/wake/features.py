@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Final
 
 import numpy as np
-import onnxruntime as ort
+import onnxruntime as ort  # type: ignore[import-untyped]
 
 from edge_agent.errors import WakeModelError
 
@@ -68,11 +68,13 @@ class FeatureStream:
 
     def _melspectrogram(self, pcm: np.ndarray) -> np.ndarray:
         out = self._mel.run(None, {"input": pcm.astype(np.float32)[None, :]})[0]
-        return np.squeeze(out).astype(np.float32) / 10 + 2
+        spec: np.ndarray = np.squeeze(out).astype(np.float32) / 10 + 2
+        return spec
 
     def _embed(self, windows: np.ndarray) -> np.ndarray:
         out = self._emb.run(None, {"input_1": windows[..., None].astype(np.float32)})[0]
-        return out.reshape(len(windows), -1)
+        flat: np.ndarray = out.reshape(len(windows), -1)
+        return flat
 
     def step(self, pcm: np.ndarray) -> np.ndarray:
         """Add one 1280-sample step; returns the newest embedding (96,)."""
@@ -82,11 +84,13 @@ class FeatureStream:
         self._mel_buffer = np.concatenate((self._mel_buffer, mel))[-_MEL_WINDOW:]
         embedding = self._embed(self._mel_buffer[None])
         self.embeddings = np.concatenate((self.embeddings, embedding))[-_FEATURES_KEPT:]
-        return embedding[0]
+        newest: np.ndarray = embedding[0]
+        return newest
 
     def window(self, n_frames: int) -> np.ndarray:
         """The last n embeddings as a (1, n, 96) model input."""
-        return self.embeddings[-n_frames:][None].astype(np.float32)
+        window: np.ndarray = self.embeddings[-n_frames:][None].astype(np.float32)
+        return window
 
 
 class VadStream:

@@ -33,7 +33,8 @@ class Verifier:
         """Probabilities for a batch of (n, n_frames, 96) windows (or one (n_frames, 96))."""
         flat = np.asarray(windows, np.float32).reshape(-1, self.mean.shape[0])
         z = ((flat - self.mean) / self.scale) @ self.weights + self.bias
-        return 1.0 / (1.0 + np.exp(-np.clip(z, -50, 50)))
+        prob: np.ndarray = 1.0 / (1.0 + np.exp(-np.clip(z, -50, 50)))
+        return prob
 
     def save(self, path: Path) -> None:
         np.savez(
