@@ -99,7 +99,7 @@ class Timeline:
 
     def add_record(self, record: logging.LogRecord) -> None:
         fields = {k: getattr(record, k) for k in _FIELDS_SHOWN if hasattr(record, k)}
-        fields = {k: v for k, v in fields.items() if v is not None}
+        fields = {k: v for k, v in fields.items() if v is not None and v != ""}
         at_s = time.monotonic() - self.t0
         self.entries.append(TimelineEntry(at_s, "log", record.getMessage(), fields))
 
@@ -198,7 +198,6 @@ class PipelineRig:
             ready.cancel()
             code = self._task.result() if self._task in done else None
             raise RuntimeError(f"the daemon did not get ready (exit code {code}); see the log")
-        self.timeline.t0 = time.monotonic()
 
     def _sim_config(self, cfg: Config, url: str) -> Config:
         assert self._tmp is not None and self.sound is not None
@@ -295,6 +294,21 @@ def trim_silence(pcm: np.ndarray, level: int = 300) -> np.ndarray:
     """`pcm` without the leading and trailing quiet espeak-ng adds (samples below `level`)."""
     loud = np.flatnonzero(np.abs(pcm.astype(np.int32)) > level)
     return pcm[loud[0] : loud[-1] + 1] if len(loud) else pcm[:0]
+
+
+def played_prefix(heard: np.ndarray, pcm: np.ndarray, probe: int = 2400) -> tuple[int, int]:
+    """Where `pcm` starts in `heard` (found by its first `probe` samples, earliest match) and how
+    many of its samples follow there exactly; (-1, 0) if its start was never played."""
+    hay, probe_bytes = heard.tobytes(), pcm[:probe].tobytes()
+    at = hay.find(probe_bytes)
+    while at >= 0 and at % 2:
+        at = hay.find(probe_bytes, at + 1)
+    if at < 0:
+        return -1, 0
+    start = at // 2
+    n = min(len(pcm), len(heard) - start)
+    diff = np.flatnonzero(heard[start : start + n] != pcm[:n])
+    return start, int(diff[0]) if len(diff) else n
 
 
 def _trim_tail(pcm: np.ndarray, level: int = 300) -> np.ndarray:

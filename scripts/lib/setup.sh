@@ -55,7 +55,8 @@ ea_setup_all() {
     ea_apt $EA_APT_RUNTIME $EA_APT_TEST
     ea_venv test
   else
-    ea_apt $EA_APT_RUNTIME espeak-ng sox
+    # simulate: espeak-ng speaks the question; a private PulseAudio is the real-time sound card
+    ea_apt $EA_APT_RUNTIME espeak-ng sox pulseaudio pulseaudio-utils libasound2-plugins
     ea_venv test
   fi
   export EDGE_AGENT_MODELS_DIR=${EDGE_AGENT_MODELS_DIR:-$PWD/.cache/models}

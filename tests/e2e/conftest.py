@@ -12,7 +12,6 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-import numpy as np
 import pytest
 from gpiozero.pins.mock import MockFactory, MockPWMPin
 
@@ -72,7 +71,7 @@ def e2e_config(*, follow_up_s: float = 0.6, devices: tuple[DeviceConfig, ...] = 
         error="on red",
     )
     return Config(
-        audio=AudioConfig(reopen_interval_s=0.3),
+        audio=AudioConfig(reopen_interval_s=0.3, playback_start_ms=200),
         earcons=EarconsConfig(volume=0.3),
         realtime=RealtimeConfig(silence_duration_ms=400, connect_timeout_s=5.0),
         conversation=ConversationConfig(
@@ -103,18 +102,3 @@ def led_states(factory: MockFactory) -> list[str]:
             shown.append((at, tuple(colour)))
     names = [COLOURS.get(c, str(c)) for _, c in shown]
     return [n for i, n in enumerate(names) if i == 0 or n != names[i - 1]]
-
-
-def longest_prefix(haystack: np.ndarray, needle: np.ndarray, probe: int = 2400) -> tuple[int, int]:
-    """Where `needle` starts in `haystack` (found by its first `probe` samples) and how many of
-    its samples follow there exactly; (-1, 0) if its start is not there."""
-    hay, probe_bytes = haystack.tobytes(), needle[:probe].tobytes()
-    at = hay.find(probe_bytes)
-    while at >= 0 and at % 2:
-        at = hay.find(probe_bytes, at + 1)
-    if at < 0:
-        return -1, 0
-    start = at // 2
-    n = min(len(needle), len(haystack) - start)
-    diff = np.flatnonzero(haystack[start : start + n] != needle[:n])
-    return start, int(diff[0]) if len(diff) else n

@@ -10,11 +10,12 @@ from gpiozero.pins.mock import MockFactory
 from edge_agent.config import DeviceConfig
 from edge_agent.sim.notify import NotifySink
 from edge_agent.sim.pipeline_rig import PipelineRig, spoken_request, trim_silence
+from edge_agent.sim.pipeline_rig import played_prefix as longest_prefix
 from edge_agent.sim.scenario import Call, Reply, Scenario, Turn, tone
 from edge_agent.sim.speech import speak
 from edge_agent.system.notify import Notifier
 
-from .conftest import e2e_config, led_states, longest_prefix
+from .conftest import e2e_config, led_states
 
 WEATHER_REPLY = Reply("It is four degrees and cloudy in Toronto.", tone(523, 1000))
 

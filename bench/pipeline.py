@@ -1,0 +1,293 @@
+"""The whole daemon on the real-time PulseAudio rig, measured side by side in one run.
+
+1. Idle CPU per audio second: `edge-agent run` (mic capture at 24 kHz, soxr to 16 kHz, our
+   detector with its defaults, the App, tools loaded) against bare openWakeWord 0.5.1 (its
+   `Model.predict` on 1280-sample PyAudio reads from the same virtual mic at 16 kHz), each in its
+   own process, both hearing the same speech without the wake word. CPU from /proc (user+sys)
+   over the same window; rounds alternate the order, the best round of each is kept.
+   Goal: daemon <= 1.2x bare.
+2. Idle RSS of both processes at the end of the window (goal: daemon <= 120 MB on x86-64).
+3. Pipeline-added reply latency, p50/p95 over N turns (goal p95 <= 30 ms): from the Realtime
+   emulator queueing the first audio delta of a reply to the first reply sample handed to ALSA
+   (the PortAudio callback; seen by a 0.5 ms sampler thread on the emulator's event list and
+   the playback counter). Turns run in-process on the same rig: wake word, then follow-ups.
+4. Playback underruns over those turns.
+
+    PYTHONPATH=. python bench/pipeline.py [--seconds 10] [--rounds 2] [--turns 20]
+
+Lines starting with ``::metric`` are what `bench/run` puts in its table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+from edge_agent.config import Config, ConversationConfig, RealtimeConfig
+from edge_agent.sim.notify import NotifySink
+from edge_agent.sim.pipeline_rig import PipelineRig, spoken_request, trim_silence
+from edge_agent.sim.pulse_rig import PulseRig
+from edge_agent.sim.scenario import Reply, Scenario, Turn, tone
+from edge_agent.sim.speech import speak
+from edge_agent.states import State
+from edge_agent.wake.models import default_models_dir, fetch_models
+
+ROOT = Path(__file__).resolve().parents[1]
+TICK_S = os.sysconf("SC_CLK_TCK")
+SENTENCES = (
+    "the quick brown fox jumps over the lazy dog",
+    "please remember to buy milk and bread on the way home",
+    "hey travis, the meeting has moved to three o'clock",
+    "it is going to rain later this afternoon",
+)
+
+BARE_CHILD = r"""
+import sys, types
+import numpy as np, pyaudio
+sys.modules["openwakeword.custom_verifier_model"] = types.SimpleNamespace(train_custom_verifier=None)
+from openwakeword.model import Model
+d = sys.argv[1]
+model = Model(wakeword_models=[d + "/hey_jarvis_v0.1.onnx"], inference_framework="onnx",
+              melspec_model_path=d + "/melspectrogram.onnx",
+              embedding_model_path=d + "/embedding_model.onnx")
+pa = pyaudio.PyAudio()
+index = next(i for i in range(pa.get_device_count())
+             if pa.get_device_info_by_index(i)["name"] == "vmic")
+stream = pa.open(format=pyaudio.paInt16, channels=1, rate=16000, input=True,
+                 input_device_index=index, frames_per_buffer=1280)
+first = True
+while True:
+    frame = np.frombuffer(stream.read(1280, exception_on_overflow=False), np.int16)
+    model.predict(frame)
+    if first:
+        print("ready", flush=True)
+        first = False
+"""
+
+
+def cpu_s(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICK_S  # utime + stime
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def talk_without_wake(seconds: float) -> np.ndarray:
+    parts: list[np.ndarray] = []
+    while sum(len(p) for p in parts) < seconds * 24000:
+        for text in SENTENCES:
+            parts += [trim_silence(speak(text)), np.zeros(7200, np.int16)]
+    return np.concatenate(parts)[: int(seconds * 24000)]
+
+
+def measure(proc: subprocess.Popen[bytes], rig: PulseRig, feed: np.ndarray, window_s: float):
+    """CPU seconds per wall second and RSS of `proc` while `feed` plays into the mic."""
+    feeder = rig.feed(np.concatenate([feed, np.zeros(24000, np.int16)]))
+    time.sleep(1.0)  # warm-up: first inference, caches
+    start_cpu, start = cpu_s(proc.pid), time.monotonic()
+    time.sleep(window_s)
+    used = cpu_s(proc.pid) - start_cpu
+    wall = time.monotonic() - start
+    rss = rss_mb(proc.pid)
+    feeder.wait(30)
+    return used / wall, rss
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.terminate()
+    try:
+        proc.wait(5)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def run_bare(rig: PulseRig, models: Path, feed: np.ndarray, window_s: float):
+    env = {**os.environ, **rig.env, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen(
+        [sys.executable, "-c", BARE_CHILD, str(models)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        assert proc.stdout is not None
+        if proc.stdout.readline().strip() != b"ready":
+            raise RuntimeError("bare openWakeWord did not start")
+        return measure(proc, rig, feed, window_s)
+    finally:
+        stop(proc)
+
+
+def run_daemon(rig: PulseRig, models: Path, feed: np.ndarray, window_s: float, tmp: Path):
+    cfg = tmp / "config.toml"
+    cfg.write_text(f'[daemon]\nstate_dir = "{tmp / "state"}"\nlog_level = "warning"\n')
+    with NotifySink(tmp / f"notify-{time.monotonic_ns()}") as sink:
+        env = {
+            **os.environ,
+            **rig.env,
+            "PYTHONPATH": str(ROOT),
+            "EDGE_AGENT_MODELS_DIR": str(models),
+            "OPENAI_API_KEY": "sk-bench-not-used",
+            "NOTIFY_SOCKET": sink.path,
+            "EDGE_AGENT_LOG_STDERR": "1",
+        }
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "edge_agent", "run", "--config", str(cfg)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            sink.wait_for("READY=1", timeout_s=30)
+            return measure(proc, rig, feed, window_s)
+        finally:
+            stop(proc)
+
+
+def idle_phase(args: argparse.Namespace, models: Path) -> dict[str, float]:
+    feed = talk_without_wake(args.seconds + 2)
+    best: dict[str, tuple[float, float]] = {}
+    with PulseRig() as rig, tempfile.TemporaryDirectory() as tmp:
+        for r in range(args.rounds):
+            order = ("bare", "daemon") if r % 2 == 0 else ("daemon", "bare")
+            for which in order:
+                if which == "bare":
+                    result = run_bare(rig, models, feed, args.seconds)
+                else:
+                    result = run_daemon(rig, models, feed, args.seconds, Path(tmp))
+                print(
+                    f"  round {r + 1} {which:6s}: {result[0]:.4f} CPU-s/s, RSS {result[1]:.0f} MB"
+                )
+                if which not in best or result[0] < best[which][0]:
+                    best[which] = result
+    return {
+        "bare_cpu": best["bare"][0],
+        "daemon_cpu": best["daemon"][0],
+        "bare_rss": best["bare"][1],
+        "daemon_rss": best["daemon"][1],
+    }
+
+
+class Sampler(threading.Thread):
+    """Timestamps (0.5 ms resolution) the emulator's first delta of each reply and the first
+    reply sample the playback callback hands to ALSA after it."""
+
+    def __init__(self, events: list[dict[str, object]], playback: object) -> None:
+        super().__init__(daemon=True)
+        self.events, self.playback = events, playback
+        self.latencies_ms: list[float] = []
+        self.running = True
+
+    def run(self) -> None:
+        seen, responses = 0, set()
+        waiting_since: float | None = None
+        played_before = 0
+        while self.running:
+            now = time.perf_counter()
+            n = len(self.events)
+            for ev in self.events[seen:n]:
+                rid = ev.get("response_id")
+                if ev.get("type") == "response.output_audio.delta" and rid not in responses:
+                    responses.add(rid)
+                    waiting_since = now
+                    played_before = self.playback.played_samples  # type: ignore[attr-defined]
+            seen = n
+            played = self.playback.played_samples  # type: ignore[attr-defined]
+            if waiting_since is not None and played > played_before:
+                self.latencies_ms.append((now - waiting_since) * 1000)
+                waiting_since = None
+            time.sleep(0.0005)
+
+
+async def latency_phase(args: argparse.Namespace) -> dict[str, float]:
+    reply = Reply("ok", tone(600, 300))
+    scenario = Scenario(tuple(Turn(reply=reply) for _ in range(args.turns + 2)))
+    cfg = Config(
+        conversation=ConversationConfig(follow_up_s=4.0, no_speech_timeout_s=4.0),
+        realtime=RealtimeConfig(silence_duration_ms=400),
+    )
+    first, _ = spoken_request("what time is it", tail_s=0.2)
+    again = np.concatenate([np.zeros(2400, np.int16), trim_silence(speak("what time is it"))])
+    async with PipelineRig(cfg, scenario=scenario) as rig:
+        assert rig.pipeline is not None and rig.emulator is not None
+        p = rig.pipeline
+        sampler = Sampler(rig.emulator.server_events, p.speaker.playback)
+        sampler.start()
+        try:
+            await rig.say(first)
+            for i in range(args.turns - 1):
+                await rig.wait_for(
+                    lambda i=i: len(p.turns.finished) >= i + 1 and p.app.state is State.LISTENING,
+                    30,
+                    "the follow-up window",
+                )
+                await rig.say(again)
+            await rig.wait_for(lambda: len(sampler.latencies_ms) >= args.turns, 30, "replies")
+        finally:
+            sampler.running = False
+            sampler.join()
+        underruns = p.speaker.playback.underruns
+        turn_latency = [t.latency_ms for t in p.turns.finished if t.latency_ms is not None]
+    lat = sorted(sampler.latencies_ms)
+    return {
+        "added_p50": float(np.percentile(lat, 50)),
+        "added_p95": float(np.percentile(lat, 95)),
+        "added_max": lat[-1],
+        "turns": float(len(lat)),
+        "underruns": float(underruns),
+        "turn_latency_p50": statistics.median(turn_latency) if turn_latency else float("nan"),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=float, default=10.0, help="idle window per run, s")
+    parser.add_argument("--rounds", type=int, default=2, help="idle rounds (order alternates)")
+    parser.add_argument("--turns", type=int, default=20, help="reply latency samples")
+    args = parser.parse_args()
+    models = default_models_dir()
+    fetch_models(models)
+    print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, {time.strftime('%F %T')}")
+    print(f"idle: {args.rounds} rounds x {args.seconds:g} s of speech without the wake word")
+    idle = idle_phase(args, models)
+    print(f"latency: {args.turns} turns (wake word, then follow-ups), replies of 300 ms")
+    lat = asyncio.run(latency_phase(args))
+    ratio = idle["daemon_cpu"] / idle["bare_cpu"]
+    rows = [
+        ("idle CPU, bare openWakeWord", f"{idle['bare_cpu']:.4f} CPU-s/s", ""),
+        ("idle CPU, edge-agent run", f"{idle['daemon_cpu']:.4f} CPU-s/s", ""),
+        ("idle CPU ratio daemon/bare", f"{ratio:.2f}x", "<= 1.2x"),
+        ("idle RSS, bare openWakeWord", f"{idle['bare_rss']:.0f} MB", ""),
+        ("idle RSS, edge-agent run", f"{idle['daemon_rss']:.0f} MB", "<= 120 MB"),
+        ("reply latency added, p50", f"{lat['added_p50']:.1f} ms", ""),
+        ("reply latency added, p95", f"{lat['added_p95']:.1f} ms", "<= 30 ms"),
+        ("reply latency added, max", f"{lat['added_max']:.1f} ms", ""),
+        ("playback underruns", f"{lat['underruns']:.0f} in {lat['turns']:.0f} turns", "0"),
+        ("end of speech -> reply audio, p50 (*)", f"{lat['turn_latency_p50']:.0f} ms", ""),
+    ]
+    print()
+    for name, value, goal in rows:
+        print(f"  {name:40s} {value:>22s}  {goal}")
+    print("  (*) the turn record's LATENCY_MS; the emulator answers at once, a real model does not")
+    for name, value, goal in rows:
+        print(f"::metric pipeline | {name} | {value} | {goal}")
+
+
+if __name__ == "__main__":
+    main()
