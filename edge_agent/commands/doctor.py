@@ -80,6 +80,9 @@ def _doctor(args: argparse.Namespace) -> int:
     from edge_agent.commands.common import setup_logging_from
     from edge_agent.probes import DoctorOptions, run_checks
 
+    if args.timeout_s <= 0 or args.record_s <= 0:
+        print("doctor: --timeout-s and --record-s must be more than 0", file=sys.stderr)
+        return 2
     if args.log_level:
         setup_logging_from(args)
     opts = DoctorOptions(

@@ -165,3 +165,9 @@ async def test_names_resolve_through_the_name_service(
     assert "getent hosts nowhere.doctor.test" in bad["network"]["hint"]
     assert bad["realtime"]["status"] == "fail" and "unreachable" in bad["realtime"]["detail"]
     assert realtime.handshakes == [101]
+
+
+async def test_bad_durations_are_usage_errors(alsa: AlsaFileRig, models_dir: Path) -> None:
+    code, out, err = await doctor(alsa, models_dir, "--record-s", "0")
+    assert (code, out) == (2, "")
+    assert "--record-s must be more than 0" in err
