@@ -1,0 +1,131 @@
+"""Sound probes: record from the configured mic and play silence on the configured speaker.
+
+Both run in one worker thread on one PyAudio instance (PortAudio is process-global), mic first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Final
+
+from edge_agent.config import Config
+from edge_agent.doctor import CheckResult, fail, level_result, ok
+from edge_agent.probes.worker import in_thread
+
+__all__ = ["sound"]
+
+RATE_HZ: Final = 24000
+
+
+async def sound(
+    cfg: Config, pa_factory: Callable[[], Any] | None, record_s: float
+) -> list[CheckResult]:
+    """The mic, then the speaker, on one PyAudio instance (PortAudio is process-global)."""
+    return await in_thread(_sound_blocking, cfg, pa_factory, record_s)
+
+
+def _sound_blocking(
+    cfg: Config, pa_factory: Callable[[], Any] | None, record_s: float
+) -> list[CheckResult]:
+    """Runs in a worker thread: open PyAudio, record, play silence, terminate."""
+    from edge_agent.audio.devices import open_pyaudio
+
+    try:
+        pa = (pa_factory or open_pyaudio)()
+    except OSError as exc:
+        hint = "install portaudio19 and alsa; is the user in the 'audio' group?"
+        return [fail("mic", f"portaudio: {exc}", hint), fail("speaker", f"portaudio: {exc}", hint)]
+    try:
+        return [_mic(pa, cfg, record_s), _speaker(pa, cfg)]
+    finally:
+        pa.terminate()
+
+
+_BUSY_HINT: Final = (
+    "another program holds the device: stop the daemon first (`sudo systemctl stop "
+    "edge-agent`), or use a shared device (dsnoop/dmix, PulseAudio/PipeWire)"
+)
+
+
+def _open_hint(exc: BaseException, kind: str) -> str:
+    text = str(exc).lower()
+    if "unavailable" in text or "busy" in text:
+        return _BUSY_HINT
+    key = "audio.input_device" if kind == "mic" else "audio.output_device"
+    return f"check {key} (`edge-agent audio list`) and that the user is in the 'audio' group"
+
+
+def _missing_hint(message: str, key: str, tool: str) -> str:
+    if "devices: none" in message:
+        return (
+            f"no sound card seen: is it plugged in and listed by `{tool} -l`? is the user in "
+            "the 'audio' group? at boot the card may come up late (the unit waits for sound.target)"
+        )
+    return f"set {key} to one of the devices listed (exact name or a unique part of it)"
+
+
+def _mic(pa: Any, cfg: Config, record_s: float) -> CheckResult:
+    """Runs in a worker thread: record `record_s` from the configured mic."""
+    import numpy as np
+    import pyaudio  # type: ignore[import-untyped]
+
+    from edge_agent.audio.devices import find_device, quiet_stderr
+    from edge_agent.commands.audio import level_dbfs
+    from edge_agent.errors import AudioDeviceError
+
+    spec = cfg.audio.input_device
+    try:
+        dev = find_device(pa, spec, "input")
+    except AudioDeviceError as exc:
+        return fail("mic", str(exc), _missing_hint(str(exc), "audio.input_device", "arecord"))
+    frames = int(RATE_HZ * record_s)
+    try:
+        with quiet_stderr():
+            stream = pa.open(
+                format=pyaudio.paInt16,
+                channels=1,
+                rate=RATE_HZ,
+                input=True,
+                input_device_index=dev.index,
+                frames_per_buffer=RATE_HZ // 50,
+            )
+        try:
+            data = stream.read(frames, exception_on_overflow=False)
+        finally:
+            stream.stop_stream()
+            stream.close()
+    except OSError as exc:
+        return fail("mic", f"{dev.name!r} does not open: {exc}", _open_hint(exc, "mic"))
+    samples = np.frombuffer(data, dtype=np.int16)
+    return level_result(dev.name, level_dbfs(samples), len(samples) / RATE_HZ)
+
+
+def _speaker(pa: Any, cfg: Config) -> CheckResult:
+    """Runs in a worker thread: open the speaker and play 0.1 s of silence."""
+    import pyaudio
+
+    from edge_agent.audio.devices import find_device, quiet_stderr
+    from edge_agent.errors import AudioDeviceError
+
+    try:
+        dev = find_device(pa, cfg.audio.output_device, "output")
+    except AudioDeviceError as exc:
+        return fail("speaker", str(exc), _missing_hint(str(exc), "audio.output_device", "aplay"))
+    try:
+        with quiet_stderr():
+            stream = pa.open(
+                format=pyaudio.paInt16,
+                channels=1,
+                rate=RATE_HZ,
+                output=True,
+                output_device_index=dev.index,
+                frames_per_buffer=RATE_HZ // 50,
+            )
+        try:
+            stream.write(bytes(2 * RATE_HZ // 10))
+        finally:
+            stream.stop_stream()
+            stream.close()
+    except OSError as exc:
+        return fail("speaker", f"{dev.name!r} does not open: {exc}", _open_hint(exc, "speaker"))
+    return ok("speaker", f"{dev.name!r} opens and plays (0.1 s of silence)")
