@@ -202,7 +202,7 @@ class WakeDetector:
             if (
                 vad_recent is None
                 and self._vad is not None
-                and model.decision.passes(score, verified)
+                and model.decision.needs_vad(score, self.samples_stepped, verified)
             ):
                 vad_recent = self._vad_recent()
             if model.decision.update(
