@@ -36,6 +36,7 @@ from edge_agent.config import WakeConfig
 from edge_agent.sim.wakeset import RATE_HZ, Stream, build_wakeset
 from edge_agent.wake.decision import DecisionRule, WakeDecision
 from edge_agent.wake.detector import WakeDetector
+from edge_agent.wake.features import VadStream
 from edge_agent.wake.models import ModelPaths, default_models_dir, fetch_models
 from edge_agent.wake.verifier import Verifier, train_verifier
 
@@ -87,6 +88,8 @@ def trace(job: tuple[np.ndarray, bool]) -> Trace:
     paths = model_paths()
     bare = bare_model(paths) if with_bare else None
     ours = WakeDetector(WakeConfig(), paths)
+    assert paths.vad is not None
+    vad_stream = VadStream(paths.vad)  # every step's VAD score, for the replayed rules
     n = len(pcm) // STEP
     bare_scores = np.zeros(n, np.float32)
     scores, vad = np.zeros(n, np.float32), np.zeros(n, np.float32)
@@ -97,7 +100,7 @@ def trace(job: tuple[np.ndarray, bool]) -> Trace:
         if bare is not None:
             bare_scores[i] = bare.predict(frame)["hey_jarvis_v0.1"]  # type: ignore[attr-defined]
         detections += [d.sample_16k for d in ours.process(frame)]
-        scores[i], vad[i] = ours.last_scores["hey_jarvis"], ours.last_vad
+        scores[i], vad[i] = ours.last_scores["hey_jarvis"], vad_stream.step(frame)
         embeddings[i] = ours.last_embedding
     return Trace(bare_scores if with_bare else None, scores, vad, embeddings, detections)
 

@@ -124,7 +124,13 @@ class AudioConfig:
     output_device: str = _f(
         "default", "ALSA playback device: exact name, a unique substring, or 'default'"
     )
-    frame_ms: int = _f(20, "capture frame length in milliseconds", min=10, max=100)
+    frame_ms: int = _f(
+        40,
+        "capture frame length in milliseconds; each frame wakes the audio thread, so shorter "
+        "frames cost idle CPU",
+        min=10,
+        max=100,
+    )
     preroll_ms: int = _f(
         500, "audio streamed from before the wake word's detection, ms", min=0, max=1800
     )

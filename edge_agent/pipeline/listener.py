@@ -45,6 +45,7 @@ __all__ = ["Listener"]
 log = logging.getLogger(__name__)
 
 _STEP_16K: Final = 1280  # openWakeWord's 80 ms step: hand the detector whole steps
+_STEP_24K: Final = 1920  # the same 80 ms at the capture rate: wake the loop once per step
 _STALL_S: Final = 3.0  # no frame for this long while open (and not reported lost) = unhealthy
 
 
@@ -160,7 +161,7 @@ class Listener:
         base_16k = detector.samples_in
         pending: list[np.ndarray] = []
         pending_n = 0
-        async for chunk in self.capture.reader(start):
+        async for chunk in self.capture.reader(start, min_samples=_STEP_24K):
             pcm16 = resampler.process(chunk)
             pending.append(pcm16)
             pending_n += len(pcm16)

@@ -41,6 +41,15 @@ class WakeDecision:
             return False
         return verifier_score is None or verifier_score >= self.rule.verifier_threshold
 
+    def needs_vad(self, score: float, now_16k: int, verifier_score: float | None = None) -> bool:
+        """Would this step fire but for the VAD gate? Only then is a VAD score worth computing."""
+        if self.rule.vad_threshold <= 0 or not self.passes(score, verifier_score):
+            return False
+        if self.run_steps + 1 != self.rule.patience_frames:
+            return False
+        last = self.last_fire_16k
+        return last is None or now_16k - last >= self.rule.refractory_16k
+
     def update(
         self,
         score: float,

@@ -5,12 +5,15 @@ input samples. Audio of any length is buffered into openWakeWord's 80 ms (1280-s
 each step yields one score per model, and a model fires when its score stays at or above its
 threshold for `patience_frames` consecutive steps (once per run of such steps), outside the
 refractory period after its last detection, and — if VAD gating is on — when Silero VAD heard
-speech shortly before.
+speech shortly before. The VAD only runs when it can change a decision: the detector keeps the
+last ~2.5 s of steps and scores them with Silero VAD (from a fresh state) only on a step that
+would otherwise fire, instead of running a second model on every step as openWakeWord does.
 """
 
 from __future__ import annotations
 
 import logging
+from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,7 +35,12 @@ log = logging.getLogger(__name__)
 SAMPLE_RATE_HZ: Final = 16000
 WARMUP_STEPS: Final = 5  # openWakeWord zeroes the first 5 scores after a (re)start
 # openWakeWord's VAD gate looks at the steps 4..6 back: the speech of the wake word itself.
-_VAD_LOOKBACK: Final = slice(-7, -4)
+_VAD_SKIP_NEWEST: Final = 4
+_VAD_LOOKBACK_STEPS: Final = 3
+# Steps the lazy VAD gate re-scores when a step passes the threshold: the lookback plus ~2 s
+# before it to settle Silero's recurrent state (measured with bench/wake_accuracy.py: the same
+# decisions as a VAD run on every step).
+_VAD_HISTORY_STEPS: Final = 32
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,12 +128,13 @@ class WakeDetector:
             if model_paths.vad is None:
                 raise WakeModelError("vad_threshold > 0 needs the silero_vad model; pass its path")
             self._vad = VadStream(model_paths.vad)
+        self._recent_steps: deque[np.ndarray] = deque(maxlen=_VAD_HISTORY_STEPS)
         self._pending = np.zeros(0, np.int16)
         self.samples_in = 0  # every input sample since construction
         self.samples_stepped = 0  # samples consumed by whole steps
         self._steps_since_reset = 0
         self.last_scores: dict[str, float] = {m.name: 0.0 for m in self._models}
-        self.last_vad = 0.0  # Silero VAD score of the last step (0 when gating is off)
+        self.vad_runs = 0  # steps on which the VAD gate was evaluated
 
     @property
     def last_embedding(self) -> np.ndarray:
@@ -145,8 +154,7 @@ class WakeDetector:
     def reset(self) -> None:
         """Clear the audio state after a turn; the sample counter keeps counting."""
         self._features.reset()
-        if self._vad is not None:
-            self._vad.reset()
+        self._recent_steps.clear()
         self._steps_since_reset = 0
         for model in self._models:
             model.decision.reset()
@@ -177,13 +185,12 @@ class WakeDetector:
 
     def _step(self, step: np.ndarray) -> list[Detection]:
         self._features.step(step)
-        vad_recent = None
         if self._vad is not None:
-            self.last_vad = self._vad.step(step)
-            vad_recent = max(self._vad.scores[_VAD_LOOKBACK], default=0.0)
+            self._recent_steps.append(step)
         self.samples_stepped += STEP_SAMPLES
         self._steps_since_reset += 1
         warming = self._steps_since_reset <= WARMUP_STEPS
+        vad_recent: float | None = None
         detections = []
         for model in self._models:
             score = 0.0 if warming else model.score(self._features)
@@ -192,6 +199,12 @@ class WakeDetector:
             if model.verifier is not None and score >= model.decision.rule.threshold:
                 window = self._features.window(model.verifier.n_frames)
                 verified = float(model.verifier.probability(window)[0])
+            if (
+                vad_recent is None
+                and self._vad is not None
+                and model.decision.needs_vad(score, self.samples_stepped, verified)
+            ):
+                vad_recent = self._vad_recent()
             if model.decision.update(
                 score, self.samples_stepped, vad_recent=vad_recent, verifier_score=verified
             ):
@@ -200,3 +213,13 @@ class WakeDetector:
                 )
                 detections.append(Detection(model.name, score, self.samples_stepped))
         return detections
+
+    def _vad_recent(self) -> float:
+        """The highest Silero VAD score around the wake word (steps 4..6 back), scored now over
+        the kept steps from a fresh VAD state; the last 4 steps are not needed."""
+        assert self._vad is not None
+        self.vad_runs += 1
+        self._vad.reset()
+        for step in list(self._recent_steps)[:-_VAD_SKIP_NEWEST]:
+            self._vad.step(step)
+        return max(self._vad.scores[-_VAD_LOOKBACK_STEPS:], default=0.0)

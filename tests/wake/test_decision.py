@@ -49,3 +49,19 @@ def test_reset_forgets_the_run_but_not_the_last_fire() -> None:
     decision.reset()
     assert not decision.update(0.9, 4 * STEP) and not decision.update(0.9, 5 * STEP)
     assert decision.last_fire_16k == 3 * STEP
+
+
+def test_needs_vad_only_where_the_gate_decides() -> None:
+    """The lazy VAD is computed only on steps where it can change the outcome: wherever
+    update() would fire with a passing VAD score, and nowhere else."""
+    rule = DecisionRule(patience_frames=2, refractory_16k=5 * STEP, vad_threshold=0.5)
+    scores = [0.9, 0.9, 0.9, 0.1, 0.9, 0.9, 0.1, 0.1, 0.1, 0.9, 0.9]
+    decision = WakeDecision(rule)
+    asked, fired = [], []
+    for i, score in enumerate(scores):
+        if decision.needs_vad(score, (i + 1) * STEP):
+            asked.append(i)
+        if decision.update(score, (i + 1) * STEP, vad_recent=0.9):
+            fired.append(i)
+    assert asked == fired == [1, 10]  # step 5 is in the refractory period, 2 past patience
+    assert not WakeDecision(DecisionRule()).needs_vad(0.9, STEP)  # no gate: never
