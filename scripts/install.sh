@@ -273,10 +273,17 @@ start_unit() {  # start_unit HAVE_KEY
 run_doctor() {
   ea_is_staged && return 0
   "$EA_VENV/bin/edge-agent" doctor --help >/dev/null 2>&1 || return 0
-  ea_say "running edge-agent doctor as $EA_USER"
+  local skip=()
+  if systemctl is-active --quiet edge-agent 2>/dev/null; then
+    # The running service holds the mic and the GPIO pins; doctor would only report them busy.
+    skip=(--skip audio --skip gpio)
+    ea_say "running edge-agent doctor as $EA_USER (mic and GPIO skipped: the service holds them)"
+  else
+    ea_say "running edge-agent doctor as $EA_USER"
+  fi
   runuser -u "$EA_USER" -- env CREDENTIALS_DIRECTORY=/etc/edge-agent \
     EDGE_AGENT_CONFIG=/etc/edge-agent/config.toml EDGE_AGENT_MODELS_DIR=/var/lib/edge-agent/models \
-    "$EA_VENV/bin/edge-agent" doctor || ea_say "doctor found problems: see the hints above"
+    "$EA_VENV/bin/edge-agent" doctor "${skip[@]}" || ea_say "doctor found problems: see the hints above"
 }
 
 write_manifest() {
