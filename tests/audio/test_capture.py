@@ -36,10 +36,11 @@ async def _collect(reader: CaptureReader, n: int) -> np.ndarray:
 async def test_file_capture_is_bit_exact_with_preroll_handover(alsa_rig: AlsaFileRig) -> None:
     x = noise(24000 * 3, seed=1)
     alsa_rig.write_input(x)
-    # the file rig is unpaced (millions of samples/s): a ring large enough to hold the whole take,
-    # and 20 ms frames: PortAudio's thread runs the callback back to back holding the GIL, and
-    # at 40 ms (the default) it hands over 10 s before the loop runs again in about half the runs
-    cap = Capture(AudioConfig(input_device="fakemic", ring_ms=10000, frame_ms=20))
+    # the file rig is unpaced (millions of samples/s): a ring far larger than the take (60 s; a
+    # 10 s ring was overrun once on a loaded CI machine while the first reader drained), and
+    # 20 ms frames: PortAudio's thread runs the callback back to back holding the GIL, and at
+    # 40 ms (the default) it hands over 10 s before the loop runs again in about half the runs
+    cap = Capture(AudioConfig(input_device="fakemic", ring_ms=60000, frame_ms=20))
     wake = cap.reader(0)
     await cap.start()
     try:
