@@ -6,7 +6,7 @@ from a config entry, so `edge-agent sim devices --config FILE` can serve the con
 
 from __future__ import annotations
 
-import importlib
+import pkgutil
 from typing import Final
 
 from edge_agent.sim.http import EmulatedHttpService
@@ -25,6 +25,5 @@ EMULATORS: Final[dict[str, str]] = {
 
 
 def emulator_class(family: str) -> type[EmulatedHttpService]:
-    module, _, name = EMULATORS[family].partition(":")
-    cls: type[EmulatedHttpService] = getattr(importlib.import_module(module), name)
+    cls: type[EmulatedHttpService] = pkgutil.resolve_name(EMULATORS[family])
     return cls

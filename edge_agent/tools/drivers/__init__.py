@@ -6,7 +6,7 @@ the families in use are loaded.
 
 from __future__ import annotations
 
-import importlib
+import pkgutil
 from typing import TYPE_CHECKING, Final
 
 if TYPE_CHECKING:
@@ -26,6 +26,5 @@ DRIVERS: Final[dict[str, str]] = {
 
 
 def driver_class(family: str) -> type[Driver]:
-    module, _, name = DRIVERS[family].partition(":")
-    cls: type[Driver] = getattr(importlib.import_module(module), name)
+    cls: type[Driver] = pkgutil.resolve_name(DRIVERS[family])
     return cls
