@@ -162,12 +162,22 @@ class FunctionCallDone:
 
 @dataclass(frozen=True, slots=True)
 class Usage:
+    """``response.done`` usage: what the service bills for one response (all token counts).
+
+    ``cached_tokens`` is part of ``input_tokens`` (billed at the cached rate);
+    ``cached_text_tokens + cached_audio_tokens == cached_tokens`` when the service details it.
+    """
+
     input_tokens: int = 0
     output_tokens: int = 0
     total_tokens: int = 0
+    input_text_tokens: int = 0
     input_audio_tokens: int = 0
-    output_audio_tokens: int = 0
     cached_tokens: int = 0
+    cached_text_tokens: int = 0
+    cached_audio_tokens: int = 0
+    output_text_tokens: int = 0
+    output_audio_tokens: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -264,13 +274,18 @@ def _usage(raw: object) -> Usage:
         return v if isinstance(v, int) and not isinstance(v, bool) else 0
 
     inp, out = raw.get("input_token_details"), raw.get("output_token_details")
+    cached = inp.get("cached_tokens_details") if isinstance(inp, dict) else None
     return Usage(
         input_tokens=n(raw, "input_tokens"),
         output_tokens=n(raw, "output_tokens"),
         total_tokens=n(raw, "total_tokens"),
+        input_text_tokens=n(inp, "text_tokens"),
         input_audio_tokens=n(inp, "audio_tokens"),
-        output_audio_tokens=n(out, "audio_tokens"),
         cached_tokens=n(inp, "cached_tokens"),
+        cached_text_tokens=n(cached, "text_tokens"),
+        cached_audio_tokens=n(cached, "audio_tokens"),
+        output_text_tokens=n(out, "text_tokens"),
+        output_audio_tokens=n(out, "audio_tokens"),
     )
 
 

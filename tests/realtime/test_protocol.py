@@ -154,13 +154,33 @@ def test_response_done_status_usage_and_calls() -> None:
                 "total_tokens": 30,
                 "input_tokens": 10,
                 "output_tokens": 20,
-                "input_token_details": {"audio_tokens": 7, "cached_tokens": 3},
-                "output_token_details": {"audio_tokens": 15},
+                "input_token_details": {
+                    "text_tokens": 3,
+                    "audio_tokens": 7,
+                    "cached_tokens": 3,
+                    "cached_tokens_details": {"text_tokens": 2, "audio_tokens": 1},
+                },
+                "output_token_details": {"text_tokens": 5, "audio_tokens": 15},
             },
         },
     )
     assert p.parse_server_event(raw) == p.ResponseDone(
-        "resp_1", "cancelled", "turn_detected", p.Usage(10, 20, 30, 7, 15, 3), ("call_9",)
+        "resp_1",
+        "cancelled",
+        "turn_detected",
+        p.Usage(
+            input_tokens=10,
+            output_tokens=20,
+            total_tokens=30,
+            input_text_tokens=3,
+            input_audio_tokens=7,
+            cached_tokens=3,
+            cached_text_tokens=2,
+            cached_audio_tokens=1,
+            output_text_tokens=5,
+            output_audio_tokens=15,
+        ),
+        ("call_9",),
     )
 
 
