@@ -1,13 +1,14 @@
 """The daemon's shell: owns start-up and shutdown order and moves events and actions around.
 
-`App` feeds events from one `asyncio.Queue` into the pure `StateMachine`, carries out the
-timer actions itself, hands every transition's actions to its components, and reports to
-systemd (READY once every component started, STATUS=<state> on each change, WATCHDOG while
-all components are healthy, STOPPING on SIGTERM/SIGINT). It holds no conversation rules: those
-live in `edge_agent.states`.
+`App` feeds events from one `asyncio.Queue` into the pure `TurnCore` (every turn rule lives
+there and in the `edge_agent.states` table) and carries out each action through the one table
+of handlers the components declare (`Component.handlers()`), so the order of the components does
+not matter. It schedules the core's next deadline as a `Tick`, logs what the core asks to log,
+and reports to systemd (READY once every component started, STATUS=<state> on each change,
+WATCHDOG while all components are healthy, STOPPING on SIGTERM/SIGINT).
 
-Components (mic capture, wake detector, Realtime client, playback, LEDs, tools) are passed in
-as constructor parameters; each implements the small `Component` protocol below. Start-up:
+Components (mic capture, wake detector, speech backend, playback, LEDs, tools) are passed in as
+constructor parameters; each implements the small `Component` protocol below. Start-up:
 logging → components in order → READY → event loop; shutdown: STOPPING → timer and watchdog
 cancelled → components closed in reverse order.
 """
@@ -18,47 +19,48 @@ import asyncio
 import contextlib
 import logging
 import signal
-import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Final, Protocol
+from typing import Any, Final, Protocol
 
 from edge_agent.config import Config
 from edge_agent.errors import ConfigError, EdgeAgentError, FatalRealtimeError
-from edge_agent.pipeline.turnlog import TurnLog
-from edge_agent.states import (
-    Action,
-    BeginTurn,
-    CancelTimer,
-    EndTurn,
-    Event,
-    Policy,
-    StartTimer,
-    State,
-    StateMachine,
-    Timeout,
-    WakeDetected,
-)
+from edge_agent.states import Action, BeginTurn, Event, State
 from edge_agent.system.notify import Notifier
+from edge_agent.turn.actions import FailFatal, Log, StateChanged
+from edge_agent.turn.core import TurnCore, TurnPolicy
+from edge_agent.turn.events import Tick
+from edge_agent.turn.turnlog import TurnLog
 
-__all__ = ["EX_UNAVAILABLE", "LOG_LEVELS", "App", "Component", "policy_from", "resolve_log_level"]
+__all__ = [
+    "EX_UNAVAILABLE",
+    "LOG_LEVELS",
+    "App",
+    "Component",
+    "Handlers",
+    "policy_from",
+    "resolve_log_level",
+]
 
 log = logging.getLogger(__name__)
 
 LOG_LEVELS: Final = ("debug", "info", "warning", "error")
 EX_UNAVAILABLE: Final = 69  # sysexits.h: a needed device or service is unavailable
+_LEVELS: Final = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING}
+
+Handlers = Mapping[type[Action], Callable[[Any], None]]
 
 
 class Component(Protocol):
-    """A part of the pipeline the App starts, tells about transitions, and closes."""
+    """A part of the pipeline the App starts, hands actions to, and closes."""
 
     name: str
 
     async def start(self, post: Callable[[Event], None]) -> None:
-        """Open resources; `post` (loop thread only) reports events to the state machine."""
+        """Open resources; `post` (loop thread only) reports events to the turn core."""
 
-    def handle(self, state: State, actions: Sequence[Action]) -> None:
-        """React to one transition (new state, its actions) without blocking the loop."""
+    def handlers(self) -> Handlers:
+        """The action types this component carries out, each with its handler (never blocks)."""
 
     def is_healthy(self) -> bool:
         """True while the component works (e.g. mic frames keep arriving)."""
@@ -85,21 +87,18 @@ def resolve_log_level(flag: str | None, env: Mapping[str, str], cfg: Config | No
     return cfg.daemon.log_level if cfg else "info"
 
 
-def policy_from(cfg: Config) -> Policy:
-    """The state machine's policy from the [conversation] and [audio] sections."""
-    return Policy(
+def policy_from(cfg: Config) -> TurnPolicy:
+    """The turn core's policy from the [conversation], [audio] and [realtime] sections."""
+    return TurnPolicy(
         follow_up_s=cfg.conversation.follow_up_s,
         no_speech_timeout_s=cfg.conversation.no_speech_timeout_s,
         max_turn_s=cfg.conversation.max_turn_s,
         duplex=cfg.audio.duplex,
+        idle_close_s=cfg.realtime.idle_close_s,
+        session_max_s=cfg.realtime.session_max_s,
+        connect_timeout_s=cfg.realtime.connect_timeout_s,
+        barge_guard_ms=cfg.conversation.barge_guard_ms,
     )
-
-
-@dataclass(frozen=True, slots=True)
-class _TimerExpired(Event):
-    """Internal: the timer of generation `gen` fired; stale generations are dropped."""
-
-    gen: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +119,7 @@ class App:
         handle_signals: bool = True,
         close_timeout_s: float = 5.0,
         turns: TurnLog | None = None,
+        snapshots: Sequence[Callable[[], Event | None]] = (),
     ) -> None:
         """
         Args:
@@ -130,7 +130,9 @@ class App:
             handle_signals: install SIGTERM/SIGINT handlers (off for in-process tests).
             close_timeout_s: how long one component may take to close before the next one is
                 closed anyway (a wedged driver must not keep the mic or LEDs open).
-            turns: the per-turn records the components stamp; one summary is logged per turn.
+            turns: the per-turn records the core keeps (and the streamer stamps).
+            snapshots: fed to the core before every event (the speaker's heard counter), so a
+                decision such as a truncation uses the counter of that very moment.
         """
         self.config = config
         self.components = tuple(components)
@@ -138,20 +140,37 @@ class App:
         self.log_level = log_level
         self.handle_signals = handle_signals
         self.close_timeout_s = close_timeout_s
-        self.machine = StateMachine(policy_from(config))
+        self.turns = turns if turns is not None else TurnLog()
+        self.core = TurnCore(policy_from(config), turns=self.turns)
         self.events: asyncio.Queue[Event] = asyncio.Queue()
-        self.turn_id = ""
-        self._next_turn_id = ""
-        self.turns = turns or TurnLog()
         self.exit_code = 0
         self.ready = asyncio.Event()  # set once READY=1 was sent (tests and simulate wait on it)
+        self._snapshots = tuple(snapshots)
+        self._handlers = self._handler_table()
         self._timer: asyncio.TimerHandle | None = None
-        self._timer_gen = 0
+        self._timer_at_ms: int | None = None
         self._stopping = False
 
     @property
     def state(self) -> State:
-        return self.machine.state
+        return self.core.state
+
+    @property
+    def turn_id(self) -> str:
+        return self.core.turn_id
+
+    def _handler_table(self) -> dict[type[Action], list[Callable[[Any], None]]]:
+        """Every action type → its handlers (the App's own, then each component's)."""
+        table: dict[type[Action], list[Callable[[Any], None]]] = {
+            StateChanged: [self._on_state_changed],
+            BeginTurn: [self._on_begin_turn],
+            Log: [self._on_log],
+            FailFatal: [self._on_fail_fatal],
+        }
+        for component in self.components:
+            for kind, handler in component.handlers().items():
+                table.setdefault(kind, []).append(handler)
+        return table
 
     def post(self, event: Event) -> None:
         """Queue an event (on the loop thread; other threads use loop.call_soon_threadsafe)."""
@@ -192,7 +211,7 @@ class App:
         log.info("edge-agent %s starting (config %s)", __version__, self.config.source)
         log.debug(
             "policy %s; components: %s; watchdog every %.3g s",
-            self.machine.policy,
+            self.core.policy,
             ", ".join(c.name for c in self.components) or "none",
             self.notifier.watchdog_interval_s / 3,
         )
@@ -232,79 +251,74 @@ class App:
             event = await self.events.get()
             if isinstance(event, _Stop):
                 return
-            if isinstance(event, _TimerExpired):
-                if event.gen != self._timer_gen:
-                    continue  # a timer replaced or cancelled after it fired
-                event = Timeout()
             self.dispatch(event)
 
     def dispatch(self, event: Event) -> None:
-        """Apply one event now: transition, log, STATUS, timers, then the components."""
-        old = self.state
-        actions = self.machine.handle(event)
-        new = self.state
-        if any(isinstance(a, BeginTurn) for a in actions):
-            self._next_turn_id = uuid.uuid4().hex[:8]  # the transition belongs to the new turn
-        if new is not old:
-            log.info(
-                "state %s -> %s",
-                old.value,
-                new.value,
-                extra={"STATE": new.value, "TURN_ID": self._next_turn_id or self.turn_id or None},
-            )
-            self.notifier.status(new.value)
-        for action in actions:
-            self._bookkeep(action, event)
-        if new is old and not actions:
-            return  # ignored (invalid here, already logged) or a no-op: nothing to tell
-        for component in self.components:
-            try:
-                component.handle(new, actions)
-            except Exception:
-                log.exception(
-                    "component %s failed to handle %s",
-                    component.name,
-                    type(event).__name__,
-                    extra={"STATE": new.value, "ERROR_CODE": "component"},
-                )
+        """Apply one event now: the core decides, the handlers carry the actions out."""
+        loop = asyncio.get_running_loop()
+        now_ms = int(loop.time() * 1000)
+        for snapshot in self._snapshots:
+            fresh = snapshot()
+            if fresh is not None:
+                self.core.handle(fresh, now_ms)
+        for action in self.core.handle(event, now_ms):
+            for handler in self._handlers.get(type(action), ()):
+                try:
+                    handler(action)
+                except Exception:
+                    log.exception(
+                        "handling %s failed",
+                        type(action).__name__,
+                        extra={"STATE": self.state.value, "ERROR_CODE": "component"},
+                    )
+        self._schedule(loop)
 
-    def _bookkeep(self, action: Action, event: Event) -> None:
-        """The actions the shell itself carries out: the timer, turn ids and turn records."""
-        if isinstance(action, StartTimer):
-            self._cancel_timer()
-            self._timer = asyncio.get_running_loop().call_later(
-                action.seconds, self.post, _TimerExpired(self._timer_gen)
-            )
-        elif isinstance(action, CancelTimer):
-            self._cancel_timer()
-        elif isinstance(action, BeginTurn):
-            self.turn_id, self._next_turn_id = self._next_turn_id or uuid.uuid4().hex[:8], ""
-            wake = event if isinstance(event, WakeDetected) else None
-            self.turns.begin(
-                self.turn_id,
-                action.trigger,
-                asyncio.get_running_loop().time(),
-                model=wake.model if wake else "",
-                score=wake.score if wake else None,
-            )
-            log.info(
-                "turn started by %s",
-                action.trigger,
-                extra={"TURN_ID": self.turn_id, "STATE": self.state.value},
-            )
-        elif isinstance(action, EndTurn):
-            record = self.turns.end(action.outcome, asyncio.get_running_loop().time())
-            if record is not None:
-                log.info(
-                    "%s", record.summary(), extra={**record.fields(), "STATE": self.state.value}
-                )
-            self.turn_id = ""
+    def _schedule(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Post a Tick at the core's next deadline (one timer; replaced when it moves)."""
+        due_ms = self.core.next_deadline_ms()
+        if due_ms == self._timer_at_ms:
+            return
+        self._cancel_timer()
+        if due_ms is not None:
+            self._timer_at_ms = due_ms
+            self._timer = loop.call_at(due_ms / 1000 + 0.0005, self._tick)
+
+    def _tick(self) -> None:
+        self._timer, self._timer_at_ms = None, None
+        self.post(Tick())
+
+    # -- the App's own handlers ----------------------------------------------------------------
+    def _on_state_changed(self, action: StateChanged) -> None:
+        log.info(
+            "state %s -> %s",
+            action.old.value,
+            action.new.value,
+            extra={"STATE": action.new.value, "TURN_ID": action.turn_id or None},
+        )
+        self.notifier.status(action.new.value)
+
+    def _on_begin_turn(self, action: BeginTurn) -> None:
+        log.info(
+            "turn started by %s",
+            action.trigger,
+            extra={"TURN_ID": self.core.turn_id, "STATE": self.state.value},
+        )
+
+    def _on_log(self, action: Log) -> None:
+        fields = dict(action.fields)
+        fields.setdefault("TURN_ID", self.core.turn_id or None)
+        if action.level == "error":
+            log.error("%s", action.message, extra=fields)
+        else:
+            log.log(_LEVELS[action.level], "%s", action.message, extra=fields)
+
+    def _on_fail_fatal(self, action: FailFatal) -> None:
+        self.fail(FatalRealtimeError(action.message))
 
     def _cancel_timer(self) -> None:
         if self._timer is not None:
             self._timer.cancel()
-            self._timer = None
-        self._timer_gen += 1
+        self._timer, self._timer_at_ms = None, None
 
     async def _shutdown(
         self, started: list[Component], watchdog: asyncio.Task[None] | None

@@ -280,6 +280,13 @@ class ConversationConfig:
     max_turn_s: float = _f(
         60.0, "hard cap on one turn, from wake to the end of the reply", min=5.0, max=600.0
     )
+    barge_guard_ms: int = _f(
+        300,
+        "full duplex: the service hearing speech this soon after a reply starts is taken for "
+        "the reply's own echo and ignored, ms (0 = off)",
+        min=0,
+        max=3000,
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -51,6 +51,7 @@ __all__ = [
     "Policy",
     "Recovered",
     "ReplyDone",
+    "ReplyFailed",
     "ReplyStarted",
     "SpeechStarted",
     "SpeechStopped",
@@ -90,11 +91,16 @@ class Event:
 
 @dataclass(frozen=True, slots=True)
 class WakeDetected(Event):
-    """The wake word was heard; `sample` is the capture sample index where it fired."""
+    """The wake word was heard.
+
+    `sample`: the capture sample index where it fired; `stream_from`: where the user's request
+    begins (the wake word's estimated end), the first sample to stream; None: from `sample`.
+    """
 
     model: str = ""
     score: float = 0.0
     sample: int = 0
+    stream_from: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +131,13 @@ class ReplyStarted(Event):
 @dataclass(frozen=True, slots=True)
 class ReplyDone(Event):
     """The turn's replies are finished and played out; no tool call or response is pending."""
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyFailed(Event):
+    """The service could not answer (a ``failed`` response): `code` is its error code."""
+
+    code: str = "error"
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,7 +215,13 @@ class TruncateReply(Action):
 
 @dataclass(frozen=True, slots=True)
 class CancelResponse(Action):
-    """Cancel the active response, if any (response.cancel)."""
+    """Cancel the active response, if any.
+
+    `clear_input`: drop the mic audio the server holds too — a local barge-in (wake word,
+    button, cancel); False when the server heard the user, whose speech is the next question.
+    """
+
+    clear_input: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,7 +236,10 @@ class OpenMic(Action):
 
 @dataclass(frozen=True, slots=True)
 class StartTimer(Action):
+    """(Re)start the state's timer; `once_heard`: count only from when the session can hear."""
+
     seconds: float
+    once_heard: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -257,7 +279,7 @@ def _listen(trigger: Literal["wake", "talk", "barge_in"], preroll: bool) -> Buil
             PlayEarcon("wake"),
             BeginTurn(trigger),
             StartStreaming(from_preroll=preroll),
-            StartTimer(p.no_speech_timeout_s),
+            StartTimer(p.no_speech_timeout_s, once_heard=True),
         ]
 
     return build
@@ -286,7 +308,7 @@ def _reply_done(p: Policy, e: Event) -> list[Action]:
             EndTurn("completed"),
             BeginTurn("follow_up"),
             StartStreaming(from_preroll=False),
-            StartTimer(p.follow_up_s),
+            StartTimer(p.follow_up_s, once_heard=True),
         ]
     # Full duplex streams while speaking: going idle must stop it (never stream while idle).
     return [StopStreaming(), EndTurn("completed"), PlayEarcon("done")]
@@ -304,8 +326,12 @@ def _reply_started(p: Policy, e: Event) -> list[Action]:
 
 
 def _resume(p: Policy, e: Event) -> list[Action]:
-    """The user talks again before the reply: listen, and stream (half duplex had stopped)."""
-    return [StartStreaming(from_preroll=False), StartTimer(p.max_turn_s)]
+    """The user talks again before the reply: its answer is stale; listen and stream again."""
+    return [
+        CancelResponse(clear_input=False),
+        StartStreaming(from_preroll=False),
+        StartTimer(p.max_turn_s),
+    ]
 
 
 def _cap(p: Policy, e: Event) -> list[Action]:
@@ -322,6 +348,9 @@ def _end(outcome: Literal["no_speech", "cancelled", "timeout"], *extra: Action) 
 
 
 _FAIL: Final = _const(
+    StopStreaming(), StopPlayback(), CancelResponse(), EndTurn("error"), PlayEarcon("error")
+)
+_REPLY_FAILED: Final = _const(
     StopStreaming(), StopPlayback(), CancelResponse(), EndTurn("error"), PlayEarcon("error")
 )
 _MUTE: Final = _const(
@@ -345,14 +374,15 @@ TRANSITIONS: Final[dict[tuple[State, type[Event]], tuple[Target, Builder]]] = {
     (State.LISTENING, Cancel): (State.IDLE, _end("cancelled", StopStreaming(), CancelResponse())),
     (State.LISTENING, WakeDetected): (
         State.LISTENING,
-        lambda p, e: [StartTimer(p.no_speech_timeout_s)],
+        lambda p, e: [StartTimer(p.no_speech_timeout_s, once_heard=True)],
     ),
     (State.LISTENING, TalkPressed): (
         State.LISTENING,
-        lambda p, e: [StartTimer(p.no_speech_timeout_s)],
+        lambda p, e: [StartTimer(p.no_speech_timeout_s, once_heard=True)],
     ),
     (State.LISTENING, MuteToggle): (State.MUTED, _MUTE),
     (State.LISTENING, Failure): (State.ERROR, _FAIL),
+    (State.LISTENING, ReplyFailed): (State.IDLE, _REPLY_FAILED),
     (State.THINKING, ReplyStarted): (State.SPEAKING, _reply_started),
     (State.THINKING, ReplyDone): (_after_reply, _reply_done),
     (State.THINKING, SpeechStarted): (State.LISTENING, _resume),
@@ -365,6 +395,7 @@ TRANSITIONS: Final[dict[tuple[State, type[Event]], tuple[Target, Builder]]] = {
     (State.THINKING, Cancel): (State.IDLE, _end("cancelled", StopStreaming(), CancelResponse())),
     (State.THINKING, MuteToggle): (State.MUTED, _MUTE),
     (State.THINKING, Failure): (State.ERROR, _FAIL),
+    (State.THINKING, ReplyFailed): (State.IDLE, _REPLY_FAILED),
     (State.SPEAKING, ReplyStarted): (State.SPEAKING, _const()),
     (State.SPEAKING, ReplyDone): (_after_reply, _reply_done),
     (State.SPEAKING, WakeDetected): (State.LISTENING, _barge("wake", True)),
@@ -374,6 +405,7 @@ TRANSITIONS: Final[dict[tuple[State, type[Event]], tuple[Target, Builder]]] = {
         lambda p, e: [
             StopPlayback(),
             TruncateReply(),
+            CancelResponse(clear_input=False),
             EndTurn("barge_in"),
             BeginTurn("barge_in"),
             StartStreaming(from_preroll=False),
@@ -390,6 +422,7 @@ TRANSITIONS: Final[dict[tuple[State, type[Event]], tuple[Target, Builder]]] = {
     ),
     (State.SPEAKING, MuteToggle): (State.MUTED, _MUTE),
     (State.SPEAKING, Failure): (State.ERROR, _FAIL),
+    (State.SPEAKING, ReplyFailed): (State.IDLE, _REPLY_FAILED),
     (State.MUTED, MuteToggle): (State.IDLE, _const(OpenMic(), PlayEarcon("unmuted"))),
     (State.ERROR, Recovered): (State.IDLE, _const()),
     (State.ERROR, WakeDetected): (State.LISTENING, _listen("wake", True)),

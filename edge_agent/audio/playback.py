@@ -6,10 +6,12 @@ barge-in, `drain()` for the end of a reply, the underrun counter and the volume.
 Must not: block the loop (stream start/stop run in a worker thread) or hold the queue lock in
 the audio thread for more than a copy.
 
-`played_samples` counts reply samples handed to the device (silence we insert does not count);
-it is what `conversation.item.truncate` needs. PortAudio's ALSA backend stops a stream with
-snd_pcm_drop, which discards what the device still buffers, so `drain()` keeps the stream
-running (feeding silence) for the output latency plus a period before stopping it.
+`played_samples` counts samples handed to the device (silence we insert does not count);
+`heard_samples` is what left the speaker: handed minus what the device still buffers (its
+output latency), which is what ``conversation.item.truncate`` needs. PortAudio's ALSA backend
+stops a stream with snd_pcm_drop, which discards what the device still buffers: `stop()` rewinds
+`played_samples` to what was heard, and `drain()` keeps the stream running (feeding silence) for
+the output latency plus a period before stopping it.
 """
 
 from __future__ import annotations
@@ -80,6 +82,8 @@ class Playback:
         self._tasks: set[asyncio.Task[None]] = set()
         self.device: AudioDevice | None = None
         self.played_samples = 0
+        self._played_at_start = 0  # played_samples when the stream last started
+        self._latency_samples = 0  # the device's output buffer, from PortAudio
         self.underruns = 0
         self.lost = asyncio.Event()  # set while the speaker fails to open or start
         self.last_error = ""
@@ -97,6 +101,18 @@ class Playback:
     @property
     def is_idle(self) -> bool:
         return self._idle.is_set()
+
+    @property
+    def heard_samples(self) -> int:
+        """Samples that have left the speaker (never more than were handed to the device)."""
+        with self._lock:
+            return self._heard_locked()
+
+    def _heard_locked(self) -> int:
+        if self._state not in ("playing", "stopping"):
+            return self.played_samples
+        in_device = min(self._latency_samples, self.played_samples - self._played_at_start)
+        return self.played_samples - max(0, in_device)
 
     async def start(self) -> None:
         """Open the speaker (stream stays stopped until there is something to play).
@@ -174,6 +190,8 @@ class Playback:
             self._queued = 0
             self._eos = False
             self._gen += 1
+            # what the device still buffers is dropped by the stop: it was never heard
+            self.played_samples = self._played_at_start = self._heard_locked()
             was = self._state
             self._state = "stopping" if was in ("playing", "stopping") else "idle"
         if was in ("playing", "stopping"):
@@ -199,13 +217,13 @@ class Playback:
                     else:
                         self._queue[0] = head[take:]
                 self._queued -= filled
+                self.played_samples += filled
                 finished = self._eos and self._queued == 0
                 starved = filled < count and not self._eos
                 gen = self._gen
                 device_late = bool(flags & _PA_OUTPUT_UNDERFLOW)
             else:
                 finished = starved = device_late = False
-        self.played_samples += filled
         if filled == count or finished:
             self._starved = False
         loop = self._loop
@@ -337,12 +355,14 @@ class Playback:
             if self._stream is None:
                 self._open_blocking()
             if not self._stream.is_active():
-                if self._stream.is_stopped():
-                    self._stream.start_stream()
-                else:  # finished/aborted: reopen
+                if not self._stream.is_stopped():  # finished/aborted: reopen
                     self._close_stream_blocking()
                     self._open_blocking()
-                    self._stream.start_stream()
+                latency = round(self._stream.get_output_latency() * RATE_HZ)
+                with self._lock:
+                    self._latency_samples = latency
+                    self._played_at_start = self.played_samples
+                self._stream.start_stream()
         except OSError as exc:
             self._close_stream_blocking()
             raise AudioDeviceError(f"cannot start playback: {exc}") from exc

@@ -1,10 +1,11 @@
-"""Builds the daemon: the real components wired together in start order, inside one `App`.
+"""Builds the daemon: the real components wired together inside one `App`.
 
-Start order (and the order components hear about each transition): speaker, mic + wake word,
-tools, dialogue, streamer, status LEDs/buttons. The speaker goes first so a barge-in silences
-it before the dialogue truncates; the dialogue before the streamer so a cancelled turn's input
-is cleared before the new turn streams. `edge-agent run` and `edge-agent simulate` both call
-`build_app`; they differ only in the config (devices, URLs) and injected backends.
+Components: speaker, mic + wake word (listener), tool runner, speech link (the Realtime client),
+streamer, status LEDs/buttons. The App's turn core decides; each component carries out the
+action types it declares (`handlers()`), so the order below is only the start order (the
+speaker and mic first: READY means the daemon can hear and speak) and the reverse close order.
+`edge-agent run` and `edge-agent simulate` both call `build_app`; they differ only in the
+config (devices, URLs) and injected backends.
 """
 
 from __future__ import annotations
@@ -13,50 +14,21 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
-
 from edge_agent.app import App, Component
 from edge_agent.audio.devices import open_pyaudio
 from edge_agent.config import Config
-from edge_agent.errors import EdgeAgentError
-from edge_agent.pipeline.dialogue import Dialogue
+from edge_agent.pipeline.link import SpeechLink
 from edge_agent.pipeline.listener import Listener
 from edge_agent.pipeline.speaker import Speaker
 from edge_agent.pipeline.status import StatusPanel
 from edge_agent.pipeline.streamer import Streamer
-from edge_agent.pipeline.turnlog import TurnLog
+from edge_agent.pipeline.toolrunner import ToolRunner
 from edge_agent.realtime.client import RealtimeClient
-from edge_agent.states import Action, Event, State
 from edge_agent.system.notify import Notifier
-from edge_agent.tools.registry import ToolRegistry
+from edge_agent.turn.turnlog import TurnLog
 from edge_agent.wake.models import ModelPaths
 
-__all__ = ["Pipeline", "ToolBox", "build_app", "run_daemon"]
-
-
-class ToolBox:
-    """The tool registry and its shared HTTP client as a component (closed after the dialogue)."""
-
-    name = "tools"
-
-    def __init__(self, registry: ToolRegistry, http: httpx.AsyncClient) -> None:
-        self.registry = registry
-        self.http = http
-
-    async def start(self, post: Callable[[Event], None]) -> None:
-        pass
-
-    def handle(self, state: State, actions: Sequence[Action]) -> None:
-        pass
-
-    def is_healthy(self) -> bool:
-        return True
-
-    async def aclose(self) -> None:
-        try:
-            await self.registry.aclose()
-        finally:
-            await self.http.aclose()
+__all__ = ["Pipeline", "build_app", "run_daemon"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,8 +38,8 @@ class Pipeline:
     app: App
     speaker: Speaker
     listener: Listener
-    toolbox: ToolBox
-    dialogue: Dialogue
+    tools: ToolRunner
+    link: SpeechLink
     streamer: Streamer
     status: StatusPanel
     client: RealtimeClient
@@ -114,25 +86,21 @@ def build_app(
     )
     speaker = Speaker(cfg.audio, cfg.earcons, pa_factory=pa_factory)
     listener = Listener(cfg, model_paths=model_paths, pa_factory=pa_factory)
-    toolbox = ToolBox(registry, http)
-    app_ref: list[App] = []
-
-    def on_fatal(exc: EdgeAgentError) -> None:
-        app_ref[0].fail(exc)
-
-    dialogue = Dialogue(client, speaker, turns, registry=registry, on_fatal=on_fatal)
-    streamer = Streamer(cfg.audio, listener, client, turns)
+    tools = ToolRunner(registry, http)
+    link = SpeechLink(client)
+    streamer = Streamer(listener, client, turns)
     status = StatusPanel(cfg.status, pin_factory=pin_factory)
     app = App(
         cfg,
-        components=[speaker, listener, toolbox, dialogue, streamer, status, *extra_components],
+        components=[speaker, listener, tools, link, streamer, status, *extra_components],
         notifier=notifier,
         log_level=log_level,
         handle_signals=handle_signals,
         turns=turns,
+        snapshots=[speaker.snapshot],
     )
-    app_ref.append(app)
-    return Pipeline(app, speaker, listener, toolbox, dialogue, streamer, status, client, turns)
+    link.bind(app.dispatch)
+    return Pipeline(app, speaker, listener, tools, link, streamer, status, client, turns)
 
 
 async def run_daemon(cfg: Config, *, log_level: str | None) -> int:

@@ -15,27 +15,19 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Final
 
 import numpy as np
 
+from edge_agent.app import Handlers
 from edge_agent.audio.capture import RATE_HZ, Capture
 from edge_agent.audio.devices import open_pyaudio
 from edge_agent.audio.resample import Resampler
 from edge_agent.audio.ring import SamplesLost
 from edge_agent.config import Config
 from edge_agent.errors import AudioDeviceError
-from edge_agent.states import (
-    Action,
-    CloseMic,
-    Event,
-    Failure,
-    OpenMic,
-    Recovered,
-    State,
-    WakeDetected,
-)
+from edge_agent.states import CloseMic, Event, Failure, OpenMic, Recovered, WakeDetected
 from edge_agent.wake.detector import SAMPLE_RATE_HZ as WAKE_RATE_HZ
 from edge_agent.wake.detector import WakeDetector
 from edge_agent.wake.models import ModelPaths, resolve_models
@@ -46,6 +38,7 @@ log = logging.getLogger(__name__)
 
 _STEP_16K: Final = 1280  # openWakeWord's 80 ms step: hand the detector whole steps
 _STEP_24K: Final = 1920  # the same 80 ms at the capture rate: wake the loop once per step
+_FIRE_DELAY_24K: Final = 24 * 200  # the detector's typical delay after the wake word ends
 _STALL_S: Final = 3.0  # no frame for this long while open (and not reported lost) = unhealthy
 
 
@@ -104,12 +97,11 @@ class Listener:
             asyncio.create_task(self._watch_mic(), name="mic-watch"),
         ]
 
-    def handle(self, state: State, actions: Sequence[Action]) -> None:
-        for action in actions:
-            if isinstance(action, CloseMic):
-                self._run_mic_op(self.capture.close_mic())
-            elif isinstance(action, OpenMic):
-                self._run_mic_op(self.capture.open_mic())
+    def handlers(self) -> Handlers:
+        return {
+            CloseMic: lambda a: self._run_mic_op(self.capture.close_mic()),
+            OpenMic: lambda a: self._run_mic_op(self.capture.open_mic()),
+        }
 
     def is_healthy(self) -> bool:
         """Frames keep arriving, or the mic is muted, or the capture is reopening a lost mic."""
@@ -171,9 +163,14 @@ class Listener:
             pending, pending_n = [], 0
             for d in await asyncio.to_thread(detector.process, block):
                 sample = start + (d.sample_16k - base_16k) * RATE_HZ // WAKE_RATE_HZ
+                end_16k = getattr(d, "end_sample_16k", None)
+                if end_16k is None:  # no estimate: the detector fires ~200 ms after the word
+                    stream_from = sample - _FIRE_DELAY_24K
+                else:
+                    stream_from = start + (end_16k - base_16k) * RATE_HZ // WAKE_RATE_HZ
                 self.last_wake_sample = sample
                 self.detections += 1
-                self._post(WakeDetected(d.model, d.score, sample))
+                self._post(WakeDetected(d.model, d.score, sample, stream_from))
 
     async def _watch_mic(self) -> None:
         lost = self.capture.lost

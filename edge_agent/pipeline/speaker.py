@@ -1,27 +1,34 @@
-"""The speaker component: owns `Playback`, plays earcons, silences on barge-in.
+"""The speaker component: owns `Playback`, plays earcons and reply audio, silences on barge-in.
 
-Owns: the write position of everything sent to the speaker (`written_samples`), so the dialogue
-can tell how much of one reply item was really played (`played_since`) for
-``conversation.item.truncate``. Reply audio comes from the dialogue through `write_reply`.
-Must not: decide anything about the conversation; it follows actions (PlayEarcon, StopPlayback).
+Owns the write position of everything sent to the speaker and where each reply item's samples
+sit in it, so it can report how much of each item has left the speaker (`snapshot()` → `Heard`,
+from the playback's heard counter, not the bytes received) — the turn core truncates with that.
+Carries out PlayEarcon, PlayReply, StopPlayback and AwaitPlayout (→ `PlayedOut` once drained).
+Must not: decide anything about the conversation.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
 import numpy as np
 
+from edge_agent.app import Handlers
 from edge_agent.audio.devices import open_pyaudio
 from edge_agent.audio.earcons import earcon
 from edge_agent.audio.playback import Playback
 from edge_agent.config import AudioConfig, EarconsConfig
-from edge_agent.states import Action, Event, PlayEarcon, State, StopPlayback
+from edge_agent.states import Event, PlayEarcon, StopPlayback
+from edge_agent.turn.actions import AwaitPlayout, PlayReply
+from edge_agent.turn.events import Heard, PlayedOut
 
 __all__ = ["Speaker"]
 
 log = logging.getLogger(__name__)
+
+_KEPT_ITEMS = 16
 
 
 class Speaker:
@@ -39,37 +46,56 @@ class Speaker:
         self.playback = Playback(audio, pa_factory=pa_factory)
         self._earcons = earcons
         self.written_samples = 0  # position after the last sample queued (stop() rewinds it)
+        self._segments: dict[str, list[tuple[int, int]]] = {}  # item -> [(start, length)]
+        self._post: Callable[[Event], None] = lambda e: None
+        self._waits: set[asyncio.Task[None]] = set()
 
     async def start(self, post: Callable[[Event], None]) -> None:
+        self._post = post
         await self.playback.start()
 
-    def handle(self, state: State, actions: Sequence[Action]) -> None:
-        for action in actions:
-            if isinstance(action, StopPlayback):
-                self.stop()
-            elif isinstance(action, PlayEarcon):
-                self.play_earcon(action.name)
+    def handlers(self) -> Handlers:
+        return {
+            PlayEarcon: lambda a: self.play_earcon(a.name),
+            PlayReply: lambda a: self.write_reply(a.item_id, a.pcm),
+            StopPlayback: lambda a: self.stop(),
+            AwaitPlayout: self._await_playout,
+        }
 
     def is_healthy(self) -> bool:
         return True  # a lost speaker is retried on the next reply; the mic proves liveness
 
     async def aclose(self) -> None:
+        for task in list(self._waits):
+            task.cancel()
         await self.playback.aclose()
 
-    # -- used by the dialogue -----------------------------------------------------------------
-    def write_reply(self, pcm: bytes) -> int:
-        """Queue reply audio; returns the write position of its first sample."""
+    # -- reply audio ---------------------------------------------------------------------------
+    def write_reply(self, item_id: str, pcm: bytes) -> int:
+        """Queue reply audio of `item_id`; returns the write position of its first sample."""
         at = self.written_samples
-        self.playback.write(np.frombuffer(pcm, dtype=np.int16))
-        self.written_samples += len(pcm) // 2
+        samples = np.frombuffer(pcm[: len(pcm) - len(pcm) % 2], dtype=np.int16)
+        self.playback.write(samples)
+        self.written_samples += len(samples)
+        self._segments.setdefault(item_id, []).append((at, len(samples)))
+        while len(self._segments) > _KEPT_ITEMS:
+            del self._segments[next(iter(self._segments))]
         return at
 
-    def played_since(self, position: int) -> int:
-        """Samples played from write position `position` on (0 if it has not started)."""
-        return max(0, self.playback.played_samples - position)
+    def snapshot(self) -> Heard | None:
+        """How much of each reply item has left the speaker (None: no reply audio tracked)."""
+        if not self._segments:
+            return None
+        heard = self.playback.heard_samples
+        return Heard(
+            tuple(
+                (item, sum(max(0, min(n, heard - start)) for start, n in segments))
+                for item, segments in self._segments.items()
+            )
+        )
 
     def stop(self) -> None:
-        """Silence now, drop everything queued; the write position rewinds to what played."""
+        """Silence now, drop everything queued; the write position rewinds to what was heard."""
         self.playback.stop()
         self.written_samples = self.playback.played_samples
 
@@ -77,6 +103,16 @@ class Speaker:
         samples = earcon(name, self._earcons)  # type: ignore[arg-type]
         if samples is None:
             return
+        self._segments.clear()  # a new sound: earlier replies are over
         self.playback.write(samples)
         self.written_samples += len(samples)
         self.playback.end_of_stream()
+
+    def _await_playout(self, action: AwaitPlayout) -> None:
+        task = asyncio.create_task(self._drain(action.token), name="speaker-playout")
+        self._waits.add(task)
+        task.add_done_callback(self._waits.discard)
+
+    async def _drain(self, token: int) -> None:
+        await self.playback.drain()
+        self._post(PlayedOut(token))

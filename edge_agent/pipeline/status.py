@@ -7,11 +7,13 @@ No GPIO configured, or not a Pi: the LED is a no-op and the daemon still runs (s
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
+from edge_agent.app import Handlers
 from edge_agent.config import StatusConfig
-from edge_agent.states import Action, Event, State
+from edge_agent.states import Event, State
+from edge_agent.turn.actions import StateChanged
 
 __all__ = ["StatusPanel"]
 
@@ -40,9 +42,12 @@ class StatusPanel:
             pin_factory=self.pin_factory,
         )
 
-    def handle(self, state: State, actions: Sequence[Action]) -> None:
+    def handlers(self) -> Handlers:
+        return {StateChanged: self._show}
+
+    def _show(self, action: StateChanged) -> None:
         if self.leds is not None:
-            self.leds.show(state)
+            self.leds.show(action.new)
 
     def is_healthy(self) -> bool:
         return True

@@ -1,32 +1,31 @@
-"""The streamer component: mic audio to the Realtime session while the state machine says so.
+"""The streamer component: mic audio to the speech session, from where the turn core says.
 
-`StartStreaming(from_preroll=True)` streams from the last detection's 24 kHz sample minus
-`audio.preroll_ms`, taken from the capture ring, so "hey jarvis, what's the weather" said in one
-breath loses nothing; from then on every captured sample is handed to the client in order
-(`RealtimeClient.send_audio` buffers while the socket connects). `StopStreaming` ends it; when
-the turn is over (idle, error, muted) the uncommitted input on the server is cleared.
-Must not: touch the conversation (barge-in and truncation belong to the dialogue).
+`StreamFrom(sample)` streams from capture sample `sample` (the wake word's estimated end, taken
+from the capture ring, so the request is streamed from its first sample even when it was said in
+one breath with the wake word) or from now on (None); from then on every captured sample is
+handed to the client in order (`RealtimeClient.send_audio` buffers while the socket connects).
+`StopStream(clear_input)` ends it, and drops the session's uncommitted input when asked.
+Must not: decide when to stream (the turn core does).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
+from edge_agent.app import Handlers
 from edge_agent.audio.capture import RATE_HZ
 from edge_agent.audio.ring import SamplesLost
-from edge_agent.config import AudioConfig
 from edge_agent.pipeline.listener import Listener
-from edge_agent.pipeline.turnlog import TurnLog
-from edge_agent.realtime.client import ClientState, RealtimeClient
-from edge_agent.states import Action, Event, StartStreaming, State, StopStreaming
+from edge_agent.realtime.client import RealtimeClient
+from edge_agent.states import Event
+from edge_agent.turn.actions import StopStream, StreamFrom
+from edge_agent.turn.turnlog import TurnLog
 
 __all__ = ["Streamer"]
 
 log = logging.getLogger(__name__)
-
-_TURN_OVER = frozenset({State.IDLE, State.ERROR, State.MUTED})
 
 
 class Streamer:
@@ -34,10 +33,7 @@ class Streamer:
 
     name = "streamer"
 
-    def __init__(
-        self, audio: AudioConfig, listener: Listener, client: RealtimeClient, turns: TurnLog
-    ) -> None:
-        self._audio = audio
+    def __init__(self, listener: Listener, client: RealtimeClient, turns: TurnLog) -> None:
         self._listener = listener
         self._client = client
         self._turns = turns
@@ -52,14 +48,8 @@ class Streamer:
     async def start(self, post: Callable[[Event], None]) -> None:
         pass
 
-    def handle(self, state: State, actions: Sequence[Action]) -> None:
-        for action in actions:
-            if isinstance(action, StartStreaming):
-                self._start(action.from_preroll)
-            elif isinstance(action, StopStreaming):
-                self._stop()
-                if state in _TURN_OVER:
-                    self._client.clear_input()
+    def handlers(self) -> Handlers:
+        return {StreamFrom: lambda a: self._start(a.sample), StopStream: self._on_stop}
 
     def is_healthy(self) -> bool:
         return True
@@ -68,20 +58,21 @@ class Streamer:
         self._stop()
 
     # -- internals ------------------------------------------------------------------------------
-    def _start(self, from_preroll: bool) -> None:
-        if self.is_streaming:
-            return  # streaming is a level: already on
+    def _on_stop(self, action: StopStream) -> None:
+        self._stop()
+        if action.clear_input:
+            self._client.clear_input()
+
+    def _start(self, sample: int | None) -> None:
+        self._stop()
         capture = self._listener.capture
         head = capture.head
         start = head
-        wake = self._listener.last_wake_sample
-        if from_preroll and wake is not None:
-            preroll = RATE_HZ * self._audio.preroll_ms // 1000
+        if sample is not None:
             oldest = max(0, head - self._listener.ring_samples + RATE_HZ // 10)
-            start = min(head, max(oldest, wake - preroll))
+            start = min(head, max(oldest, sample))
         self.start_sample = start
         self.streamed_samples = 0
-        self._client.connect_soon()
         self._task = asyncio.create_task(self._stream(start), name="mic-stream")
 
     def _stop(self) -> None:
@@ -91,7 +82,6 @@ class Streamer:
 
     async def _stream(self, start: int) -> None:
         client = self._client
-        loop = asyncio.get_running_loop()
         try:
             async for chunk in self._listener.capture.reader(start):
                 client.send_audio(chunk.tobytes())
@@ -99,7 +89,5 @@ class Streamer:
                 record = self._turns.current
                 if record is not None:
                     record.streamed_samples += len(chunk)
-                    if client.state is ClientState.READY:
-                        record.mark_stream_started(loop.time())
         except SamplesLost as exc:
             log.error("mic stream fell behind: %s", exc, extra={"ERROR_CODE": "overrun"})

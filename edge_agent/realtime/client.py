@@ -1,24 +1,24 @@
-"""The Realtime connection: a thin asyncio shell around `protocol` and `conversation`.
+"""The Realtime connection: socket, auth, session set-up, connect retries and keepalive. A shell.
 
 Owns the WebSocket (websockets asyncio client), auth (API key, or an ephemeral secret fetched
-from `realtime.token_url` with httpx before each connect), the session setup, reconnects with
-backoff and jitter, idle close, session rotation and the hand-off of events to the app. It makes
-no conversation decisions: every rule lives in `Conversation`; the mic buffer, event numbering and
-the writer's queue live in `Outbox`; this module only moves data.
+from `realtime.token_url` before each connect), the session set-up (instructions and tools), the
+retries of a connect with backoff and jitter, the keepalive, and the translation of server
+events into the turn core's events (`translate.to_turn_event`). It makes no turn decisions:
+which response is current, when to cancel, truncate, ask for a reply, close an idle session or
+rotate an old one is the turn core's (`edge_agent.turn`), and the shell calls the verbs here.
 
-Lifecycle: nothing connects until `connect_soon()` / `ensure_connected()` (first wake). Audio
-given to `send_audio()` meanwhile is buffered and sent once the session is ready. The session
-closes after `idle_close_s` without activity and is rotated (closed and reopened, instructions
-and tools reseeded) between turns once it is `session_max_s` old. Fatal refusals (401/403,
-invalid key, unknown model, quota, beta shape) stop everything and surface one
-`FatalRealtimeError`; other failures reconnect with backoff.
+Lifecycle: nothing connects until `connect_soon()`. A connect is retried with backoff (each
+failed attempt is reported as `SessionLost(will_retry=True)`, so the core can give up) until the
+session is ready (`SessionReady`) or `close_session()`. Audio given to `send_audio()` meanwhile
+is buffered (capped) and sent once ready. A ready session that ends (dropped, expired) is
+reported as `SessionLost(will_retry=False)` and not reopened: the next turn connects again. A
+refusal no retry can fix (401/403, invalid key, unknown model, quota, beta shape) is reported
+once as `SessionFatal` and stops everything. Any unexpected error inside the connection task
+also ends as `SessionLost`: the turn fails cleanly and the next turn reconnects.
 
-Events for the app arrive on `events` (an asyncio.Queue; the client is also an async iterator):
-the `protocol` server events (SpeechStarted, AudioDelta, FunctionCallDone, ResponseDone...) plus
-`Connected`, `ConnectionLost` and `Fatal` from here. The queue holds at most `max_events`: when
-the app falls that far behind, the reader waits instead of dropping events (a lost
-FunctionCallDone or ResponseDone would wedge the turn), so the socket stops being read and
-memory stays bounded; if the app stays stuck, websockets' keepalive times out and we reconnect.
+Events arrive on `events` (an asyncio.Queue holding at most `max_events`: when the app falls
+that far behind, the reader waits instead of dropping — a lost ResponseFinished would wedge the
+turn — so memory stays bounded; if the app stays stuck, the keepalive times out).
 """
 
 from __future__ import annotations
@@ -28,9 +28,7 @@ import enum
 import json
 import logging
 import random
-import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Final
 
 import httpx
@@ -41,49 +39,19 @@ from edge_agent.config import RealtimeConfig, Secret
 from edge_agent.errors import FatalRealtimeError, RealtimeError
 from edge_agent.realtime import protocol as p
 from edge_agent.realtime.auth import Credentials, RedactingLogger, session_url
-from edge_agent.realtime.conversation import DEFAULT_TOOL_BUDGET_MS, Conversation
 from edge_agent.realtime.outbox import Outbox
+from edge_agent.realtime.translate import to_turn_event
+from edge_agent.states import Event
+from edge_agent.turn.events import SessionFatal, SessionLost, SessionReady
 
-__all__ = [
-    "ClientState",
-    "Connected",
-    "ConnectionLost",
-    "Fatal",
-    "RealtimeClient",
-    "RealtimeEvent",
-]
+__all__ = ["ClientState", "RealtimeClient"]
 
 log = logging.getLogger(__name__)
 _WIRE_LOG: Final = RedactingLogger(logging.getLogger("websockets.client"))
 
 WS_MAX_SIZE: Final = 16 * 2**20  # long audio deltas and response.done exceed the 1 MiB default
-_ROTATE_QUIET_S: Final = 1.0  # no mic audio for this long = between turns
 _FATAL_HTTP: Final = frozenset({401, 403})
-
-
-@dataclass(frozen=True, slots=True)
-class Connected:
-    """The session is ready (session.updated received); audio flows."""
-
-    session_id: str
-    reconnected: bool  # after a lost connection: the previous turn is gone
-    rotated: bool  # planned rotation or server expiry: instructions and tools were reseeded
-
-
-@dataclass(frozen=True, slots=True)
-class ConnectionLost:
-    reason: str
-    will_retry: bool
-
-
-@dataclass(frozen=True, slots=True)
-class Fatal:
-    """Retrying cannot help; `error` is also raised by `ensure_connected()`."""
-
-    error: FatalRealtimeError
-
-
-RealtimeEvent = p.ServerEvent | Connected | ConnectionLost | Fatal
+_BENIGN_ERRORS: Final = frozenset({"response_cancel_not_active", "input_audio_buffer_commit_empty"})
 
 
 class ClientState(enum.Enum):
@@ -93,17 +61,8 @@ class ClientState(enum.Enum):
     FAILED = "failed"
 
 
-class _End(enum.Enum):
-    """Why one session ended."""
-
-    IDLE = "idle"
-    ROTATE = "rotate"
-    EXPIRED = "expired"
-    DROPPED = "dropped"
-
-
 class RealtimeClient:
-    """One Realtime conversation, lazily connected and kept alive across sessions."""
+    """One Realtime session at a time, opened on demand."""
 
     def __init__(
         self,
@@ -113,13 +72,11 @@ class RealtimeClient:
         tools: Sequence[Mapping[str, object]] = (),
         instructions: Callable[[], str] | None = None,
         http: httpx.AsyncClient | None = None,
-        tool_budget_ms: int = DEFAULT_TOOL_BUDGET_MS,
         backoff_initial_s: float = 0.5,
         backoff_max_s: float = 30.0,
         max_buffered_s: float = 30.0,
         max_events: int = 1024,
         ping_interval_s: float | None = 20.0,
-        clock: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
     ) -> None:
         """`instructions` runs once per session in a worker thread (it may block on storage);
@@ -130,29 +87,23 @@ class RealtimeClient:
         self._instructions = instructions or (lambda: config.instructions)
         self._backoff = (backoff_initial_s, backoff_max_s)
         self._ping_interval_s = ping_interval_s
-        self._clock = clock
         self._rng = rng or random.Random()
-        self.conversation = Conversation(tool_budget_ms=tool_budget_ms)
-        self.events: asyncio.Queue[RealtimeEvent] = asyncio.Queue(maxsize=max_events)
+        self.events: asyncio.Queue[Event] = asyncio.Queue(maxsize=max_events)
         self.state = ClientState.CLOSED
         self.session_id = ""
         self._fatal: FatalRealtimeError | None = None
         self._task: asyncio.Task[None] | None = None
         self._ws: ClientConnection | None = None
         self._outbox = Outbox(int(max_buffered_s * 1000) * p.BYTES_PER_MS)
-        self._held_dropped_bytes = 0
         self._wake = asyncio.Event()
         self._state_changed = asyncio.Event()
-        self._session_started_s = 0.0
-        self._last_activity_s = clock()
-        self._last_audio_s = 0.0
+        self._transcription = bool(config.transcription_model)
         self._debug = log.isEnabledFor(logging.DEBUG)
         self._is_reader_paused = False
 
     # -- lifecycle -----------------------------------------------------------------------------
     def connect_soon(self) -> None:
         """Start connecting in the background (no-op when connected, connecting or failed)."""
-        self._last_activity_s = self._clock()
         if self._fatal is None and (self._task is None or self._task.done()):
             self._set_state(ClientState.CONNECTING)
             self._task = asyncio.create_task(self._run(), name="realtime-connection")
@@ -162,8 +113,7 @@ class RealtimeClient:
 
         Raises:
             FatalRealtimeError: the service refused us (bad key, model, quota); no retry.
-            RealtimeError: not ready within `timeout_s` (default: connect_timeout_s); the
-                client keeps trying in the background and keeps buffering audio.
+            RealtimeError: not ready within `timeout_s` (default: connect_timeout_s).
         """
         if self._fatal is not None:
             raise self._fatal
@@ -181,6 +131,16 @@ class RealtimeClient:
             ) from None
         if self._fatal is not None:
             raise self._fatal
+
+    def close_session(self) -> None:
+        """End the session (or the connect attempts) now; the next `connect_soon` opens anew."""
+        task, self._task = self._task, None
+        if task is not None and not task.done():
+            task.cancel()
+        self._outbox.audio.clear()
+        self._outbox.events.clear()
+        if self.state is not ClientState.FAILED:
+            self._set_state(ClientState.CLOSED)
 
     async def aclose(self) -> None:
         """Close the session and stop reconnecting."""
@@ -203,29 +163,12 @@ class RealtimeClient:
     def __aiter__(self) -> RealtimeClient:
         return self
 
-    async def __anext__(self) -> RealtimeEvent:
+    async def __anext__(self) -> Event:
         return await self.events.get()
 
-    # -- audio and conversation commands (non-blocking) ----------------------------------------
+    # -- verbs the turn core's actions map to (non-blocking, loop thread) ----------------------
     def send_audio(self, pcm: bytes) -> None:
-        """Queue 24 kHz int16 mono mic audio, sent in 40 ms appends; call it on the loop thread.
-
-        Audio given while connecting is kept and sent once the session is ready; audio given
-        while a tool call is pending (`conversation.is_input_held`) is dropped.
-        """
-        now = self._clock()
-        self._last_activity_s = self._last_audio_s = now
-        if self.state is ClientState.READY and self.conversation.is_input_held:
-            # a tool result is pending: speech now must not start a reply without it, and
-            # sending it later would interrupt the reply that carries the result
-            self._held_dropped_bytes += len(pcm)
-            return
-        if self._held_dropped_bytes:
-            log.info(
-                "dropped %d ms of mic audio while a tool was pending",
-                self._held_dropped_bytes // p.BYTES_PER_MS,
-            )
-            self._held_dropped_bytes = 0
+        """Queue 24 kHz int16 mono mic audio, sent in 40 ms appends (buffered while connecting)."""
         dropped = self._outbox.add_audio(pcm)
         if dropped:
             log.warning(
@@ -234,41 +177,41 @@ class RealtimeClient:
         self._pump_audio(flush=False)
 
     def commit(self) -> None:
-        """End the user's turn by hand (push-to-talk, or no server VAD)."""
+        """End the user's input by hand (push-to-talk, or no server VAD)."""
         self._pump_audio(flush=True)
         self._send([p.input_audio_commit()])
 
     def clear_input(self) -> None:
         """Drop mic audio not yet committed, here and on the server."""
         self._outbox.drop_queued_audio()
-        if self.state is ClientState.READY:
-            self._send([p.input_audio_clear()])
+        self._send([p.input_audio_clear()])
 
     def send_text(self, text: str) -> None:
-        """A typed user message, then a reply (queued while a response is active)."""
-        self._send([p.user_message(text), *self.conversation.request_response()])
+        """A typed user message (the core asks for the reply)."""
+        self._send([p.user_message(text)])
 
     def request_response(self) -> None:
-        self._send(self.conversation.request_response())
+        self._send([p.response_create()])
+
+    def cancel_response(self, response_id: str) -> None:
+        self._send([p.response_cancel(response_id)])
+
+    def truncate(self, item_id: str, audio_end_ms: int) -> None:
+        self._send([p.item_truncate(item_id, audio_end_ms)])
 
     def send_function_output(self, call_id: str, output_json: str) -> None:
-        """The tool result (a JSON string); the turn's single response.create follows when due."""
-        self._send(self.conversation.send_function_output(call_id, output_json))
-        self._pump_audio(flush=False)
+        self._send([p.function_call_output(call_id, output_json)])
 
-    def report_played(self, item_id: str, samples: int) -> None:
-        """The playback counter: `samples` of `item_id` have been played so far."""
-        self.conversation.report_played(item_id, samples)
+    def add_note(self, text: str) -> None:
+        self._send([p.system_message(text)])
 
-    def barge_in(self, played_ms: int | None = None, *, clear_input: bool = True) -> None:
-        """Stop the reply: cancel, truncate at `played_ms` (default: the reported counter).
-
-        `clear_input=True` (local barge-in: wake word, button) also drops the mic audio not yet
-        committed; pass False after a server `SpeechStarted`, whose speech is the next question.
-        """
-        if clear_input:
-            self._outbox.audio.clear()
-        self._send(self.conversation.barge_in(played_ms, clear_input=clear_input))
+    def set_transcription(self, enabled: bool) -> None:
+        """Transcribe the user's input (or stop); from the next session on too."""
+        self._transcription = enabled or bool(self.config.transcription_model)
+        model = self.config.transcription_model or "gpt-realtime-whisper"
+        value: object = {"model": model} if self._transcription else None
+        update = {"type": "realtime", "audio": {"input": {"transcription": value}}}
+        self._send([p.session_update(update)])
 
     # -- internals: outgoing ---------------------------------------------------------------------
     def _send(self, events: Sequence[p.Json]) -> None:
@@ -278,7 +221,7 @@ class RealtimeClient:
         self._wake.set()
 
     def _pump_audio(self, *, flush: bool) -> None:
-        if self.state is not ClientState.READY or self.conversation.is_input_held:
+        if self.state is not ClientState.READY:
             return
         chunks = self._outbox.cut_audio(flush=flush)
         if chunks:
@@ -294,12 +237,12 @@ class RealtimeClient:
                     log.debug("> %s", json.dumps(ev)[:200])
                 await ws.send(json.dumps(ev))
 
-    # -- internals: connection loop --------------------------------------------------------------
+    # -- internals: the connection ---------------------------------------------------------------
     def _set_state(self, state: ClientState) -> None:
         self.state = state
         self._state_changed.set()
 
-    async def _emit(self, event: RealtimeEvent) -> None:
+    async def _emit(self, event: Event) -> None:
         """Hand `event` to the app; waits (backpressure) while `events` is full."""
         if self.events.empty():
             self._is_reader_paused = False  # the app caught up
@@ -312,50 +255,60 @@ class RealtimeClient:
         await self.events.put(event)
 
     async def _run(self) -> None:
-        delays = p.backoff(*self._backoff_args(), rng=self._rng)
-        reconnected = rotated = False
+        """Connect (retrying) and serve one session; every way out is reported once."""
+        try:
+            await self._connect_and_serve()
+        except asyncio.CancelledError:
+            raise
+        except FatalRealtimeError as exc:
+            await self._fail(exc)
+        except Exception as exc:  # a bug or a hostile frame must not leave the turn hanging
+            log.exception("realtime connection task failed")
+            self._set_state(ClientState.CLOSED)
+            await self._emit(SessionLost(f"internal error: {type(exc).__name__}"))
+        finally:
+            await self._drop_session()
+
+    async def _connect_and_serve(self) -> None:
+        initial_s, max_s = self._backoff
+        delays = p.backoff(initial_s, 2.0, max_s, rng=self._rng)
         while True:
             self._set_state(ClientState.CONNECTING)
             try:
                 ws = await self._open()
-                end = await self._serve(ws, reconnected=reconnected, rotated=rotated)
-            except FatalRealtimeError as exc:
-                await self._fail(exc)
-                return
+                self.session_id = await self._handshake(ws)
+            except FatalRealtimeError:
+                raise
             except (OSError, TimeoutError, InvalidHandshake, RealtimeError, httpx.HTTPError) as exc:
-                end, reason = _End.DROPPED, _describe(exc)
-                log.warning("connect failed (%s); reconnecting", reason)
-                await self._emit(ConnectionLost(reason, will_retry=True))
-            else:
-                reason = end.value
-                delays = p.backoff(*self._backoff_args(), rng=self._rng)  # reset on success
-            finally:
+                reason = _describe(exc)
+                log.warning("connect failed (%s); retrying", reason)
                 await self._drop_session()
-            if end is _End.IDLE:
-                self._set_state(ClientState.CLOSED)
-                return
-            reconnected = end is _End.DROPPED
-            rotated = end in (_End.ROTATE, _End.EXPIRED)
-            if end is _End.DROPPED:
+                await self._emit(SessionLost(reason, will_retry=True))
                 await asyncio.sleep(next(delays))
-
-    def _backoff_args(self) -> tuple[float, float, float]:
-        initial_s, max_s = self._backoff
-        return initial_s, 2.0, max_s
+                continue
+            except ConnectionClosed as exc:
+                reason = f"connection closed during setup ({_describe(exc)})"
+                await self._drop_session()
+                await self._emit(SessionLost(reason, will_retry=True))
+                await asyncio.sleep(next(delays))
+                continue
+            break
+        reason = await self._serve(ws)
+        self._set_state(ClientState.CLOSED)
+        await self._emit(SessionLost(reason, will_retry=False))
 
     async def _fail(self, exc: FatalRealtimeError) -> None:
         self._fatal = exc
         log.error("%s", exc, extra={"ERROR_CODE": "fatal"})
         # FAILED first: ensure_connected() must not wait for the app to drain a full queue
         self._set_state(ClientState.FAILED)
-        await self._emit(Fatal(exc))
+        await self._emit(SessionFatal(str(exc)))
 
     async def _drop_session(self) -> None:
         ws, self._ws = self._ws, None
         if ws is not None:
             await ws.close()
         self._outbox.events.clear()
-        self.conversation.reset()
 
     async def _open(self) -> ClientConnection:
         headers = await self._credentials.headers()
@@ -418,114 +371,76 @@ class RealtimeClient:
             vad_threshold=c.vad_threshold,
             prefix_padding_ms=c.prefix_padding_ms,
             silence_duration_ms=c.silence_duration_ms,
-            transcription_model=c.transcription_model,
+            # the turn core decides interruptions (and guards against the reply's own echo)
+            interrupt_response=False,
+            transcription_model=(c.transcription_model or "gpt-realtime-whisper")
+            if self._transcription
+            else "",
             max_output_tokens=c.max_output_tokens,
         )
 
     def _check_error(self, ev: p.ServerError) -> None:
         if ev.is_fatal:
+            detail = ev.message.lower().rstrip(".") or "no detail"
             raise FatalRealtimeError(
-                f"realtime service error {ev.code!r}: {ev.message.lower().rstrip('.') or 'no detail'}; "
-                f"check the api key, realtime.model ({self.config.model!r}) and the account quota"
+                f"realtime service error {ev.code!r}: {detail}; check the api key, "
+                f"realtime.model ({self.config.model!r}) and the account quota"
             )
 
-    async def _serve(self, ws: ClientConnection, *, reconnected: bool, rotated: bool) -> _End:
-        try:
-            self.session_id = await self._handshake(ws)
-        except ConnectionClosed as exc:
-            raise RealtimeError(f"connection closed during setup ({_describe(exc)})") from None
-        now = self._clock()
-        self._session_started_s = self._last_activity_s = now
-        self.conversation.reset()
+    async def _serve(self, ws: ClientConnection) -> str:
+        """The ready session until it ends; returns why it ended."""
         self._set_state(ClientState.READY)
         log.info("realtime session ready", extra={"SESSION_ID": self.session_id})
-        await self._emit(Connected(self.session_id, reconnected=reconnected, rotated=rotated))
+        await self._emit(SessionReady(self.session_id))
         self._pump_audio(flush=False)
         writer = asyncio.create_task(self._writer(ws), name="realtime-writer")
         try:
-            return await self._read(ws)
+            async for raw in ws:
+                ev = p.parse_server_event(raw)
+                if ev is None:
+                    continue
+                ended = await self._on_event(ev)
+                if ended:
+                    return ended
+            return _describe_close(ws)
         except ConnectionClosed as exc:
-            self._set_state(ClientState.CONNECTING)
-            await self._emit(ConnectionLost(_describe(exc), will_retry=True))
-            log.warning("connection lost (%s); reconnecting", _describe(exc))
-            return _End.DROPPED
+            log.warning("connection lost (%s)", _describe(exc))
+            return _describe(exc)
         finally:
             writer.cancel()
             await asyncio.gather(writer, return_exceptions=True)
             if writer.done() and not writer.cancelled() and writer.exception() is not None:
                 log.warning("send failed: %s", _describe(writer.exception()))
 
-    async def _read(self, ws: ClientConnection) -> _End:
-        while True:
-            try:
-                async with asyncio.timeout(self._next_timer_s()):
-                    raw = await ws.recv()
-            except TimeoutError:
-                end = self._on_timer()
-                if end is not None:
-                    return end
-                continue
-            ev = p.parse_server_event(raw)
-            if ev is not None:
-                end = await self._on_event(ev)
-                if end is not None:
-                    return end
-            if self._next_timer_s(cap_s=None) <= 0:
-                end = self._on_timer()
-                if end is not None:
-                    return end
-
-    async def _on_event(self, ev: p.ServerEvent) -> _End | None:
+    async def _on_event(self, ev: p.ServerEvent) -> str:
+        """Translate and queue one server event; returns a reason when the session is over."""
         if isinstance(ev, p.ServerError):
             self._check_error(ev)
             if ev.code == "session_expired":
-                self._set_state(ClientState.CONNECTING)
-                await self._emit(ConnectionLost("session expired", will_retry=True))
-                log.info("session expired; opening a new one")
-                return _End.EXPIRED
-            culprit = self._outbox.type_of(ev.event_id)
-            log.warning(
-                "realtime error %s%s: %s",
-                ev.code,
-                f" (our {culprit} event)" if culprit else "",
-                ev.message,
-                extra={"ERROR_CODE": ev.code},
-            )
+                log.info("session expired")
+                return "session expired"
+            if ev.code not in _BENIGN_ERRORS:
+                culprit = self._outbox.type_of(ev.event_id)
+                log.warning(
+                    "realtime error %s%s: %s",
+                    ev.code,
+                    f" (our {culprit} event)" if culprit else "",
+                    ev.message,
+                    extra={"ERROR_CODE": ev.code},
+                )
         elif isinstance(ev, p.ResponseDone):
-            self._last_activity_s = self._clock()
+            if ev.status == "failed" and p.is_fatal_code(ev.reason):
+                raise FatalRealtimeError(
+                    f"realtime response failed with {ev.reason!r}: "
+                    f"{ev.error_message.lower().rstrip('.') or 'no detail'}; check "
+                    f"realtime.model ({self.config.model!r}), the api key and the account quota"
+                )
             _log_usage(ev)
-        self._send(self.conversation.receive(ev, int(self._clock() * 1000)))
+        turn_event = to_turn_event(ev)
+        if turn_event is not None:
+            await self._emit(turn_event)
         self._pump_audio(flush=False)
-        if not isinstance(ev, p.SessionCreated | p.SessionUpdated):
-            await self._emit(ev)
-        return None
-
-    def _next_timer_s(self, cap_s: float | None = 1.0) -> float:
-        now = self._clock()
-        due = [self._session_started_s + self.config.session_max_s]
-        if self.config.idle_close_s > 0:
-            due.append(self._last_activity_s + self.config.idle_close_s)
-        deadline_ms = self.conversation.next_deadline_ms()
-        if deadline_ms is not None:
-            due.append(deadline_ms / 1000)
-        left_s = min(due) - now
-        return left_s if cap_s is None else max(0.01, min(left_s, cap_s))
-
-    def _on_timer(self) -> _End | None:
-        now = self._clock()
-        self._send(self.conversation.tick(int(now * 1000)))
-        self._pump_audio(flush=False)
-        between_turns = self.conversation.is_idle and now - self._last_audio_s >= _ROTATE_QUIET_S
-        if not between_turns:
-            return None
-        idle_s = self.config.idle_close_s
-        if idle_s > 0 and now - self._last_activity_s >= idle_s:
-            log.info("closing idle realtime session")
-            return _End.IDLE
-        if now - self._session_started_s >= self.config.session_max_s:
-            log.info("rotating the realtime session")
-            return _End.ROTATE
-        return None
+        return ""
 
 
 def _describe(exc: BaseException | None) -> str:
@@ -538,6 +453,14 @@ def _describe(exc: BaseException | None) -> str:
     if isinstance(exc, RealtimeError):
         return str(exc)
     return type(exc).__name__ + (f": {exc}" if isinstance(exc, OSError) else "")
+
+
+def _describe_close(ws: ClientConnection) -> str:
+    """A clean close (1000/1001 end `async for` silently): say which, with the reason."""
+    code, reason = ws.close_code, (ws.close_reason or "")[:80]
+    if code == 1001 and reason:
+        return f"session closed by the service: {reason}"
+    return f"close code {code}" if code is not None else "connection closed"
 
 
 def _log_usage(ev: p.ResponseDone) -> None:

@@ -187,6 +187,8 @@ class ResponseDone:
     reason: str  # status_details.reason or error code, "" when none
     usage: Usage
     call_ids: tuple[str, ...] = ()
+    error_type: str = ""  # status_details.error of a failed response
+    error_message: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -292,12 +294,14 @@ def _usage(raw: object) -> Usage:
 def _response_done(d: Mapping[str, object]) -> ResponseDone:
     resp = _dict(d, "response")
     details = resp.get("status_details")
-    reason = ""
+    reason = error_type = error_message = ""
     if isinstance(details, dict):
         reason = _opt_str(details, "reason")
         err = details.get("error")
         if isinstance(err, dict):
             reason = _opt_str(err, "code") or _opt_str(err, "type") or reason
+            error_type = _opt_str(err, "type")[:_MAX_LOG_CHARS]
+            error_message = _KEY_RE.sub("***", _opt_str(err, "message"))[:_MAX_LOG_CHARS]
     output = resp.get("output")
     calls = tuple(
         o["call_id"]
@@ -312,6 +316,8 @@ def _response_done(d: Mapping[str, object]) -> ResponseDone:
         reason,
         _usage(resp.get("usage")),
         calls,
+        error_type,
+        error_message,
     )
 
 

@@ -1,7 +1,7 @@
 """Realtime API (GA) wire format, sans-I/O: client event builders and a server event parser.
 
 Owns the JSON shapes only. It opens no socket, reads no clock and keeps no conversation state
-(see `conversation.py` for the rules and `client.py` for the connection).
+(see `edge_agent.turn` for the rules and `client.py` for the connection).
 
 Client events built here (GA shapes, checked against openai 3.57 `RealtimeClientEvent`):
 ``session.update``, ``input_audio_buffer.append/.commit/.clear``, ``conversation.item.create``

@@ -23,21 +23,23 @@ import dataclasses
 import logging
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from edge_agent.app import Handlers
 from edge_agent.config import Config, Secret
 from edge_agent.pipeline.build import Pipeline, build_app
 from edge_agent.sim.devices.fleet import DeviceFleet
 from edge_agent.sim.pulse_rig import PulseRig, Recording
 from edge_agent.sim.realtime_server import RealtimeEmulator
 from edge_agent.sim.scenario import Scenario
-from edge_agent.states import Action, Event, State
+from edge_agent.states import Event, State
 from edge_agent.system.notify import Notifier
+from edge_agent.turn.actions import StateChanged
 
 __all__ = [
     "SIM_API_KEY",
@@ -107,9 +109,12 @@ class Timeline:
     async def start(self, post: Callable[[Event], None]) -> None:
         pass
 
-    def handle(self, state: State, actions: Sequence[Action]) -> None:
-        if state is not self.states[-1]:
-            self.states.append(state)
+    def handlers(self) -> Handlers:
+        return {StateChanged: self._on_state}
+
+    def _on_state(self, action: StateChanged) -> None:
+        if action.new is not self.states[-1]:
+            self.states.append(action.new)
 
     def is_healthy(self) -> bool:
         return True

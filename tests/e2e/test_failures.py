@@ -51,11 +51,13 @@ async def test_wake_word_barges_in_during_a_long_reply(pins: MockFactory) -> Non
     assert len(truncates) == 1 and truncates[0]["audio_end_ms"] == end_ms
     assert len(cancels) == 1  # paced delivery: the response was still active
     truncate_at = kinds.index("conversation.item.truncate")
-    assert kinds[truncate_at + 1] == "input_audio_buffer.clear"  # local barge-in: a new question
+    # truncate at what was heard, cancel the rest, and (a local barge-in) clear the input
+    assert kinds[truncate_at + 1 : truncate_at + 3] == ["response.cancel", "input_audio_buffer.clear"]
     # what was played of the long reply is exactly what the truncate says was heard
     start, played = longest_prefix(heard, samples(LONG_REPLY.pcm))
     assert start >= 0 and 1500 <= played // 24 < LONG_REPLY.duration_ms
-    assert abs(played // 24 - end_ms) <= 60  # within a few periods of the device
+    # never more than reached the speaker, and within a few periods of it
+    assert end_ms <= played // 24 and played // 24 - end_ms <= 60
     assert end_ms <= item_ms
     assert playback.played_samples - stopped_at < 24000  # no more of the long reply after it
     assert [t.outcome for t in turns[:2]] == ["barge_in", "completed"]
@@ -156,10 +158,14 @@ async def test_full_duplex_barges_in_on_server_speech(pins: MockFactory) -> None
         heard = rig.heard()
     [(_, end_ms, _)] = rig.emulator.truncations
     assert 1200 <= end_ms < LONG_REPLY.duration_ms  # 1.5 s played, the wake earcon included
-    # the interrupting question is kept: a local barge-in sends its clear right after the
-    # truncate (see the half-duplex test); here the appends go on
+    # the interrupting question is kept: the core cancels the reply itself (the session has
+    # interrupt_response off, so the echo guard can decide) and, unlike a local barge-in (see
+    # the half-duplex test), never clears the input: the appends go on
     truncate_at = later.index("conversation.item.truncate")
-    assert later[truncate_at + 1] == "input_audio_buffer.append"
+    assert later[truncate_at + 1 : truncate_at + 3] == ["response.cancel", "input_audio_buffer.append"]
+    assert set(later[truncate_at + 2 : truncate_at + 12]) == {"input_audio_buffer.append"}
+    update = rig.emulator.events_of("session.update")[0]["session"]
+    assert update["audio"]["input"]["turn_detection"]["interrupt_response"] is False
     assert [t.outcome for t in turns[:2]] == ["barge_in", "completed"]
     assert turns[1].trigger == "barge_in"
     assert longest_prefix(heard, samples(SHORT_REPLY.pcm))[1] == len(SHORT_REPLY.pcm) // 2

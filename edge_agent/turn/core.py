@@ -1,0 +1,490 @@
+"""The turn core: one pure owner of every turn rule. Events in, actions out, `now_ms` in.
+
+`TurnCore.handle(event, now_ms)` takes a state-machine event (`edge_agent.states`: wake word,
+buttons, mute, failures) or a turn event (`edge_agent.turn.events`: the speech backend, the
+speaker's counter, the tool runner, the timer) and returns the actions for the shells, in the
+order to carry them out. `next_deadline_ms()` says when to send `Tick()`. It owns:
+
+- the state (through the table in `edge_agent.states`, the single source of transitions) and
+  its timer; the no-speech timer counts only from when the session can hear (`once_heard`), so
+  a slow connect does not eat the user's time to speak;
+- where streaming starts (the wake word's end, `WakeDetected.stream_from`) and whether it runs:
+  a level (listening always, thinking/speaking only in full duplex) held off while a tool call
+  waits for its output;
+- the replies (`Replies`: one active response, tool calls and their budget, audio received vs
+  heard per item) and what an interruption does: cancel or not, clear the input or not,
+  truncate at what was heard;
+- when a reply is done (nothing pending and everything played out), a failed response (an
+  error turn: WARNING with the error, the error earcon, no follow-up window), an incomplete one
+  (what arrived plays; the log says why);
+- the session policy: connect on a turn, close idle sessions and rotate old ones between turns;
+- the turn records (`TurnLog`) and their summary line.
+
+Must not: do I/O, read a clock, or know a wire protocol's event names.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Final, Literal
+
+from edge_agent.states import (
+    Action,
+    BeginTurn,
+    CancelResponse,
+    CancelTimer,
+    EndTurn,
+    Event,
+    Failure,
+    InvalidTransition,
+    Policy,
+    ReplyDone,
+    ReplyFailed,
+    ReplyStarted,
+    SpeechStarted,
+    SpeechStopped,
+    StartStreaming,
+    StartTimer,
+    State,
+    StopPlayback,
+    StopStreaming,
+    Timeout,
+    TruncateReply,
+    WakeDetected,
+    step,
+)
+from edge_agent.turn.actions import (
+    AwaitPlayout,
+    ClearInput,
+    CloseSession,
+    Connect,
+    FailFatal,
+    Log,
+    PlayReply,
+    RecordUsage,
+    SetTranscription,
+    StateChanged,
+    StopStream,
+    StreamFrom,
+    UserSaid,
+    UserTurnStarted,
+)
+from edge_agent.turn.events import (
+    Heard,
+    PlayedOut,
+    ReplyAudio,
+    ResponseFinished,
+    ResponseRejected,
+    ResponseStarted,
+    SessionFatal,
+    SessionLost,
+    SessionReady,
+    Tick,
+    ToolCallRequested,
+    ToolResult,
+    UserSpeechStarted,
+    UserSpeechStopped,
+    UserTranscript,
+)
+from edge_agent.turn.replies import DEFAULT_TOOL_BUDGET_MS, Replies
+from edge_agent.turn.session import SessionClock, SessionPolicy
+from edge_agent.turn.turnlog import ToolCall, TurnLog
+
+__all__ = ["TurnCore", "TurnPolicy"]
+
+_IN_TURN: Final = frozenset({State.LISTENING, State.THINKING, State.SPEAKING})
+_REPLYING: Final = frozenset({State.THINKING, State.SPEAKING})
+_TURN_OVER: Final = frozenset({State.IDLE, State.ERROR, State.MUTED})
+
+
+@dataclass(frozen=True, slots=True)
+class TurnPolicy:
+    """Everything the turn rules depend on (from [conversation], [audio] and [realtime])."""
+
+    follow_up_s: float = 5.0
+    no_speech_timeout_s: float = 8.0
+    max_turn_s: float = 60.0
+    duplex: Literal["half", "full"] = "half"
+    tool_budget_ms: int = DEFAULT_TOOL_BUDGET_MS
+    idle_close_s: float = 300.0
+    session_max_s: float = 3300.0
+    barge_guard_ms: int = 0  # full duplex: speech heard this soon after a reply began is its echo
+    connect_timeout_s: float = 10.0  # a no-speech timer waits at most this (+1 s) for the session
+
+    @property
+    def machine(self) -> Policy:
+        return Policy(self.follow_up_s, self.no_speech_timeout_s, self.max_turn_s, self.duplex)
+
+
+def _new_turn_id() -> str:
+    return uuid.uuid4().hex[:8]
+
+
+class TurnCore:
+    """All turn rules; `handle(event, now_ms)` → actions."""
+
+    def __init__(
+        self,
+        policy: TurnPolicy | None = None,
+        *,
+        turns: TurnLog | None = None,
+        turn_ids: Callable[[], str] = _new_turn_id,
+    ) -> None:
+        self.policy = policy or TurnPolicy()
+        self.turns = turns if turns is not None else TurnLog()
+        self._turn_ids = turn_ids
+        self._machine_policy = self.policy.machine
+        self.state = State.IDLE
+        self.turn_id = ""
+        self.replies = Replies(tool_budget_ms=self.policy.tool_budget_ms)
+        self.session = SessionClock(
+            SessionPolicy(self.policy.idle_close_s, self.policy.session_max_s)
+        )
+        self._timer_ms: int | None = None  # the state's timer
+        self._timer_on_ready_s: float | None = None  # a no-speech timer waiting for the session
+        self._want_stream = False
+        self._streaming = False
+        self._playout_token = 0
+        self._awaiting_playout = False
+        self._next_turn_id = ""
+        self._reply_audio_ms: int | None = None  # when the current reply's audio began
+        self._transcript_wanted = False
+        self._now_ms = 0
+        self._out: list[Action] = []
+
+    # -- the interface -------------------------------------------------------------------------
+    def handle(self, event: Event, now_ms: int) -> list[Action]:
+        """Apply one event; returns the actions to carry out, in order."""
+        self._now_ms = now_ms
+        self._out = []
+        self._on(event)
+        out, self._out = self._out, []
+        return out
+
+    def next_deadline_ms(self) -> int | None:
+        """When the core wants a `Tick()` (None: no timer running)."""
+        due = [d for d in (self._timer_ms, self.replies.next_deadline_ms()) if d is not None]
+        if self._is_between_turns():
+            session_due = self.session.deadline_ms()
+            if session_due is not None:
+                due.append(session_due)
+        return min(due) if due else None
+
+    # -- dispatch ------------------------------------------------------------------------------
+    def _on(self, ev: Event) -> None:
+        match ev:
+            case Tick():
+                self._tick()
+            case SessionReady():
+                self._session_ready()
+            case SessionLost():
+                self._session_lost(ev)
+            case SessionFatal(message=message):
+                self._emit(FailFatal(message))
+                self._step(Failure("auth"))
+            case UserSpeechStarted():
+                self._speech_started()
+            case UserSpeechStopped():
+                self.session.touch(self._now_ms)
+                if self.turns.current is not None and self.state in _IN_TURN:
+                    self.turns.current.mark_speech_stopped(self._now_ms / 1000)
+                self._step(SpeechStopped())
+            case UserTranscript(text=text):
+                if self._transcript_wanted:
+                    self._transcript_wanted = False
+                    self._emit(UserSaid(text), SetTranscription(False))
+            case ResponseStarted(response_id=rid):
+                self._emit(*self.replies.started(rid))
+            case ResponseRejected():
+                self.replies.rejected()
+            case ReplyAudio():
+                self._reply_audio(ev)
+            case ToolCallRequested():
+                self._tool_call(ev)
+            case ToolResult():
+                self._tool_result(ev)
+            case ResponseFinished():
+                self._response_finished(ev)
+            case Heard(items=items):
+                self.replies.heard(items)
+            case PlayedOut(token=token):
+                self._played_out(token)
+            case _:
+                self._step(ev)
+
+    # -- state machine -------------------------------------------------------------------------
+    def _step(self, event: Event) -> None:
+        old = self.state
+        try:
+            new, actions = step(old, event, self._machine_policy)
+        except InvalidTransition as exc:
+            self._emit(Log("debug", f"ignored event: {exc}", {"STATE": old.value}))
+            return
+        self.state = new
+        begins = any(isinstance(a, BeginTurn) for a in actions)
+        if new is not old:
+            upcoming = self.turn_id
+            if begins:
+                upcoming = self._next_turn_id = self._turn_ids()
+            self._emit(StateChanged(old, new, upcoming))
+        for action in actions:
+            self._translate(action, event)
+        self._sync_stream()
+
+    def _translate(self, action: Action, event: Event) -> None:
+        match action:
+            case StartTimer(seconds=seconds, once_heard=once_heard):
+                self._timer_ms = None
+                self._timer_on_ready_s = None
+                if once_heard and not self.session.is_ready:
+                    # counts from SessionReady; if the session never comes, from the connect
+                    # timeout on (the backend reports a failed connect long before that)
+                    self._timer_on_ready_s = seconds
+                    wait_ms = round((self.policy.connect_timeout_s + 1.0) * 1000)
+                    self._timer_ms = self._now_ms + wait_ms
+                else:
+                    self._timer_ms = self._now_ms + round(seconds * 1000)
+            case CancelTimer():
+                self._timer_ms = None
+                self._timer_on_ready_s = None
+            case StartStreaming(from_preroll=from_preroll):
+                sample = None
+                if from_preroll and isinstance(event, WakeDetected):
+                    sample = event.stream_from if event.stream_from is not None else event.sample
+                self._start_stream(sample)
+            case StopStreaming():
+                self._want_stream = False
+                clear = self.state in _TURN_OVER
+                if self._streaming or clear:
+                    self._streaming = False
+                    self._emit(StopStream(clear_input=clear))
+            case TruncateReply():
+                self._emit(*self.replies.truncate())
+            case CancelResponse(clear_input=clear_input):
+                self._emit(*self.replies.cancel())
+                if clear_input:
+                    self._emit(ClearInput())
+            case StopPlayback():
+                self._new_playout()
+                self._emit(action)
+            case BeginTurn(trigger=trigger):
+                self._begin_turn(trigger, event)
+                self._emit(action)
+            case EndTurn(outcome=outcome):
+                self._end_turn(outcome)
+                self._emit(action)
+            case _:
+                self._emit(action)
+
+    # -- turns ---------------------------------------------------------------------------------
+    def _begin_turn(self, trigger: str, event: Event) -> None:
+        self.turn_id = self._next_turn_id or self._turn_ids()
+        self._next_turn_id = ""
+        wake = event if isinstance(event, WakeDetected) else None
+        self.turns.begin(
+            self.turn_id,
+            trigger,
+            self._now_ms / 1000,
+            model=wake.model if wake else "",
+            score=wake.score if wake else None,
+        )
+        self._reply_audio_ms = None
+        self.session.touch(self._now_ms)
+        if not self.session.is_open:
+            self.session.opened(self._now_ms)
+            self._emit(Connect())
+        elif self.session.is_ready:
+            self._mark_stream_started()
+
+    def _end_turn(self, outcome: str) -> None:
+        record = self.turns.current
+        if record is not None:
+            record.reply_samples = self.replies.heard_samples()
+        self.replies.forget_items()
+        record = self.turns.end(outcome, self._now_ms / 1000)
+        if record is not None:
+            fields = {**record.fields(), "STATE": self.state.value}
+            self._emit(Log("info", record.summary(), fields))
+        self.turn_id = ""
+
+    # -- streaming -----------------------------------------------------------------------------
+    def _start_stream(self, sample: int | None) -> None:
+        self._want_stream = True
+        if self._streaming and sample is not None:
+            # a barge-in while streaming (full duplex): restart at the new request's start
+            self._streaming = False
+            self._emit(StopStream(clear_input=False))
+        self._sync_stream(sample)
+
+    def _sync_stream(self, sample: int | None = None) -> None:
+        """Stream while wanted and no tool call holds the input."""
+        target = self._want_stream and not self.replies.is_input_held
+        if target and not self._streaming:
+            self._streaming = True
+            self._emit(StreamFrom(sample))
+            if self.session.is_ready:
+                self._mark_stream_started()
+        elif not target and self._streaming:
+            self._streaming = False
+            self._emit(StopStream(clear_input=False))
+
+    def _mark_stream_started(self) -> None:
+        record = self.turns.current
+        if record is not None and self._streaming:
+            record.mark_stream_started(self._now_ms / 1000)
+
+    # -- the session ---------------------------------------------------------------------------
+    def _session_ready(self) -> None:
+        self.session.ready(self._now_ms)
+        self.replies.reset()
+        if self._timer_on_ready_s is not None:
+            self._timer_ms = self._now_ms + round(self._timer_on_ready_s * 1000)
+            self._timer_on_ready_s = None
+        if self.state in _IN_TURN:
+            self._mark_stream_started()
+        self._transcript_wanted = False
+
+    def _session_lost(self, ev: SessionLost) -> None:
+        self.session.closed()
+        self.replies.reset()
+        self._transcript_wanted = False
+        if self.state in _IN_TURN:
+            fields = {"ERROR_CODE": "network", "STATE": self.state.value}
+            self._emit(Log("warning", f"realtime connection lost: {ev.reason}", fields))
+            if ev.will_retry:
+                self._emit(CloseSession("error"))  # a turn cannot wait for backoff: give up
+            self._step(Failure("network"))
+        elif ev.will_retry:
+            self._emit(CloseSession("error"))
+
+    def _is_between_turns(self) -> bool:
+        return self.state in _TURN_OVER and self.replies.is_idle and not self._streaming
+
+    def _tick(self) -> None:
+        now = self._now_ms
+        self._emit(*self.replies.tick(now))
+        self._sync_stream()
+        if self._timer_ms is not None and now >= self._timer_ms:
+            if self._timer_on_ready_s is not None:  # the session never came: count from now
+                self._timer_ms = now + round(self._timer_on_ready_s * 1000)
+                self._timer_on_ready_s = None
+            else:
+                self._timer_ms = None
+                self._step(Timeout())
+        if self._is_between_turns():
+            verdict = self.session.verdict(now)
+            if verdict is not None:
+                self.session.closed()
+                self.replies.reset()
+                message = (
+                    "closing idle realtime session"
+                    if verdict == "idle"
+                    else ("rotating the realtime session (it is old)")
+                )
+                self._emit(Log("info", message), CloseSession(verdict))
+
+    # -- user speech ---------------------------------------------------------------------------
+    def _speech_started(self) -> None:
+        now = self._now_ms
+        self.session.touch(now)
+        guard = self.policy.barge_guard_ms
+        if (
+            self.state is State.SPEAKING
+            and self._reply_audio_ms is not None
+            and now - self._reply_audio_ms < guard
+        ):
+            msg = f"speech {now - self._reply_audio_ms} ms into the reply ignored (its own echo)"
+            self._emit(Log("info", msg, {"STATE": self.state.value}))
+            return
+        self._emit(UserTurnStarted())
+        self._step(SpeechStarted())
+
+    # -- replies -------------------------------------------------------------------------------
+    def _reply_audio(self, ev: ReplyAudio) -> None:
+        if self.state not in _IN_TURN:
+            return
+        play, first = self.replies.audio(ev.response_id, ev.item_id, len(ev.pcm) // 2)
+        if not play:
+            return
+        self.session.touch(self._now_ms)
+        self._new_playout()
+        self._emit(PlayReply(ev.item_id, ev.pcm))
+        record = self.turns.current
+        if record is not None:
+            record.mark_reply_audio(len(ev.pcm) // 2, self._now_ms / 1000)
+        if first:
+            self._reply_audio_ms = self._now_ms
+            self._step(ReplyStarted())
+
+    def _tool_call(self, ev: ToolCallRequested) -> None:
+        if self.state not in _IN_TURN:
+            return
+        held = self.replies.is_input_held
+        self._emit(
+            *self.replies.call_requested(
+                ev.response_id, ev.call_id, ev.name, ev.arguments_json, self._now_ms, self.turn_id
+            )
+        )
+        if self.replies.is_input_held and not held:
+            # speech buffered now must not start a reply that lacks the tool's result
+            self._emit(ClearInput())
+            self._sync_stream()
+
+    def _tool_result(self, ev: ToolResult) -> None:
+        record = self.turns.current
+        if record is not None and self.state in _IN_TURN:
+            record.tools.append(ToolCall(ev.name, ev.ok, ev.duration_ms))
+        if ev.wants_transcript and not self._transcript_wanted:
+            self._transcript_wanted = True
+            self._emit(SetTranscription(True))
+        self._emit(*self.replies.tool_result(ev.call_id, ev.name, ev.output_json))
+        self._sync_stream()
+        self._check_done()
+
+    def _response_finished(self, ev: ResponseFinished) -> None:
+        self.session.touch(self._now_ms)
+        if ev.usage is not None:
+            self._emit(RecordUsage(self.turn_id, ev.usage))
+        dropped = self.replies.is_dropped(ev.response_id)
+        self._emit(*self.replies.finished(ev.response_id, ev.status))
+        if not dropped and self.state in _IN_TURN:
+            if ev.status == "failed":
+                self._reply_failed(ev)
+                return
+            if ev.status == "incomplete":
+                msg = f"reply incomplete ({ev.reason or 'no reason given'}): playing what arrived"
+                self._emit(Log("warning", msg, {"ERROR_CODE": ev.reason or "incomplete"}))
+        self._sync_stream()
+        self._check_done()
+
+    def _reply_failed(self, ev: ResponseFinished) -> None:
+        code = ev.error_code or ev.reason or "response_failed"
+        detail = ev.error_message or "no detail"
+        msg = f"reply failed: {ev.error_type or 'error'} {code}: {detail}"
+        self._emit(Log("warning", msg[:300], {"ERROR_CODE": code, "STATE": self.state.value}))
+        self._step(ReplyFailed(code))
+
+    def _check_done(self) -> None:
+        """Nothing active or pending: once the audio has played out, the reply is done."""
+        if self.state in _REPLYING and self.replies.is_idle and not self._awaiting_playout:
+            self._awaiting_playout = True
+            self._emit(AwaitPlayout(self._playout_token))
+
+    def _new_playout(self) -> None:
+        """New audio, or the speaker was silenced: a playout being awaited is stale."""
+        self._playout_token += 1
+        self._awaiting_playout = False
+
+    def _played_out(self, token: int) -> None:
+        if token != self._playout_token or self.state not in _REPLYING:
+            return
+        self._awaiting_playout = False
+        if not self.replies.is_idle:
+            return
+        self.replies.played_out()
+        self._step(ReplyDone())
+
+    def _emit(self, *actions: Action) -> None:
+        self._out.extend(actions)
