@@ -270,8 +270,8 @@ class TurnCore:
                 self._new_playout()
                 self._emit(action)
             case BeginTurn(trigger=trigger):
-                self._begin_turn(trigger, event)
                 self._emit(action)
+                self._begin_turn(trigger, event)
             case EndTurn(outcome=outcome):
                 self._end_turn(outcome)
                 self._emit(action)
