@@ -52,7 +52,10 @@ async def test_wake_word_barges_in_during_a_long_reply(pins: MockFactory) -> Non
     assert len(cancels) == 1  # paced delivery: the response was still active
     truncate_at = kinds.index("conversation.item.truncate")
     # truncate at what was heard, cancel the rest, and (a local barge-in) clear the input
-    assert kinds[truncate_at + 1 : truncate_at + 3] == ["response.cancel", "input_audio_buffer.clear"]
+    assert kinds[truncate_at + 1 : truncate_at + 3] == [
+        "response.cancel",
+        "input_audio_buffer.clear",
+    ]
     # what was played of the long reply is exactly what the truncate says was heard
     start, played = longest_prefix(heard, samples(LONG_REPLY.pcm))
     assert start >= 0 and 1500 <= played // 24 < LONG_REPLY.duration_ms
@@ -162,7 +165,10 @@ async def test_full_duplex_barges_in_on_server_speech(pins: MockFactory) -> None
     # interrupt_response off, so the echo guard can decide) and, unlike a local barge-in (see
     # the half-duplex test), never clears the input: the appends go on
     truncate_at = later.index("conversation.item.truncate")
-    assert later[truncate_at + 1 : truncate_at + 3] == ["response.cancel", "input_audio_buffer.append"]
+    assert later[truncate_at + 1 : truncate_at + 3] == [
+        "response.cancel",
+        "input_audio_buffer.append",
+    ]
     assert set(later[truncate_at + 2 : truncate_at + 12]) == {"input_audio_buffer.append"}
     update = rig.emulator.events_of("session.update")[0]["session"]
     assert update["audio"]["input"]["turn_detection"]["interrupt_response"] is False

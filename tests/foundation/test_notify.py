@@ -9,17 +9,19 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from edge_agent.app import App
+from edge_agent.app import App, Handlers
 from edge_agent.config import parse_config
 from edge_agent.errors import AudioDeviceError
 from edge_agent.sim.notify import NotifySink
 from edge_agent.states import Action, Event, MuteToggle, SpeechStarted, State, WakeDetected
 from edge_agent.system.notify import Notifier
+from edge_agent.turn.actions import Connect, StateChanged
+from edge_agent.turn.events import SessionReady
 from tests.foundation.conftest import with_state_dir
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -195,8 +197,12 @@ class FakeButtons:
             raise self.fail
         self.post = post
 
-    def handle(self, state: State, actions: Sequence[Action]) -> None:
-        self.seen.append((state, list(actions)))
+    def handlers(self) -> Handlers:
+        # a backend that is always ready at once, and a recorder of the state changes
+        return {
+            Connect: lambda a: self.post and self.post(SessionReady("s")),
+            StateChanged: lambda a: self.seen.append((a.new, [a])),
+        }
 
     def is_healthy(self) -> bool:
         return self.healthy

@@ -119,7 +119,7 @@ def test_run_env_level_beats_the_config(tmp_path: Path) -> None:
     )
     assert rc == 0
     assert priorities(err) == {"<6>", "<7>"}
-    assert "<7>edge_agent.app: policy Policy(" in err
+    assert "<7>edge_agent.app: policy TurnPolicy(" in err
 
 
 def test_run_flag_beats_env_and_config(tmp_path: Path) -> None:

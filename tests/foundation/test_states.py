@@ -25,6 +25,7 @@ from edge_agent.states import (
     Policy,
     Recovered,
     ReplyDone,
+    ReplyFailed,
     ReplyStarted,
     SpeechStarted,
     SpeechStopped,
@@ -52,6 +53,7 @@ EVENT_TYPES: tuple[type[Event], ...] = (
     SpeechStopped,
     ReplyStarted,
     ReplyDone,
+    ReplyFailed,
     MuteToggle,
     Cancel,
     Failure,
@@ -63,13 +65,13 @@ LISTEN_WAKE = [
     PlayEarcon("wake"),
     BeginTurn("wake"),
     StartStreaming(from_preroll=True),
-    StartTimer(8.0),
+    StartTimer(8.0, once_heard=True),
 ]
 LISTEN_TALK = [
     PlayEarcon("wake"),
     BeginTurn("talk"),
     StartStreaming(from_preroll=False),
-    StartTimer(8.0),
+    StartTimer(8.0, once_heard=True),
 ]
 BARGE = [StopPlayback(), TruncateReply(), CancelResponse(), EndTurn("barge_in")]
 FAIL = [
@@ -89,11 +91,19 @@ MUTE = [
     CloseMic(),
     PlayEarcon("muted"),
 ]
+REPLY_FAILED = [
+    CancelTimer(),
+    StopStreaming(),
+    StopPlayback(),
+    CancelResponse(),
+    EndTurn("error"),
+    PlayEarcon("error"),
+]
 FOLLOW_UP = [
     EndTurn("completed"),
     BeginTurn("follow_up"),
     StartStreaming(from_preroll=False),
-    StartTimer(5.0),
+    StartTimer(5.0, once_heard=True),
 ]
 
 # The whole table under the default (half duplex, follow-up on) policy.
@@ -119,15 +129,16 @@ EXPECTED_HALF: dict[tuple[State, type[Event]], tuple[State, list[Action]]] = {
             PlayEarcon("done"),
         ],
     ),
-    (State.LISTENING, WakeDetected): (State.LISTENING, [StartTimer(8.0)]),
-    (State.LISTENING, TalkPressed): (State.LISTENING, [StartTimer(8.0)]),
+    (State.LISTENING, WakeDetected): (State.LISTENING, [StartTimer(8.0, once_heard=True)]),
+    (State.LISTENING, TalkPressed): (State.LISTENING, [StartTimer(8.0, once_heard=True)]),
     (State.LISTENING, MuteToggle): (State.MUTED, MUTE),
     (State.LISTENING, Failure): (State.ERROR, FAIL),
+    (State.LISTENING, ReplyFailed): (State.IDLE, REPLY_FAILED),
     (State.THINKING, ReplyStarted): (State.SPEAKING, [StopStreaming(), StartTimer(60.0)]),
     (State.THINKING, ReplyDone): (State.LISTENING, FOLLOW_UP),
     (State.THINKING, SpeechStarted): (
         State.LISTENING,
-        [StartStreaming(from_preroll=False), StartTimer(60.0)],
+        [CancelResponse(clear_input=False), StartStreaming(from_preroll=False), StartTimer(60.0)],
     ),
     (State.THINKING, WakeDetected): (State.LISTENING, [*BARGE, *LISTEN_WAKE]),
     (State.THINKING, TalkPressed): (State.LISTENING, [*BARGE, *LISTEN_TALK]),
@@ -153,6 +164,7 @@ EXPECTED_HALF: dict[tuple[State, type[Event]], tuple[State, list[Action]]] = {
     ),
     (State.THINKING, MuteToggle): (State.MUTED, MUTE),
     (State.THINKING, Failure): (State.ERROR, FAIL),
+    (State.THINKING, ReplyFailed): (State.IDLE, REPLY_FAILED),
     (State.SPEAKING, ReplyStarted): (State.SPEAKING, []),
     (State.SPEAKING, ReplyDone): (State.LISTENING, FOLLOW_UP),
     (State.SPEAKING, WakeDetected): (State.LISTENING, [*BARGE, *LISTEN_WAKE]),
@@ -162,6 +174,7 @@ EXPECTED_HALF: dict[tuple[State, type[Event]], tuple[State, list[Action]]] = {
         [
             StopPlayback(),
             TruncateReply(),
+            CancelResponse(clear_input=False),
             EndTurn("barge_in"),
             BeginTurn("barge_in"),
             StartStreaming(from_preroll=False),
@@ -194,6 +207,7 @@ EXPECTED_HALF: dict[tuple[State, type[Event]], tuple[State, list[Action]]] = {
     ),
     (State.SPEAKING, MuteToggle): (State.MUTED, MUTE),
     (State.SPEAKING, Failure): (State.ERROR, FAIL),
+    (State.SPEAKING, ReplyFailed): (State.IDLE, REPLY_FAILED),
     (State.MUTED, MuteToggle): (State.IDLE, [CancelTimer(), OpenMic(), PlayEarcon("unmuted")]),
     (State.ERROR, Recovered): (State.IDLE, [CancelTimer()]),
     (State.ERROR, WakeDetected): (State.LISTENING, LISTEN_WAKE),
@@ -254,7 +268,7 @@ def test_follow_up_window_times_out_to_idle() -> None:
 
 def test_follow_up_window_uses_its_own_length() -> None:
     policy = Policy(follow_up_s=2.5, no_speech_timeout_s=8.0, max_turn_s=60.0)
-    assert step(State.SPEAKING, ReplyDone(), policy)[1][-1] == StartTimer(2.5)
+    assert step(State.SPEAKING, ReplyDone(), policy)[1][-1] == StartTimer(2.5, once_heard=True)
 
 
 # ---- half vs full duplex
@@ -272,6 +286,7 @@ def test_full_duplex_server_vad_barge_in() -> None:
         [
             StopPlayback(),
             TruncateReply(),
+            CancelResponse(clear_input=False),
             EndTurn("barge_in"),
             BeginTurn("barge_in"),
             StartStreaming(from_preroll=False),

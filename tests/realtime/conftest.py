@@ -13,9 +13,10 @@ from openai.types.realtime import RealtimeClientEvent, RealtimeServerEvent
 from pydantic import TypeAdapter
 
 from edge_agent.config import RealtimeConfig, Secret
-from edge_agent.realtime.client import RealtimeClient, RealtimeEvent
+from edge_agent.realtime.client import RealtimeClient
 from edge_agent.sim.realtime_server import RealtimeEmulator
 from edge_agent.sim.scenario import tone
+from edge_agent.states import Event
 
 SCALE = float(os.environ.get("EDGE_AGENT_TEST_TIME_SCALE", "1"))
 TIMEOUT_S = 5.0 * SCALE
@@ -41,6 +42,11 @@ def speech(ms: int) -> bytes:
 
 def silence(ms: int) -> bytes:
     return bytes(ms * 48)
+
+
+def server_events_of(emu: RealtimeEmulator, kind: str) -> list[dict[str, Any]]:
+    """The events of type `kind` the emulator sent, in order."""
+    return [e for e in emu.server_events if e["type"] == kind]
 
 
 def validate_all(emu: RealtimeEmulator) -> None:
@@ -85,8 +91,7 @@ async def make_client(
         client_kw = {
             k: kw.pop(k)
             for k in list(kw)
-            if k
-            in {"http", "tool_budget_ms", "instructions", "backoff_initial_s", "rng", "max_events"}
+            if k in {"http", "instructions", "backoff_initial_s", "rng", "max_events"}
         }
         client_kw.setdefault("backoff_initial_s", 0.05)
         client = RealtimeClient(rt_config(emulator, **kw), Secret(key), tools=tools, **client_kw)
@@ -98,7 +103,7 @@ async def make_client(
         await c.aclose()
 
 
-async def next_of(client: RealtimeClient, kind: type, seen: list[RealtimeEvent] | None = None):
+async def next_of(client: RealtimeClient, kind: type, seen: list[Event] | None = None):
     """The next event of `kind` (others are appended to `seen`)."""
     async with asyncio.timeout(TIMEOUT_S):
         while True:

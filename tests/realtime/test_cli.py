@@ -9,8 +9,9 @@ import sys
 from pathlib import Path
 
 from edge_agent.config import RealtimeConfig, Secret
-from edge_agent.realtime import protocol as p
 from edge_agent.realtime.client import RealtimeClient
+from edge_agent.sim.scenario import tone
+from edge_agent.turn.events import ReplyAudio, ResponseFinished
 from tests.realtime.conftest import TIMEOUT_S, next_of
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -45,11 +46,10 @@ async def test_sim_realtime_serves_a_text_turn(tmp_path: Path) -> None:
         try:
             await client.ensure_connected(TIMEOUT_S)
             client.send_text("hi")
+            client.request_response()
             seen: list = []
-            await next_of(client, p.ResponseDone, seen)
-            assert (
-                "".join(e.text for e in seen if isinstance(e, p.TranscriptDelta)) == "Hello there."
-            )
+            await next_of(client, ResponseFinished, seen)
+            assert b"".join(e.pcm for e in seen if isinstance(e, ReplyAudio)) == tone(300, 200)
         finally:
             await client.aclose()
     finally:

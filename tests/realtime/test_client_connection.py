@@ -1,5 +1,5 @@
-"""Connection life of the client against the emulator: auth, relay, drops, expiry, rotation,
-idle close and hostile server frames."""
+"""Connection life of the client against the emulator: auth, relay, drops, expiry, idle close
+(with the turn core) and hostile server frames."""
 
 from __future__ import annotations
 
@@ -12,11 +12,21 @@ import threading
 import pytest
 
 from edge_agent.errors import FatalRealtimeError
-from edge_agent.realtime import protocol as p
-from edge_agent.realtime.client import ClientState, Connected, ConnectionLost, Fatal
+from edge_agent.realtime.client import ClientState
 from edge_agent.sim.realtime_server import RealtimeEmulator
 from edge_agent.sim.token_relay import TokenRelay
+from edge_agent.turn.actions import CloseSession
+from edge_agent.turn.core import TurnPolicy
+from edge_agent.turn.events import (
+    ReplyAudio,
+    ResponseFinished,
+    SessionFatal,
+    SessionLost,
+    SessionReady,
+    Tick,
+)
 from tests.realtime.conftest import TIMEOUT_S, next_of, speak
+from tests.realtime.pair import CorePair
 
 
 async def test_bad_key_is_one_clear_error_and_no_retry(
@@ -32,7 +42,7 @@ async def test_bad_key_is_one_clear_error_and_no_retry(
     await asyncio.sleep(0.3)
     assert emulator.handshakes == [401]
     assert client.state is ClientState.FAILED
-    fatal = [e for e in _drain(client) if isinstance(e, Fatal)]
+    fatal = [e for e in _drain(client) if isinstance(e, SessionFatal)]
     assert len(fatal) == 1
     assert bad not in caplog.text
 
@@ -54,7 +64,8 @@ async def test_retryable_handshake_failures_back_off_then_connect(
     client = make_client()
     await client.ensure_connected()
     assert emulator.handshakes == [503, 503, 101]
-    lost = [e for e in _drain(client) if isinstance(e, ConnectionLost)]
+    lost = [e for e in _drain(client) if isinstance(e, SessionLost)]
+    assert all(e.will_retry for e in lost)
     assert [e.reason for e in lost] == [
         "realtime handshake failed: http 503; if it persists, check realtime.url and realtime.model"
     ] * 2
@@ -70,11 +81,13 @@ async def test_ephemeral_secret_from_the_relay(
         await client.ensure_connected()
         assert len(relay.minted) == 1
         await speak(client)
-        assert (await next_of(client, p.ResponseDone)).status == "completed"
+        assert (await next_of(client, ResponseFinished)).status == "completed"
         relay.refuse = True
-        await emulator.drop_all()  # the reconnect asks the relay again, which now refuses
-        fatal = await next_of(client, Fatal)
-        assert "token relay refused" in str(fatal.error)
+        await emulator.drop_all()
+        assert not (await next_of(client, SessionLost)).will_retry
+        client.connect_soon()  # the next turn asks the relay again, which now refuses
+        fatal = await next_of(client, SessionFatal)
+        assert "token relay refused" in fatal.message
         with pytest.raises(FatalRealtimeError, match="token relay refused"):
             await client.ensure_connected()
     finally:
@@ -92,61 +105,49 @@ async def test_dropped_mid_response_then_next_turn_succeeds(
     client = make_client()
     await client.ensure_connected()
     await speak(client)
-    lost = await next_of(client, ConnectionLost)
-    assert lost.will_retry
-    back = await next_of(client, Connected)
-    assert back.reconnected and not back.rotated
-    assert client.conversation.is_idle  # the broken turn is forgotten
+    lost = await next_of(client, SessionLost)
+    assert not lost.will_retry and client.state is ClientState.CLOSED  # no reconnect by itself
+    client.connect_soon()  # the next turn
+    await next_of(client, SessionReady)
     seen: list = []
     await speak(client)
-    done = await next_of(client, p.ResponseDone, seen)
+    done = await next_of(client, ResponseFinished, seen)
     assert done.status == "completed"
-    assert sum(len(e.pcm) for e in seen if isinstance(e, p.AudioDelta)) > 0
+    assert sum(len(e.pcm) for e in seen if isinstance(e, ReplyAudio)) > 0
     assert emulator.handshakes == [101, 101]
 
 
-async def test_server_session_expiry_reconnects_and_reseeds(
+async def test_server_session_expiry_ends_it_and_the_next_one_is_reseeded(
     emulator: RealtimeEmulator, make_client
 ):
     emulator.session_max_s = 0.5
     client = make_client(instructions=lambda: "remember: the cat is called Mia")
     await client.ensure_connected()
-    lost = await next_of(client, ConnectionLost)
-    assert lost.reason == "session expired"
-    back = await next_of(client, Connected)
-    assert back.rotated
+    lost = await next_of(client, SessionLost)
+    assert lost.reason == "session expired" and not lost.will_retry
+    emulator.session_max_s = 600
+    await client.ensure_connected()
     updates = emulator.events_of("session.update")
     assert len(updates) == 2
     assert all("Mia" in u["session"]["instructions"] for u in updates)
     assert all(u["session"]["tools"] for u in updates)
 
 
-async def test_proactive_rotation_between_turns(emulator: RealtimeEmulator, make_client) -> None:
-    emulator.pace = 1.0  # the 1.2 s reply runs past session_max_s
-    client = make_client(session_max_s=0.8)
-    await client.ensure_connected()
-    first = client.session_id
-    seen: list = []
-    await speak(client)
-    done = await next_of(client, p.ResponseDone, seen)
-    assert done.status == "completed"  # the turn was not cut by the rotation
-    assert [e for e in seen if isinstance(e, Connected | ConnectionLost)] == [
-        Connected(first, reconnected=False, rotated=False)
-    ]
-    back = await next_of(client, Connected)
-    assert back.rotated and client.session_id != first
-    assert len(emulator.events_of("session.update")) == 2
-    assert [e.get("type") for e in emulator.server_events if e["type"] == "error"] == []
-
-
-async def test_idle_session_closes_and_reopens_on_demand(emulator: RealtimeEmulator, make_client):
-    client = make_client(idle_close_s=0.3)
-    await client.ensure_connected()
+async def test_idle_session_closes_and_reopens_on_the_next_turn(
+    emulator: RealtimeEmulator, make_client
+):
+    emulator.set_turns([])
+    pair = CorePair(make_client(), TurnPolicy(idle_close_s=0.3, follow_up_s=0.0))
+    await pair.start_turn()
+    await speak(pair.client)
+    await pair.until(ResponseFinished)
     async with asyncio.timeout(TIMEOUT_S):
-        while client.state is not ClientState.CLOSED or emulator.sessions:
+        while not pair.sent(CloseSession) or emulator.sessions:
             await asyncio.sleep(0.05)
-    assert emulator.handshakes == [101]
-    await client.ensure_connected()
+            pair.feed(Tick())
+    assert pair.sent(CloseSession) == [CloseSession("idle")]
+    assert pair.client.state is ClientState.CLOSED and emulator.handshakes == [101]
+    await pair.start_turn()
     assert emulator.handshakes == [101, 101]
 
 
@@ -165,10 +166,10 @@ async def test_1000_hostile_server_frames_do_not_crash(
     emulator.faults.malformed_next = 3
     seen: list = []
     await speak(client)
-    done = await next_of(client, p.ResponseDone, seen)
+    done = await next_of(client, ResponseFinished, seen)
     assert done.status == "completed"
     assert client.state is ClientState.READY
-    assert not [e for e in seen if isinstance(e, ConnectionLost | Fatal)]
+    assert not [e for e in seen if isinstance(e, SessionLost | SessionFatal)]
     assert "Traceback" not in caplog.text
 
 
@@ -260,8 +261,8 @@ async def test_a_fatal_error_is_raised_even_while_the_app_lags(
     emulator: RealtimeEmulator, make_client
 ) -> None:
     client = make_client("sk-wrong-secret-value", max_events=1)
-    client.events.put_nowait(ConnectionLost("unread", will_retry=True))  # the app is behind
+    client.events.put_nowait(SessionLost("unread", will_retry=True))  # the app is behind
     with pytest.raises(FatalRealtimeError, match="http 401"):
         await client.ensure_connected(timeout_s=TIMEOUT_S)
     assert client.state is ClientState.FAILED
-    assert [type(await client.events.get()) for _ in range(2)] == [ConnectionLost, Fatal]
+    assert [type(await client.events.get()) for _ in range(2)] == [SessionLost, SessionFatal]
