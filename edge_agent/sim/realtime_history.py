@@ -42,6 +42,7 @@ __all__ = [
     "UsageRecord",
     "assistant_audio_tokens",
     "context_tokens",
+    "prefix_text",
     "text_tokens",
     "usage_json",
     "user_audio_tokens",
@@ -62,6 +63,11 @@ def user_audio_tokens(ms: int) -> int:
 
 def assistant_audio_tokens(ms: int) -> int:
     return math.ceil(ms / 50)
+
+
+def prefix_text(instructions: str, tools: list[Any]) -> str:
+    """What the service reads before the conversation: instructions and the tool schemas."""
+    return instructions + json.dumps(tools, sort_keys=True, separators=(",", ":"))
 
 
 def context_tokens(model: str) -> int:
@@ -126,7 +132,7 @@ class History:
             item.audio_ms, item.audio_tokens = ms, assistant_audio_tokens(ms)
             item.version += 1
 
-    def apply_truncation(self, truncation: object, prefix_tokens: int, model: str) -> list[str]:
+    def apply_truncation(self, truncation: object, prefix_tokens: int, context: int) -> list[str]:
         """Drop the oldest items as the session's `truncation` says; returns the dropped ids."""
         history = sum(i.tokens for i in self.items)
         if truncation == "disabled":
@@ -135,12 +141,12 @@ class History:
             limits = truncation.get("token_limits")
             limit = limits.get("post_instructions") if isinstance(limits, dict) else None
             if not isinstance(limit, int) or limit <= 0:
-                limit = context_tokens(model) - prefix_tokens
+                limit = context - prefix_tokens
             if history <= limit:
                 return []
             target = float(truncation.get("retention_ratio", 0.8)) * limit
         else:  # "auto"
-            target = limit = context_tokens(model) - prefix_tokens
+            target = limit = context - prefix_tokens
             if history <= limit:
                 return []
         dropped = []
@@ -153,7 +159,7 @@ class History:
 
     def bill_input(self, instructions: str, tools: list[Any]) -> Usage:
         """The input part of a response's usage, and remember it for the next cache check."""
-        prefix = instructions + json.dumps(tools, sort_keys=True, separators=(",", ":"))
+        prefix = prefix_text(instructions, tools)
         segments: list[_Segment] = [(("prefix", prefix), text_tokens(prefix), 0)]
         segments += [((i.item_id, i.version), i.text_tokens, i.audio_tokens) for i in self.items]
         shared = 0

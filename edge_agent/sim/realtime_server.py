@@ -51,7 +51,7 @@ class RealtimeEmulator:
         session_max_s: float = 3600.0,
         max_size: int | None = 16 * 2**20,
         semantic_wait_ms: Mapping[str, int] = SEMANTIC_WAIT_MS,
-        context_model: str = "",
+        context_tokens: int = 0,
     ) -> None:
         """
         Args:
@@ -60,8 +60,8 @@ class RealtimeEmulator:
             session_max_s: the session cap (the service uses 60 min); short in tests.
             semantic_wait_ms: semantic_vad's silence per eagerness (default: the documented
                 maximum waits, 8/4/2 s); tests may shorten them.
-            context_model: bill `truncation: auto` against this model's context window instead
-                of the session's model.
+            context_tokens: the context window `truncation` works against (0 = the model's:
+                32k for gpt-realtime/-mini/1.5, 128k for 2.x); small in tests.
         """
         self.scenario = scenario or default_scenario()
         self.api_keys = set(api_keys)
@@ -70,7 +70,7 @@ class RealtimeEmulator:
         self.session_max_s = session_max_s
         self.max_size = max_size
         self.semantic_wait_ms = dict(semantic_wait_ms)
-        self.context_model = context_model
+        self.context_tokens = context_tokens
         self.faults = Faults()
         self.client_events: list[dict[str, Any]] = []
         self.server_events: list[dict[str, Any]] = []

@@ -20,7 +20,15 @@ from typing import TYPE_CHECKING, Any, Final
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
-from edge_agent.sim.realtime_history import History, HistoryItem, text_tokens, user_audio_tokens
+from edge_agent.realtime.events import Usage
+from edge_agent.sim.realtime_history import (
+    History,
+    HistoryItem,
+    context_tokens,
+    prefix_text,
+    text_tokens,
+    user_audio_tokens,
+)
 from edge_agent.sim.realtime_input import CommittedItem, InputBuffer
 from edge_agent.sim.realtime_response import EmulatedResponse
 from edge_agent.sim.realtime_vad import VadSettings, VadStart, VadStop, vad_settings
@@ -430,12 +438,12 @@ class EmulatedSession:
             self.then = turn.then or self.emu.scenario.fallback
         return turn.reply, turn.calls
 
-    def bill_input(self) -> Any:
+    def bill_input(self) -> Usage:
         """Drop what `truncation` drops, then bill the whole conversation as this input."""
         s = self.session
-        prefix_tokens = text_tokens(s["instructions"] + json.dumps(s["tools"]))
-        model = self.emu.context_model or s["model"]
-        self.history.apply_truncation(s.get("truncation", "auto"), prefix_tokens, model)
+        prefix_tokens = text_tokens(prefix_text(s["instructions"], s["tools"]))
+        context = self.emu.context_tokens or context_tokens(s["model"])
+        self.history.apply_truncation(s.get("truncation", "auto"), prefix_tokens, context)
         return self.history.bill_input(s["instructions"], s["tools"])
 
     async def _respond(self, rid: str) -> None:
