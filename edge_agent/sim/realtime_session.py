@@ -14,7 +14,6 @@ import asyncio
 import base64
 import binascii
 import json
-import secrets
 from typing import TYPE_CHECKING, Any, Final
 
 from websockets.asyncio.server import ServerConnection
@@ -31,6 +30,12 @@ from edge_agent.sim.realtime_history import (
 )
 from edge_agent.sim.realtime_input import CommittedItem, InputBuffer
 from edge_agent.sim.realtime_response import EmulatedResponse
+from edge_agent.sim.realtime_session_config import (
+    billed_text,
+    frozen_fields,
+    merge_session,
+    session_defaults,
+)
 from edge_agent.sim.realtime_vad import VadSettings, VadStart, VadStop, vad_settings
 from edge_agent.sim.realtime_validate import Rejection, check_item, check_session_update
 from edge_agent.sim.scenario import Call, Reply
@@ -57,63 +62,6 @@ CLIENT_EVENT_TYPES: Final = frozenset(
 PITFALL_TEXT: Final = "Sorry, I can't retrieve that information right now."
 
 
-def _session_defaults(model: str) -> dict[str, Any]:
-    fmt = {"type": "audio/pcm", "rate": 24000}
-    return {
-        "type": "realtime",
-        "object": "realtime.session",
-        "id": f"sess_{secrets.token_hex(8)}",
-        "model": model,
-        "output_modalities": ["audio"],
-        "instructions": "",
-        "tools": [],
-        "tool_choice": "auto",
-        "max_output_tokens": "inf",
-        "truncation": "auto",
-        "audio": {
-            "input": {
-                "format": fmt,
-                "noise_reduction": None,
-                "transcription": None,
-                "turn_detection": {
-                    "type": "server_vad",
-                    "threshold": 0.5,
-                    "prefix_padding_ms": 300,
-                    "silence_duration_ms": 500,
-                    "idle_timeout_ms": None,
-                    "create_response": True,
-                    "interrupt_response": True,
-                },
-            },
-            "output": {"format": fmt, "voice": "alloy", "speed": 1.0},
-        },
-    }
-
-
-def _merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
-    for key, value in update.items():
-        if key == "turn_detection" and isinstance(value, dict):
-            old = base.get(key)
-            if not isinstance(old, dict) or old.get("type") != value.get("type", old.get("type")):
-                base[key] = dict(value)  # a new VAD type replaces the object
-                continue
-        if isinstance(value, dict) and isinstance(base.get(key), dict):
-            _merge(base[key], value)
-        else:
-            base[key] = value
-    return base
-
-
-def _text_of(item: dict[str, Any]) -> str:
-    """Everything in an item billed as text (message texts, call name + args, outputs)."""
-    if item.get("type") == "function_call_output":
-        return str(item.get("output", ""))
-    if item.get("type") == "function_call":
-        return str(item.get("name", "")) + str(item.get("arguments", ""))
-    parts = item.get("content") if isinstance(item.get("content"), list) else []
-    return "".join(str(p.get("text", "")) for p in parts if isinstance(p, dict))
-
-
 class EmulatedSession:
     """One connection: session state, input buffer, VAD, history and the active response."""
 
@@ -121,7 +69,7 @@ class EmulatedSession:
         self, emu: RealtimeEmulator, ws: ServerConnection, model: str, beta: bool, index: int
     ) -> None:
         self.emu, self.ws, self.beta, self.index = emu, ws, beta, index
-        self.session = _session_defaults(model)
+        self.session = session_defaults(model)
         self.input = InputBuffer(index)
         self.vad_settings: VadSettings | None = vad_settings(self.turn_detection)
         self.speech_item_id = ""
@@ -225,28 +173,18 @@ class EmulatedSession:
         session = ev.get("session")
         rejection = check_session_update(session)
         if rejection is None:
-            rejection = self._frozen(session)
+            rejection = frozen_fields(self.session, session, spoke=self.spoke)
         if rejection is not None:
             await self.reject(rejection, eid)  # the whole update is dropped
             return
         was_on = self.vad_settings is not None
-        _merge(self.session, session)
+        merge_session(self.session, session)
         self.vad_settings = vad_settings(self.turn_detection, self.emu.semantic_wait_ms)
         if self.vad_settings is not None:
             self.input.vad.configure(self.vad_settings)
             if not was_on:
                 self.input.vad.reset(self.input.start)
         await self.send("session.updated", session=self.session)
-
-    def _frozen(self, session: dict[str, Any]) -> Rejection | None:
-        model = session.get("model")
-        if model is not None and model != self.session["model"]:
-            return Rejection("invalid_value", "The model cannot be changed.", "session.model")
-        voice = ((session.get("audio") or {}).get("output") or {}).get("voice")
-        if voice is not None and self.spoke and voice != self.session["audio"]["output"]["voice"]:
-            msg = "Cannot update a conversation's voice if assistant audio is present."
-            return Rejection("cannot_update_voice", msg, "session.audio.output.voice")
-        return None
 
     async def _on_input_audio_buffer_append(self, ev: dict[str, Any], eid: str | None) -> None:
         audio = ev.get("audio")
@@ -354,7 +292,7 @@ class EmulatedSession:
         item = {"id": self.emu.next_id("item"), "object": "realtime.item", **item}
         item.setdefault("status", "completed")
         billed = "text" if kind == "message" else kind
-        self.history.add(HistoryItem(item["id"], billed, text_tokens(_text_of(item))))
+        self.history.add(HistoryItem(item["id"], billed, text_tokens(billed_text(item))))
         await self._item_added(item)
 
     async def _on_conversation_item_truncate(self, ev: dict[str, Any], eid: str | None) -> None:
