@@ -107,6 +107,7 @@ class EmulatedResponse:
         s = self.session
         where = {"response_id": self.rid, "item_id": item["id"], "output_index": len(self.output)}
         self.output.append(item)
+        s.item_json[item["id"]] = item
         if announce:
             await s.send(
                 "response.output_item.added",

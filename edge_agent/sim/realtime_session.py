@@ -37,7 +37,12 @@ from edge_agent.sim.realtime_session_config import (
     session_defaults,
 )
 from edge_agent.sim.realtime_vad import VadSettings, VadStart, VadStop, vad_settings
-from edge_agent.sim.realtime_validate import Rejection, check_item, check_session_update
+from edge_agent.sim.realtime_validate import (
+    Rejection,
+    check_event_fields,
+    check_item,
+    check_session_update,
+)
 from edge_agent.sim.scenario import Call, Reply
 
 if TYPE_CHECKING:
@@ -84,6 +89,8 @@ class EmulatedSession:
         self.idle_task: asyncio.Task[None] | None = None
         self.last_item_id: str | None = None
         self.spoke = False  # assistant audio was sent: the voice is frozen
+        self.item_json: dict[str, dict[str, Any]] = {}  # every item as last sent, by id
+        self.user_pcm: dict[str, bytes] = {}  # committed audio per user item (for retrieve)
 
     # -- plumbing ------------------------------------------------------------------------------
     async def send(self, kind: str, **fields: Any) -> None:
@@ -166,6 +173,10 @@ class EmulatedSession:
         self.emu.client_events.append(ev)
         handler = getattr(self, "_on_" + ev["type"].replace(".", "_"))
         eid = ev.get("event_id") if isinstance(ev.get("event_id"), str) else None
+        rejection = check_event_fields(ev)
+        if rejection is not None:
+            await self.reject(rejection, eid)
+            return
         await handler(ev, eid)
 
     # -- session and input ---------------------------------------------------------------------
@@ -222,7 +233,9 @@ class EmulatedSession:
             item_id=self.speech_item_id,
         )
         await self._commit(self.input.take(stop, self.speech_item_id))
-        if self.vad_settings is not None and self.vad_settings.create_response:
+        vad = self.vad_settings
+        # busy (interrupt_response off): no new reply and no error nobody asked for (unverified)
+        if vad is not None and vad.create_response and self.response_task is None:
             await self._create_response()
 
     async def _on_input_audio_buffer_commit(self, ev: dict[str, Any], eid: str | None) -> None:
@@ -251,6 +264,7 @@ class EmulatedSession:
             "content": [{"type": "input_audio", "transcript": None}],
         }
         ms = committed.duration_ms
+        self.user_pcm[item_id] = committed.pcm
         self.history.add(HistoryItem(item_id, "user_audio", 0, user_audio_tokens(ms), ms))
         await self._item_added(item)
         turn = self.emu.peek_turn()
@@ -264,6 +278,7 @@ class EmulatedSession:
             )
 
     async def _item_added(self, item: dict[str, Any]) -> None:
+        self.item_json[item["id"]] = item
         await self.send("conversation.item.added", item=item, previous_item_id=self.last_item_id)
         await self.send("conversation.item.done", item=item, previous_item_id=self.last_item_id)
         self.last_item_id = item["id"]
@@ -307,6 +322,9 @@ class EmulatedSession:
             msg = "Only model output audio messages can be truncated."
             await self.error("invalid_value", msg, eid, "item_id")
             return
+        if ev.get("content_index", 0) != 0:
+            await self.error("invalid_value", "content_index must be 0.", eid, "content_index")
+            return
         if not isinstance(end_ms, int) or isinstance(end_ms, bool) or end_ms < 0:
             await self.error("invalid_value", "audio_end_ms must be >= 0.", eid, "audio_end_ms")
             return
@@ -332,7 +350,20 @@ class EmulatedSession:
         await self.send("conversation.item.deleted", item_id=item_id)
 
     async def _on_conversation_item_retrieve(self, ev: dict[str, Any], eid: str | None) -> None:
-        await self.error("item_not_found", "Retrieve is not emulated.", eid, "item_id")
+        item_id = ev.get("item_id")
+        item = self.item_json.get(item_id) if isinstance(item_id, str) else None
+        if item is None or self.history.get(str(item_id)) is None:  # unknown, deleted, dropped
+            msg = f"Item {str(item_id)[:80]!r} not found."
+            await self.error("item_not_found", msg, eid, "item_id")
+            return
+        pcm = self.user_pcm.get(str(item_id))
+        if pcm is not None:
+            audio = base64.b64encode(pcm).decode()
+            item = {
+                **item,
+                "content": [{"type": "input_audio", "audio": audio, "transcript": None}],
+            }
+        await self.send("conversation.item.retrieved", item=item)
 
     # -- responses -----------------------------------------------------------------------------
     async def _on_response_create(self, ev: dict[str, Any], eid: str | None) -> None:

@@ -14,7 +14,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-__all__ = ["SESSION_FIELDS", "Rejection", "check_item", "check_session_update"]
+__all__ = [
+    "EVENT_FIELDS",
+    "SESSION_FIELDS",
+    "Rejection",
+    "check_event_fields",
+    "check_item",
+    "check_session_update",
+]
 
 _ANY: Final = None  # a leaf: any JSON value passes the shape check (values checked below)
 _FORMAT: Final = {"type": _ANY, "rate": _ANY}
@@ -59,6 +66,19 @@ SESSION_FIELDS: Final[Mapping[str, Any]] = {
         },
         "output": {"format": _FORMAT, "voice": _ANY, "speed": _ANY},
     },
+}
+#: the top-level fields of each client event besides `type` and `event_id`
+EVENT_FIELDS: Final[Mapping[str, frozenset[str]]] = {
+    "session.update": frozenset({"session"}),
+    "input_audio_buffer.append": frozenset({"audio"}),
+    "input_audio_buffer.commit": frozenset(),
+    "input_audio_buffer.clear": frozenset(),
+    "conversation.item.create": frozenset({"item", "previous_item_id"}),
+    "conversation.item.truncate": frozenset({"item_id", "content_index", "audio_end_ms"}),
+    "conversation.item.delete": frozenset({"item_id"}),
+    "conversation.item.retrieve": frozenset({"item_id"}),
+    "response.create": frozenset({"response"}),
+    "response.cancel": frozenset({"response_id"}),
 }
 _TRUNCATION_FIELDS: Final = {"type", "retention_ratio", "token_limits"}
 _EAGERNESS: Final = {"low", "medium", "high", "auto"}
@@ -150,6 +170,15 @@ def _truncation(value: object) -> Rejection | None:
         return Rejection(
             "invalid_value", "token_limits takes post_instructions.", f"{where}.token_limits"
         )
+    return None
+
+
+def check_event_fields(ev: Mapping[str, Any]) -> Rejection | None:
+    """An unknown top-level field of a known client event (a beta name, a typo)."""
+    allowed = EVENT_FIELDS.get(str(ev.get("type")), frozenset())
+    for key in ev:
+        if key not in allowed and key not in ("type", "event_id"):
+            return Rejection("unknown_parameter", f"Unknown parameter: '{key}'.", key)
     return None
 
 

@@ -3,6 +3,7 @@ param path and our event_id, and drops a rejected session.update whole."""
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 import pytest
@@ -179,3 +180,37 @@ def test_known_fields_follow_the_openai_sdk():
     assert set(SESSION_FIELDS["audio"]["output"]) == _keys(audio_out.RealtimeAudioConfigOutput)
     vad = _keys(td_types.ServerVad) | _keys(td_types.SemanticVad)
     assert set(SESSION_FIELDS["audio"]["input"]["turn_detection"]) == vad
+
+
+async def test_unknown_top_level_fields_and_content_index(emulator: RealtimeEmulator):
+    async with await raw_ws(emulator) as ws:
+        await recv_until(ws, "session.created")
+        extra = await _error_for(ws, "input_audio_buffer.append", audio="", format="pcm16")
+        await send_event(ws, "response.create")
+        seen: list[dict[str, Any]] = []
+        await recv_until(ws, "response.done", seen)
+        reply = next(e["item"]["id"] for e in seen if e["type"] == "response.output_item.added")
+        index = await _error_for(
+            ws, "conversation.item.truncate", item_id=reply, content_index=1, audio_end_ms=10
+        )
+    assert (extra["code"], extra["param"]) == ("unknown_parameter", "format")
+    assert (index["code"], index["param"]) == ("invalid_value", "content_index")
+    emulator.client_events.clear()
+
+
+async def test_retrieve_returns_the_committed_audio_until_deleted(emulator: RealtimeEmulator):
+    pcm = speech(300)
+    async with await raw_ws(emulator) as ws:
+        await recv_until(ws, "session.created")
+        await update(ws, audio={"input": {"turn_detection": None}})
+        await append(ws, pcm)
+        await send_event(ws, "input_audio_buffer.commit")
+        item_id = (await recv_until(ws, "input_audio_buffer.committed"))["item_id"]
+        await send_event(ws, "conversation.item.retrieve", item_id=item_id)
+        retrieved = await recv_until(ws, "conversation.item.retrieved")
+        await send_event(ws, "conversation.item.delete", item_id=item_id)
+        await recv_until(ws, "conversation.item.deleted")
+        gone = await _error_for(ws, "conversation.item.retrieve", item_id=item_id)
+    [content] = retrieved["item"]["content"]
+    assert (content["type"], base64.b64decode(content["audio"])) == ("input_audio", pcm)
+    assert gone["code"] == "item_not_found"
