@@ -238,3 +238,15 @@ def test_bytes_spliced_into_real_frames_never_raise(
     frame = json.dumps(case[0]).encode()
     cut = len(junk) % max(1, len(frame))
     _check(e.parse_server_event(frame[:cut] + junk + frame[cut:]))
+
+
+@SETTINGS
+@given(
+    st.sampled_from(CORPUS),
+    st.dictionaries(st.text(min_size=1, max_size=10).map(lambda k: "x_" + k), JSON, max_size=4),
+)
+def test_fields_the_service_may_add_later_change_nothing(
+    case: tuple[dict[str, Any], object], extra: dict[str, Any]
+) -> None:
+    raw, expected = case
+    assert e.parse_server_event(json.dumps({**extra, **raw})) == expected
