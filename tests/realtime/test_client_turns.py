@@ -43,7 +43,7 @@ async def test_spoken_turn(emulator: RealtimeEmulator, make_client) -> None:
     started = server_events_of(emulator, "input_audio_buffer.speech_started")[0]
     stopped = server_events_of(emulator, "input_audio_buffer.speech_stopped")[0]
     assert started["audio_start_ms"] == 0  # speech at 100 ms, minus 100 ms prefix padding
-    assert stopped["audio_end_ms"] == 500
+    assert stopped["audio_end_ms"] == 700  # speech ends at 500 ms + 200 ms silence (SDK: included)
     # the session update carried our config; input audio arrived in 40 ms appends
     update = emulator.events_of("session.update")[0]["session"]
     assert update["audio"]["input"]["turn_detection"]["silence_duration_ms"] == 200
@@ -258,8 +258,8 @@ async def test_user_transcript_and_errors_naming_our_event(
     assert codes == ["invalid_value", "input_audio_buffer_commit_empty"]
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert [w for w in warnings if "realtime error" in w] == [
-        "realtime error invalid_value (our conversation.item.create event): No function call "
-        "'call_unknown'."
+        "realtime error invalid_value (our conversation.item.create event): No tool call found "
+        "for function call output with call_id call_unknown."
     ]
     assert client.state is ClientState.READY
 
