@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import functools
 import logging
 import time
 from collections.abc import Callable, Iterable
@@ -454,7 +453,7 @@ def build_registry(
         for tool in memory_tools(store, timeout_s=timeout_s):
             registry.add(tool)
         registry.add_instructions(store.memories_for_instructions)
-        registry.on_close(functools.partial(asyncio.to_thread, store.close))
+        registry.on_close(store.aclose)
     if "weather" in cfg.tools.enabled:
         weather = WeatherService(cfg.weather, http, timeout_s=cfg.tools.http_timeout_s, clock=clock)
         for tool in weather_tools(weather, timeout_s=timeout_s):
