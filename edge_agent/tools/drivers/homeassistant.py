@@ -145,7 +145,7 @@ class HomeAssistantDriver(Driver):
         return resp
 
     def _parse(self, data: dict[str, Any]) -> DeviceState:
-        state = str(data.get("state", ""))
+        state = str(data.get("state", "")).strip().lower()
         attrs = data.get("attributes")
         attrs = attrs if isinstance(attrs, dict) else {}
         if self._domain == "sensor":
