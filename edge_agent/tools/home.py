@@ -84,8 +84,10 @@ class HomeTools:
         tools_cfg: ToolsConfig | None = None,
         clock: Callable[[], float] = time.monotonic,
         driver_factory: DriverFactory = driver_class,
+        answer_wait_s: float = ANSWER_WAIT_S,
     ) -> None:
         self.cfg = tools_cfg or ToolsConfig()
+        self.answer_wait_s = answer_wait_s
         self.directory = DeviceDirectory(devices)
         self.confirmations = Confirmations(
             self.cfg.confirm_timeout_s, yes_phrases=self.cfg.confirm_words
@@ -244,7 +246,7 @@ class HomeTools:
             # The user spoke; the transcript of that turn may still be on its way.
             self._answered.clear()
             try:
-                async with asyncio.timeout(ANSWER_WAIT_S):
+                async with asyncio.timeout(self.answer_wait_s):
                     await self._answered.wait()
             except TimeoutError:
                 pass
@@ -430,6 +432,7 @@ def build_registry(
     *,
     clock: Callable[[], float] = time.monotonic,
     driver_factory: DriverFactory = driver_class,
+    answer_wait_s: float = ANSWER_WAIT_S,
 ) -> ToolRegistry:
     """The registry of the tool groups enabled in ``tools.enabled``; close it with `aclose`.
 
@@ -460,8 +463,9 @@ def build_registry(
             registry.add(tool)
     if "home" in cfg.tools.enabled and cfg.devices:
         home = HomeTools(
-            cfg.devices, http, tools_cfg=cfg.tools, clock=clock, driver_factory=driver_factory
-        )
+            cfg.devices, http, tools_cfg=cfg.tools, clock=clock, driver_factory=driver_factory,
+            answer_wait_s=answer_wait_s,
+        )  # fmt: skip
         for tool in home.tools():
             registry.add(tool)
         registry.on_new_user_turn(home.confirmations.new_user_turn)
