@@ -67,6 +67,7 @@ class MemoryStore:
         self.max_entries = max_entries
         self._lock = threading.Lock()
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="memory-store")
+        self._busy_at = -1.0  # when a call last failed busy: calls queued before then fail at once
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             if not self.path.exists():
@@ -88,12 +89,25 @@ class MemoryStore:
         """`fn(*args)` on the store's own thread; a lock held too long is ``memory_busy``."""
         loop = asyncio.get_running_loop()
         try:
-            return await loop.run_in_executor(self._executor, fn, *args)
+            queued_at = time.monotonic()
+            return await loop.run_in_executor(self._executor, self._guarded, fn, args, queued_at)
         except sqlite3.OperationalError as exc:
             if "locked" in str(exc) or "busy" in str(exc):
                 raise ToolError(
                     "memory_busy", "the memory store is busy (another program holds it); try again"
                 ) from None
+            raise
+
+    def _guarded(self, fn: Callable[..., _T], args: tuple[Any, ...], queued_at: float) -> _T:
+        """On the store's thread: calls queued behind a busy failure fail at once, so a queue
+        behind a held lock drains in one busy timeout, not one per call."""
+        if queued_at < self._busy_at and fn != self.close:
+            raise sqlite3.OperationalError("database is locked")
+        try:
+            return fn(*args)
+        except sqlite3.OperationalError as exc:
+            if "locked" in str(exc) or "busy" in str(exc):
+                self._busy_at = time.monotonic()
             raise
 
     async def aclose(self) -> None:
