@@ -928,7 +928,7 @@ def _dump_fields(obj: Any) -> list[str]:
     out = []
     for f in dataclasses.fields(obj):
         value = getattr(obj, f.name)
-        if not dataclasses.is_dataclass(value):
+        if not dataclasses.is_dataclass(value) and not f.metadata.get("internal"):
             out.append(f"{f.name} = {_toml_value(value)}")
     return out
 
