@@ -26,7 +26,6 @@ Assistant can answer a write before applying it, so such a state is re-read once
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import logging
 import time
 from collections.abc import Callable, Iterable
@@ -40,6 +39,7 @@ from edge_agent.tools.confirm import Confirmations
 from edge_agent.tools.directory import DeviceDirectory
 from edge_agent.tools.drivers import driver_class
 from edge_agent.tools.drivers.base import DeviceError, DeviceState, Driver
+from edge_agent.tools.home_results import agrees, merge, spoken
 from edge_agent.tools.home_schema import COLORS, QUANTITIES, home_tool_specs
 from edge_agent.tools.registry import Tool, ToolFailure, ToolRegistry
 
@@ -235,7 +235,7 @@ class HomeTools:
         async def op(drv: Driver) -> DeviceState:
             state = await drv.set_color(rgb, kelvin) if (rgb or kelvin) else DeviceState()
             if pct is not None:
-                state = _merge(state, await drv.set_brightness(int(pct)))
+                state = merge(state, await drv.set_brightness(int(pct)))
             return state
 
         return await self._act("set_light", args, needs, op, confirmed)
@@ -330,14 +330,14 @@ class HomeTools:
                 read = await self._run(dev, lambda d: d.get_state())
         except (ToolError, TimeoutError):
             return requested
-        return read if _agrees(requested, read) else requested
+        return read if agrees(requested, read) else requested
 
     def _ask_confirmation(
         self, tool: str, args: dict[str, Any], targets: list[DeviceConfig], by_area: bool
     ) -> None:
         label = f"area:{targets[0].area}" if by_area else targets[0].name
         ident = self.confirmations.request(label, tool, args, self._clock())
-        what = _spoken(tool, args)
+        what = spoken(tool, args)
         whom = (
             f"all {len(targets)} devices in the {targets[0].area}" if by_area else targets[0].name
         )
@@ -390,40 +390,6 @@ def _describe(dev: DeviceConfig, state: dict[str, Any] | str) -> dict[str, Any]:
         out["needs_confirmation"] = True
     out["state"] = state
     return out
-
-
-def _merge(first: DeviceState, second: DeviceState) -> DeviceState:
-    """What two successive answers tell together (the later one wins where both know)."""
-    known = {
-        f.name: getattr(second, f.name)
-        for f in dataclasses.fields(second)
-        if f.name != "confirmed" and getattr(second, f.name) not in (None, {})
-    }
-    known["confirmed"] = first.confirmed and second.confirmed
-    return dataclasses.replace(first, **known)
-
-
-def _agrees(requested: DeviceState, read: DeviceState) -> bool:
-    """Whether a read shows what was requested (levels round-trip through device scales)."""
-    if requested.on is not None and read.on != requested.on:
-        return False
-    if requested.brightness_pct is not None and (
-        read.brightness_pct is None or abs(read.brightness_pct - requested.brightness_pct) > 1
-    ):
-        return False
-    if requested.rgb is not None and read.rgb != requested.rgb:
-        return False
-    return requested.color_temp_k is None or (
-        read.color_temp_k is not None and abs(read.color_temp_k - requested.color_temp_k) <= 50
-    )
-
-
-def _spoken(tool: str, args: dict[str, Any]) -> str:
-    if tool == "set_power":
-        return "Switch on" if args.get("state") == "on" else "Switch off"
-    if args.get("brightness_pct") == 0:
-        return "Switch off"
-    return "Change the light on"
 
 
 def build_registry(

@@ -37,7 +37,7 @@ import json.scanner
 import logging
 import ssl
 import time
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Collection, Mapping
 from typing import Any, Final, Protocol
 
 import httpx
@@ -225,16 +225,16 @@ class Exchange:
             detail = "the answer was compressed although we asked for none"
             raise self._failure("bad_response", detail, started)
         cap = getattr(self.peer, "max_answer_bytes", DEVICE_MAX_ANSWER_BYTES)
-        too_large = self._failure_later("bad_response", f"answer too large (over {cap} bytes)")
+        too_large = f"answer too large (over {cap} bytes)"
         declared = resp.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > cap:
-            raise too_large(started)
+            raise self._failure("bad_response", too_large, started)
         chunks: list[bytes] = []
         size = 0
         async for chunk in resp.aiter_raw():
             size += len(chunk)
             if size > cap:
-                raise too_large(started)
+                raise self._failure("bad_response", too_large, started)
             chunks.append(chunk)
         body = b"".join(chunks)
         headers = [(k, v) for k, v in resp.headers.multi_items() if k.lower() != "content-encoding"]
@@ -243,9 +243,6 @@ class Exchange:
         if len(body) > OFF_LOOP_JSON_BYTES:
             out.extensions[_PARSED] = await asyncio.to_thread(_parse_slowly, body)
         return out
-
-    def _failure_later(self, code: Any, detail: str) -> Callable[[float], DeviceError]:
-        return lambda started: self._failure(code, detail, started)
 
     async def _pace(self) -> None:
         wait_s = self._last_sent + self.min_interval_s - time.monotonic()
