@@ -12,8 +12,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+import httpcore._backends.anyio  # noqa: F401  (lazy on first use: not the answer's stall)
 import pytest
 
+import edge_agent.tools.drivers.wled  # noqa: F401  (lazy on first use, like the one above)
 from edge_agent.config import Config, DaemonConfig, DeviceConfig, Secret, ToolsConfig, WeatherConfig
 from edge_agent.sim.devices.tasmota import TasmotaEmulator
 from edge_agent.tools.drivers import driver_class
