@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import os
+import re
 import stat
 import tomllib
 import typing
@@ -38,6 +39,7 @@ __all__ = [
     "DaemonConfig",
     "DeviceConfig",
     "EarconsConfig",
+    "EntityRef",
     "LedConfig",
     "RealtimeConfig",
     "Secret",
@@ -45,10 +47,12 @@ __all__ = [
     "ToolsConfig",
     "WakeConfig",
     "WeatherConfig",
+    "cert_fingerprint",
     "config_path",
     "dump_toml",
     "load_config",
     "parse_config",
+    "parse_entity",
 ]
 
 DEFAULT_CONFIG_PATH: Final = Path("/etc/edge-agent/config.toml")
@@ -303,6 +307,17 @@ class ToolsConfig:
     confirm_timeout_s: float = _f(
         30.0, "how long a confirmation for a sensitive action stays valid", min=5.0, max=300.0
     )
+    confirm_words: tuple[str, ...] = _f(
+        (
+            "yes", "yeah", "yep", "sure", "ok", "okay", "do it", "go ahead", "confirm",
+            "ja", "jawohl", "genau", "oui", "sí", "si", "sì", "certo", "jazeker",
+        ),
+        "what the user's answer to a confirmation must be, transcribed on the device (case and "
+        "punctuation ignored, 'please'/'thanks' allowed around it); add your language's yes",
+    )  # fmt: skip
+    max_answer_bytes: int = _f(
+        262144, "cap on one device's answer body; larger is bad_response", min=1024, max=16777216
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -313,6 +328,10 @@ class WeatherConfig:
     forecast_url: str = _f("https://api.open-meteo.com/v1/forecast", "forecast endpoint")
     units: Literal["metric", "imperial"] = _f("metric", "units of the spoken weather")
     cache_s: float = _f(600.0, "seconds a weather answer is reused", min=0.0, max=86400.0)
+    max_answer_bytes: int = _f(
+        1048576, "cap on one weather answer body; larger is bad_response", min=1024,
+        max=16777216,
+    )  # fmt: skip
 
 
 DeviceFamily = Literal[
@@ -359,6 +378,97 @@ class DeviceConfig:
     password_file: str = _f("", "file holding the password")
     token: Secret = _f(Secret(""), "bearer token / Hue username (prefer token_file)")
     token_file: str = _f("", "file holding the token")
+    scheme: Literal["http", "https"] = _f(
+        "http",
+        "https (Home Assistant and Hue only) verifies the certificate: against the system CAs, "
+        "ca_file, or the pinned cert_sha256",
+    )
+    ca_file: str = _f("", "https: PEM file of the CA that signed the device's certificate")
+    cert_sha256: str = _f(
+        "",
+        "https: SHA-256 fingerprint of the device's own (self-signed) certificate, hex; "
+        "`openssl x509 -noout -fingerprint -sha256 -in cert.pem` prints it",
+    )
+    auth_scheme: Literal["digest", "basic"] = _f(
+        "digest",
+        "ESPHome web_server auth as configured on the node (auth: type:); the device cannot "
+        "change it: a Basic challenge to a digest device is refused",
+    )
+    target: EntityRef | None = field(
+        default=None, init=False, compare=False, repr=False, metadata={"internal": True}
+    )
+    """`entity` parsed once (None when empty or malformed; config load reports why)."""
+
+    def __post_init__(self) -> None:
+        ref = parse_entity(self.family, self.entity)
+        object.__setattr__(self, "target", ref if isinstance(ref, EntityRef) else None)
+
+    @property
+    def domain(self) -> str:
+        """The entity's domain ("lock", "cover", "light"…; "" for families without entities)."""
+        return self.target.domain if self.target is not None else ""
+
+
+@dataclass(frozen=True, slots=True)
+class EntityRef:
+    """A parsed `entity`: its domain and the remaining path segments, exactly as configured."""
+
+    domain: str
+    path: tuple[str, ...]
+
+
+HA_DOMAINS: Final = frozenset(
+    {
+        "light", "switch", "fan", "input_boolean", "automation", "humidifier", "media_player",
+        "climate", "water_heater", "siren", "remote", "vacuum", "lock", "cover", "valve",
+        "sensor", "binary_sensor", "alarm_control_panel",
+    }
+)  # fmt: skip
+ESPHOME_DOMAINS: Final = frozenset(
+    {"switch", "light", "fan", "cover", "lock", "valve", "sensor", "binary_sensor", "text_sensor"}
+)
+SENSITIVE_DOMAINS: Final = frozenset({"lock", "alarm_control_panel", "cover", "valve"})
+"""Entity domains that are sensitive whatever the device's kind (locks, alarms, gates, doors)."""
+_HA_ENTITY: Final = re.compile(r"([a-z0-9_]+)\.([a-z0-9_]+)")
+_HUE_ENTITY: Final = re.compile(r"(light|group)/([0-9]{1,4})")
+
+
+def parse_entity(family: str, entity: str) -> EntityRef | str | None:
+    """`entity` for `family` as an `EntityRef`, None when empty, or the problem as text.
+
+    One parser for every check (the driver's URL, the safety rules): an ESPHome ``" lock/Cellar"``
+    is refused here rather than being a lock to the driver and a "lock " to the safety check.
+    """
+    if not entity:
+        return None
+    if family == "homeassistant":
+        m = _HA_ENTITY.fullmatch(entity)
+        if m is None:
+            return (
+                "expected a Home Assistant entity_id like 'light.kitchen' (lower case, no spaces)"
+            )
+        if m[1] not in HA_DOMAINS:
+            return f"unknown domain {m[1]!r}; known: {', '.join(sorted(HA_DOMAINS))}"
+        return EntityRef(m[1], (m[2],))
+    if family == "esphome":
+        segments = tuple(entity.split("/"))
+        if not 2 <= len(segments) <= 3 or any(
+            not seg or seg != seg.strip() or seg in (".", "..") or not seg.isprintable()
+            for seg in segments
+        ):
+            return (
+                "expected 'domain/Entity Name' or 'domain/Device/Entity Name' with no spaces "
+                "around '/' and no empty parts"
+            )
+        if segments[0] not in ESPHOME_DOMAINS:
+            return f"unknown domain {segments[0]!r}; known: {', '.join(sorted(ESPHOME_DOMAINS))}"
+        return EntityRef(segments[0], segments[1:])
+    if family == "hue":
+        m = _HUE_ENTITY.fullmatch(entity)
+        if m is None:
+            return "expected 'light/<id>' or 'group/<id>' (0 = all lights)"
+        return EntityRef(m[1], (m[2],))
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -718,6 +828,46 @@ def _check_devices(devices: tuple[DeviceConfig, ...], source: str, errors: list[
                 f"{source}: devices[{i}].entity: missing; {dev.family} devices need an entity "
                 "(e.g. 'light.kitchen' or 'light/Kitchen Light')"
             )
+        problem = parse_entity(dev.family, dev.entity)
+        if isinstance(problem, str):
+            errors.append(f"{source}: devices[{i}].entity = {dev.entity!r}: {problem}")
+        _check_device_safety(dev, f"{source}: devices[{i}]", errors)
+
+
+_UNLOCKING_KINDS: Final = frozenset({"lock", "alarm", "garage"})
+
+
+def _check_device_safety(dev: DeviceConfig, where: str, errors: list[str]) -> None:
+    """Light actions on locks/alarms/garages (brightness 0 = power off = unlock), TLS keys."""
+    light_actions = [a for a in dev.actions if a in ("brightness", "color")]
+    if light_actions and (dev.kind in _UNLOCKING_KINDS or dev.domain in SENSITIVE_DOMAINS):
+        what = f"kind {dev.kind!r}" if dev.kind in _UNLOCKING_KINDS else f"a {dev.domain} entity"
+        errors.append(
+            f"{where}.actions = {list(dev.actions)!r}: {', '.join(light_actions)} is not allowed "
+            f"on {what} (brightness 0 switches it off: unlock, disarm or open); use "
+            "actions = ['power', 'read']"
+        )
+    if dev.scheme == "https" and dev.family not in ("homeassistant", "hue"):
+        errors.append(
+            f"{where}.scheme = 'https': only Home Assistant and Hue devices speak https here; "
+            "remove it"
+        )
+    if dev.scheme != "https" and (dev.ca_file or dev.cert_sha256):
+        errors.append(f"{where}: ca_file/cert_sha256 need scheme = 'https'; add it")
+    if dev.ca_file and dev.cert_sha256:
+        errors.append(f"{where}: set ca_file or cert_sha256, not both")
+    if dev.cert_sha256 and not re.fullmatch(r"[0-9a-f]{64}", cert_fingerprint(dev.cert_sha256)):
+        errors.append(
+            f"{where}.cert_sha256 = {dev.cert_sha256[:20]!r}…: expected 64 hex digits (colons "
+            "allowed), e.g. from `openssl x509 -noout -fingerprint -sha256 -in cert.pem`"
+        )
+    if dev.ca_file and not Path(dev.ca_file).is_file():
+        errors.append(f"{where}.ca_file = {dev.ca_file!r}: file not found; give the CA's PEM file")
+
+
+def cert_fingerprint(text: str) -> str:
+    """A configured SHA-256 fingerprint normalised: lower-case hex, no colons or spaces."""
+    return re.sub(r"[\s:]", "", text).lower()
 
 
 def _check_status(status: StatusConfig, source: str, errors: list[str]) -> None:
@@ -785,7 +935,7 @@ def _dump_fields(obj: Any) -> list[str]:
     out = []
     for f in dataclasses.fields(obj):
         value = getattr(obj, f.name)
-        if not dataclasses.is_dataclass(value):
+        if not dataclasses.is_dataclass(value) and not f.metadata.get("internal"):
             out.append(f"{f.name} = {_toml_value(value)}")
     return out
 

@@ -14,6 +14,7 @@ import time
 from typing import TYPE_CHECKING
 
 from edge_agent.commands.common import add_common, load, setup_logging_from
+from edge_agent.tools.sanitize import clean_text
 
 if TYPE_CHECKING:
     from edge_agent.config import Config, DeviceConfig
@@ -102,7 +103,8 @@ def _test(args: argparse.Namespace) -> int:
         text, ms = results[dev.name]
         ok = not text.startswith("error")
         failed += not ok
-        print(f"{'ok  ' if ok else 'FAIL'} {dev.name} ({dev.family} {dev.host}): {text} [{ms} ms]")
+        where = clean_text(f"{dev.name} ({dev.family} {dev.host})", 120)
+        print(f"{'ok  ' if ok else 'FAIL'} {where}: {clean_text(text, 300)} [{ms} ms]")
     return EX_UNAVAILABLE if failed else 0
 
 
@@ -165,6 +167,8 @@ async def _run_tool(cfg: Config, name: str, arguments: str, list_specs: bool) ->
 
 
 def _print_table(rows: list[tuple[str, ...]]) -> None:
+    """Print `rows` aligned; every cell is cleaned (no terminal escapes from device text)."""
+    rows = [tuple(clean_text(cell, 120) for cell in row) for row in rows]
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
     for row in rows:
         cells = [c.ljust(w) for c, w in zip(row, widths, strict=False)]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import socket
+import ssl
 import threading
 import time
 from dataclasses import dataclass, field
@@ -77,9 +78,13 @@ class EmulatedHttpService:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        scheme = (
+            "https" if isinstance(self._server and self._server.socket, ssl.SSLSocket) else "http"
+        )
+        return f"{scheme}://127.0.0.1:{self.port}"
 
-    def start(self, port: int = 0) -> EmulatedHttpService:
+    def start(self, port: int = 0, *, tls: ssl.SSLContext | None = None) -> EmulatedHttpService:
+        """Serve on 127.0.0.1:`port` (0 = a free one); with `tls`, serve https with that context."""
         service = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -104,6 +109,8 @@ class EmulatedHttpService:
             do_GET = do_POST = do_PUT = do_DELETE = _serve
 
         self._server = HTTPServer(("127.0.0.1", port), Handler)
+        if tls is not None:  # the handshake runs in accept(); a refused one is just dropped
+            self._server.socket = tls.wrap_socket(self._server.socket, server_side=True)
         self._server.timeout = 0.5
         server = self._server
         self._thread = threading.Thread(

@@ -7,10 +7,12 @@
 Safety by construction: no parameter takes a URL, host, port, path, entity id, RPC method or raw
 command (the schemas forbid extra keys); targets are configured names/aliases/areas only
 (`DeviceDirectory`); each device allows only its configured ``actions`` (else ``not_allowed``);
-sensitive devices (``sensitive = true``, kind lock/garage/alarm or a lock entity) and area
-actions over `AREA_CONFIRM_OVER` devices need a spoken confirmation (`Confirmations`); unlocking
-a lock or disarming an alarm (power off) is refused unless the device sets ``allow_unlock``
-(devices.md §8.4), while opening a garage needs only the confirmation. Drivers come from
+sensitive devices (``sensitive = true``, kind lock/garage/alarm, or a lock, alarm, cover or valve
+entity) and area actions over `AREA_CONFIRM_OVER` devices need a spoken yes (`Confirmations`);
+unlocking a lock or disarming an alarm (power off, or brightness 0, which is off everywhere) is
+refused unless the device sets ``allow_unlock`` (devices.md §8.4), while opening a garage needs
+only the confirmation. Every check reads the entity as parsed once at config load
+(`DeviceConfig.target`), the same form the driver builds its URL from. Drivers come from
 `driver_class(family)`, one per device, created on first use; one request per device is in
 flight at a time. Units are normalised here: brightness in %, colour temperature in kelvin,
 colours by name → RGB, temperatures in °C.
@@ -24,8 +26,6 @@ Assistant can answer a write before applying it, so such a state is re-read once
 from __future__ import annotations
 
 import asyncio
-import dataclasses
-import functools
 import logging
 import time
 from collections.abc import Callable, Iterable
@@ -33,12 +33,13 @@ from typing import Any, Final
 
 import httpx
 
-from edge_agent.config import Config, DeviceConfig, ToolsConfig
+from edge_agent.config import SENSITIVE_DOMAINS, Config, DeviceConfig, ToolsConfig
 from edge_agent.errors import ToolError
 from edge_agent.tools.confirm import Confirmations
 from edge_agent.tools.directory import DeviceDirectory
 from edge_agent.tools.drivers import driver_class
 from edge_agent.tools.drivers.base import DeviceError, DeviceState, Driver
+from edge_agent.tools.home_results import agrees, merge, spoken
 from edge_agent.tools.home_schema import COLORS, QUANTITIES, home_tool_specs
 from edge_agent.tools.registry import Tool, ToolFailure, ToolRegistry
 
@@ -60,9 +61,13 @@ UNLOCK_KINDS: Final = frozenset({"lock", "alarm"})
 LOCK_DOMAINS: Final = frozenset({"lock", "alarm_control_panel"})
 """Home Assistant / ESPHome entity domains that are locks or alarms whatever their kind."""
 AREA_CONFIRM_OVER: Final = 6
+ANSWER_WAIT_S: Final = 2.0
+"""How long confirm_action waits for the transcript of the user's answer before it counts as
+silence (the transcript can arrive after the model's call)."""
 LIST_STATE_TIMEOUT_S: Final = 1.5
 REREAD_DELAY_S: Final = 0.3
 REREAD_FAMILIES: Final = frozenset({"esphome", "wled", "homeassistant"})
+_QUEUE_MARGIN_S: Final = 0.1
 _DEADLINE_MARGIN_S: Final = 0.2  # leave the registry time to answer before its own timeout
 
 DriverFactory = Callable[[str], type[Driver]]
@@ -79,10 +84,15 @@ class HomeTools:
         tools_cfg: ToolsConfig | None = None,
         clock: Callable[[], float] = time.monotonic,
         driver_factory: DriverFactory = driver_class,
+        answer_wait_s: float = ANSWER_WAIT_S,
     ) -> None:
         self.cfg = tools_cfg or ToolsConfig()
+        self.answer_wait_s = answer_wait_s
         self.directory = DeviceDirectory(devices)
-        self.confirmations = Confirmations(self.cfg.confirm_timeout_s)
+        self.confirmations = Confirmations(
+            self.cfg.confirm_timeout_s, yes_phrases=self.cfg.confirm_words
+        )
+        self._answered = asyncio.Event()  # set when a user turn's transcript arrives
         self._http = http
         self._clock = clock
         self._driver_factory = driver_factory
@@ -100,18 +110,34 @@ class HomeTools:
                 raise ToolFailure(
                     "not_supported", f"no driver for {dev.family} devices", device=dev.name
                 ) from None
-            drv = self._drivers[dev.name] = cls(dev, self._http, self.cfg.http_timeout_s)
+            try:
+                drv = cls(dev, self._http, self.cfg.http_timeout_s,
+                          max_answer_bytes=self.cfg.max_answer_bytes)  # fmt: skip
+            except DeviceError as exc:  # e.g. an unreadable ca_file
+                raise ToolFailure(exc.code, exc.detail, device=dev.name) from None
+            self._drivers[dev.name] = drv
         return drv
 
     async def _run(self, dev: DeviceConfig, op: Callable[[Driver], Any]) -> DeviceState:
-        """One driver call, with the device's lock held; DeviceError → ToolFailure."""
+        """One driver call, with the device's lock held; DeviceError → ToolFailure.
+
+        One deadline (``tools.http_timeout_s``) covers the wait for the lock (an earlier call to
+        the same device) and the call itself: a call queued behind a hung one fails in time
+        instead of waiting for it and then for its own request.
+        """
         lock = self._locks.setdefault(dev.name, asyncio.Lock())
         drv = self.driver(dev)
-        async with lock:
-            try:
+        timeout_s = self.cfg.http_timeout_s
+        try:  # the margin lets a lone request's own deadline (Exchange) report it first
+            async with asyncio.timeout(timeout_s + _QUEUE_MARGIN_S), lock:
                 state: DeviceState = await op(drv)
-            except DeviceError as exc:
-                raise ToolFailure(exc.code, exc.detail, device=dev.name) from None
+        except DeviceError as exc:
+            raise ToolFailure(exc.code, exc.detail, device=dev.name) from None
+        except TimeoutError:
+            raise ToolFailure(
+                "timeout", f"no answer in {timeout_s:g} s (incl. waiting for an earlier request); "
+                "state unknown", device=dev.name,
+            ) from None  # fmt: skip
         return state
 
     @staticmethod
@@ -125,7 +151,7 @@ class HomeTools:
 
     @staticmethod
     def is_sensitive(dev: DeviceConfig) -> bool:
-        return dev.sensitive or dev.kind in SENSITIVE_KINDS or _domain(dev) in LOCK_DOMAINS
+        return dev.sensitive or dev.kind in SENSITIVE_KINDS or dev.domain in SENSITIVE_DOMAINS
 
     async def aclose(self) -> None:
         for drv in self._drivers.values():
@@ -147,6 +173,9 @@ class HomeTools:
             async with asyncio.timeout(LIST_STATE_TIMEOUT_S):
                 return (await self._run(dev, lambda d: d.get_state())).as_dict()
         except (ToolError, TimeoutError):
+            return "unknown"
+        except Exception:  # one device's odd answer must not fail the whole house
+            log.exception("reading %s failed", dev.name, extra={"DEVICE": dev.name})
             return "unknown"
 
     async def get_state(self, args: dict[str, Any]) -> dict[str, Any]:
@@ -198,19 +227,32 @@ class HomeTools:
         if name is not None and kelvin is not None:
             raise ToolFailure("bad_arguments", "give color_name or color_temp_k, not both")
         rgb, kelvin = COLORS.get(name, (None, kelvin)) if name else (None, kelvin)
+        if pct == 0 and args.get("device"):  # brightness 0 is power off: unlock on a lock
+            self._check_unlock(self.directory.select(args["device"], args.get("area"))[0], False)
         needs = ["brightness"] if pct is not None else []
         needs += ["color"] if (rgb or kelvin) else []
 
         async def op(drv: Driver) -> DeviceState:
             state = await drv.set_color(rgb, kelvin) if (rgb or kelvin) else DeviceState()
             if pct is not None:
-                state = _merge(state, await drv.set_brightness(int(pct)))
+                state = merge(state, await drv.set_brightness(int(pct)))
             return state
 
         return await self._act("set_light", args, needs, op, confirmed)
 
     async def confirm_action(self, args: dict[str, Any]) -> dict[str, Any]:
-        pending = self.confirmations.redeem(args["confirmation_id"], self._clock())
+        ident = args["confirmation_id"]
+        if self.confirmations.status(ident, self._clock()) == "awaiting_answer":
+            # The user spoke; the transcript of that turn may still be on its way.
+            self._answered.clear()
+            try:
+                async with asyncio.timeout(self.answer_wait_s):
+                    await self._answered.wait()
+            except TimeoutError:
+                pass
+            if self.confirmations.status(ident, self._clock()) == "awaiting_answer":
+                self.confirmations.cancel(ident)  # silence, or no transcript: not a yes
+        pending = self.confirmations.redeem(ident, self._clock())
         handler = {"set_power": self.set_power, "set_light": self.set_light}[pending.action]
         return await handler(dict(pending.arguments), confirmed=True)
 
@@ -288,14 +330,14 @@ class HomeTools:
                 read = await self._run(dev, lambda d: d.get_state())
         except (ToolError, TimeoutError):
             return requested
-        return read if _agrees(requested, read) else requested
+        return read if agrees(requested, read) else requested
 
     def _ask_confirmation(
         self, tool: str, args: dict[str, Any], targets: list[DeviceConfig], by_area: bool
     ) -> None:
         label = f"area:{targets[0].area}" if by_area else targets[0].name
         ident = self.confirmations.request(label, tool, args, self._clock())
-        what = _spoken(tool, args)
+        what = spoken(tool, args)
         whom = (
             f"all {len(targets)} devices in the {targets[0].area}" if by_area else targets[0].name
         )
@@ -307,6 +349,14 @@ class HomeTools:
             confirmation_id=ident,
             say=f"{what} {whom}?",
         )
+
+    def user_transcript(self, text: str) -> None:
+        """The transcript of a user turn (the answer to pending confirmations)."""
+        self.confirmations.user_transcript(text)
+        self._answered.set()
+
+    def wants_user_transcript(self) -> bool:
+        return self.confirmations.wants_user_transcript(self._clock())
 
     def tools(self, *, timeout_s: float | None = None) -> list[Tool]:
         """The six tools, with handlers bound to this instance."""
@@ -327,14 +377,7 @@ class HomeTools:
 
 def is_unlock(dev: DeviceConfig, on: bool) -> bool:
     """Whether switching `dev` to `on` would unlock a lock or disarm an alarm."""
-    return not on and (dev.kind in UNLOCK_KINDS or _domain(dev) in LOCK_DOMAINS)
-
-
-def _domain(dev: DeviceConfig) -> str:
-    """The entity's domain: "lock" for HA "lock.front_door" and ESPHome "lock/Front Door"."""
-    if dev.family not in ("homeassistant", "esphome"):
-        return ""
-    return dev.entity.replace("/", ".").partition(".")[0]
+    return not on and (dev.kind in UNLOCK_KINDS or dev.domain in LOCK_DOMAINS)
 
 
 def _describe(dev: DeviceConfig, state: dict[str, Any] | str) -> dict[str, Any]:
@@ -349,49 +392,20 @@ def _describe(dev: DeviceConfig, state: dict[str, Any] | str) -> dict[str, Any]:
     return out
 
 
-def _merge(first: DeviceState, second: DeviceState) -> DeviceState:
-    """What two successive answers tell together (the later one wins where both know)."""
-    known = {
-        f.name: getattr(second, f.name)
-        for f in dataclasses.fields(second)
-        if f.name != "confirmed" and getattr(second, f.name) not in (None, {})
-    }
-    known["confirmed"] = first.confirmed and second.confirmed
-    return dataclasses.replace(first, **known)
-
-
-def _agrees(requested: DeviceState, read: DeviceState) -> bool:
-    """Whether a read shows what was requested (levels round-trip through device scales)."""
-    if requested.on is not None and read.on != requested.on:
-        return False
-    if requested.brightness_pct is not None and (
-        read.brightness_pct is None or abs(read.brightness_pct - requested.brightness_pct) > 1
-    ):
-        return False
-    if requested.rgb is not None and read.rgb != requested.rgb:
-        return False
-    return requested.color_temp_k is None or (
-        read.color_temp_k is not None and abs(read.color_temp_k - requested.color_temp_k) <= 50
-    )
-
-
-def _spoken(tool: str, args: dict[str, Any]) -> str:
-    if tool == "set_power":
-        return "Switch on" if args.get("state") == "on" else "Switch off"
-    return "Change the light on"
-
-
 def build_registry(
     cfg: Config,
     http: httpx.AsyncClient,
     *,
     clock: Callable[[], float] = time.monotonic,
     driver_factory: DriverFactory = driver_class,
+    answer_wait_s: float = ANSWER_WAIT_S,
 ) -> ToolRegistry:
     """The registry of the tool groups enabled in ``tools.enabled``; close it with `aclose`.
 
-    The app calls ``registry.new_user_turn()`` when the user starts a speech turn (it unlocks
-    pending confirmations) and appends ``registry.instructions()`` (memories) to new sessions.
+    The app calls ``registry.new_user_turn()`` when the user starts a speech turn,
+    ``registry.user_transcript(text)`` with that turn's transcript while
+    ``registry.wants_user_transcript()`` (a pending confirmation's answer), and appends
+    ``registry.instructions()`` (memories) to new sessions.
     """
     from edge_agent.tools.memory import MemoryStore, memory_tools
     from edge_agent.tools.weather import WeatherService, weather_tools
@@ -408,18 +422,20 @@ def build_registry(
         for tool in memory_tools(store, timeout_s=timeout_s):
             registry.add(tool)
         registry.add_instructions(store.memories_for_instructions)
-        registry.on_close(functools.partial(asyncio.to_thread, store.close))
+        registry.on_close(store.aclose)
     if "weather" in cfg.tools.enabled:
         weather = WeatherService(cfg.weather, http, timeout_s=cfg.tools.http_timeout_s, clock=clock)
         for tool in weather_tools(weather, timeout_s=timeout_s):
             registry.add(tool)
     if "home" in cfg.tools.enabled and cfg.devices:
         home = HomeTools(
-            cfg.devices, http, tools_cfg=cfg.tools, clock=clock, driver_factory=driver_factory
-        )
+            cfg.devices, http, tools_cfg=cfg.tools, clock=clock, driver_factory=driver_factory,
+            answer_wait_s=answer_wait_s,
+        )  # fmt: skip
         for tool in home.tools():
             registry.add(tool)
         registry.on_new_user_turn(home.confirmations.new_user_turn)
+        registry.on_user_transcript(home.user_transcript, home.wants_user_transcript)
         registry.on_close(home.aclose)
         registry.add_secrets(s.reveal() for d in cfg.devices for s in (d.password, d.token) if s)
     return registry

@@ -13,13 +13,29 @@ refused connection, and statuses the family defines as "not processed, try again
 429, WLED 503, Hue 429/503). httpx failures become `DeviceError` codes (``timeout``,
 ``unreachable``, ``bad_response``). It logs the peer name, a `label` the caller chooses, the
 error code and the latency — never the URL: Hue puts its username in the path. It does not
-judge bodies: success by body is each family driver's job.
+judge bodies: success by body is each family driver's job, except that a redirect (3xx) is a
+``device_error`` for every peer (we never follow one, and it is not a success).
+
+Answers are bounded: we ask for ``Accept-Encoding: identity``, refuse any other
+``Content-Encoding`` (a gzip bomb is never inflated), and stream the body with a byte cap (the
+peer's ``max_answer_bytes``: 256 KiB for devices, 1 MiB for weather by default); a larger answer
+is ``bad_response`` "answer too large" and its connection is dropped. JSON is parsed with
+NaN/Infinity refused; a body over `OFF_LOOP_JSON_BYTES` is parsed in a worker thread by the
+pure-Python scanner, which lets the GIL go every switch interval, so the event loop keeps
+running (the C scanner would hold it for the whole parse).
+
+The shared client's pool is unbounded on purpose: every peer has at most one request in flight
+(its `Exchange` lock), so a peer uses at most one connection and hung peers cannot starve the
+others (a shared 20-connection pool made a healthy device wait behind 20 hung ones).
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
+import json.scanner
 import logging
+import ssl
 import time
 from collections.abc import Collection, Mapping
 from typing import Any, Final, Protocol
@@ -30,29 +46,41 @@ from edge_agent.config import ToolsConfig
 from edge_agent.tools.drivers.base import DeviceError
 
 __all__ = [
+    "DEVICE_MAX_ANSWER_BYTES",
     "MAX_RETRY_WAIT_S",
+    "OFF_LOOP_JSON_BYTES",
     "Exchange",
     "Peer",
     "json_body",
     "json_object",
     "make_http_client",
+    "maybe_json",
 ]
 
 log = logging.getLogger(__name__)
 
 MAX_RETRY_WAIT_S: Final = 1.0
 """The longest Retry-After we honour before the one retry (the deadline still applies)."""
+DEVICE_MAX_ANSWER_BYTES: Final = 262144
+"""The default cap on one answer body (``tools.max_answer_bytes``)."""
+OFF_LOOP_JSON_BYTES: Final = 65536
+"""Bodies larger than this are parsed in a worker thread (small ones cost less than the hop)."""
+_PARSED: Final = "edge_agent.json"  # response.extensions key of a body parsed off the loop
+_MISSING: Final = object()
 
 
 def make_http_client(cfg: ToolsConfig | None = None, **kwargs: Any) -> httpx.AsyncClient:
     """A new shared client; its owner closes it with ``await client.aclose()``."""
     timeout_s = (cfg or ToolsConfig()).http_timeout_s
+    kwargs.setdefault(
+        "limits",
+        httpx.Limits(max_connections=None, max_keepalive_connections=16, keepalive_expiry=5),
+    )  # one request in flight per peer (Exchange): the pool never queues one behind another
     return httpx.AsyncClient(
         timeout=httpx.Timeout(timeout_s, connect=min(1.0, timeout_s)),
         follow_redirects=False,
         trust_env=False,
-        limits=httpx.Limits(max_connections=20, max_keepalive_connections=10, keepalive_expiry=5),
-        headers={"User-Agent": "edge-agent"},
+        headers={"User-Agent": "edge-agent", "Accept-Encoding": "identity"},
         **kwargs,
     )
 
@@ -68,6 +96,8 @@ class Peer(Protocol):
     def timeout_s(self) -> float: ...
     @property
     def name(self) -> str: ...
+    @property
+    def max_answer_bytes(self) -> int: ...
 
 
 class Exchange:
@@ -150,17 +180,21 @@ class Exchange:
         auth: Any = self.auth if self.auth is not None else httpx.USE_CLIENT_DEFAULT
         timeout = httpx.Timeout(peer.timeout_s, connect=min(1.0, peer.timeout_s))
         try:
-            resp = await peer.http.request(
-                method,
-                peer.base_url + path,
-                auth=auth,
-                timeout=timeout,
-                follow_redirects=False,
-                **kwargs,
+            request = peer.http.build_request(
+                method, peer.base_url + path, timeout=timeout, **kwargs
             )
+            request.headers["Accept-Encoding"] = "identity"
+            resp = await peer.http.send(request, auth=auth, follow_redirects=False, stream=True)
+            try:
+                resp = await self._read_bounded(resp, started)
+            finally:
+                await resp.aclose()
         except httpx.TimeoutException:
             raise TimeoutError from None  # reported once, by send()
         except httpx.TransportError as exc:
+            if isinstance(exc, httpx.ConnectError) and _tls_refused(exc):
+                detail = "its TLS certificate failed verification; check ca_file/cert_sha256"
+                raise self._failure("unreachable", detail, started) from None
             if idempotent and attempt == 1:
                 log.warning("device read failed; retrying once", extra={"DEVICE": peer.name})
                 return None
@@ -179,7 +213,36 @@ class Exchange:
         latency_ms = round((time.monotonic() - started) * 1000)
         log.debug("< %s %d", label, resp.status_code,
                   extra={"DEVICE": peer.name, "LATENCY_MS": latency_ms})  # fmt: skip
+        if 300 <= resp.status_code < 400:
+            detail = f"it answered with a redirect (http {resp.status_code}); nothing confirmed"
+            raise self._failure("device_error", detail, started)
         return resp
+
+    async def _read_bounded(self, resp: httpx.Response, started: float) -> httpx.Response:
+        """The streamed `resp` read into memory, at most the peer's cap, never decompressed."""
+        encoding = resp.headers.get("content-encoding", "identity").strip().lower()
+        if encoding not in ("", "identity"):
+            detail = "the answer was compressed although we asked for none"
+            raise self._failure("bad_response", detail, started)
+        cap = getattr(self.peer, "max_answer_bytes", DEVICE_MAX_ANSWER_BYTES)
+        too_large = f"answer too large (over {cap} bytes)"
+        declared = resp.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > cap:
+            raise self._failure("bad_response", too_large, started)
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in resp.aiter_raw():
+            size += len(chunk)
+            if size > cap:
+                raise self._failure("bad_response", too_large, started)
+            chunks.append(chunk)
+        body = b"".join(chunks)
+        headers = [(k, v) for k, v in resp.headers.multi_items() if k.lower() != "content-encoding"]
+        out = httpx.Response(resp.status_code, headers=headers, content=body,
+                             request=resp.request)  # fmt: skip
+        if len(body) > OFF_LOOP_JSON_BYTES:
+            out.extensions[_PARSED] = await asyncio.to_thread(_parse_slowly, body)
+        return out
 
     async def _pace(self) -> None:
         wait_s = self._last_sent + self.min_interval_s - time.monotonic()
@@ -197,14 +260,47 @@ class Exchange:
         return DeviceError(code, detail)
 
 
+class _NotJson:
+    """A body `_parse` could not decode (kept so json_body raises where it is read)."""
+
+
+def _no_constants(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+_DECODER: Final = json.JSONDecoder(parse_constant=_no_constants)
+_SLOW_DECODER: Final = json.JSONDecoder(parse_constant=_no_constants)
+_SLOW_DECODER.scan_once = json.scanner.py_make_scanner(_SLOW_DECODER)  # type: ignore[attr-defined]
+
+
+def _parse(body: bytes, decoder: json.JSONDecoder = _DECODER) -> Any:
+    try:
+        return decoder.decode(body.decode("utf-8"))
+    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
+        return _NotJson()
+
+
+def _parse_slowly(body: bytes) -> Any:
+    """`_parse` with the pure-Python scanner: it yields the GIL, so the loop thread runs."""
+    return _parse(body, _SLOW_DECODER)
+
+
+def maybe_json(resp: httpx.Response) -> Any:
+    """The decoded JSON body, or None when it is not JSON (NaN/Infinity are not JSON)."""
+    parsed = resp.extensions.get(_PARSED, _MISSING)
+    if parsed is _MISSING:
+        parsed = _parse(resp.content) if resp.content else _NotJson()
+    return None if isinstance(parsed, _NotJson) else parsed
+
+
 def json_body(resp: httpx.Response) -> Any:
     """The decoded JSON body, or DeviceError("bad_response") without echoing the bytes."""
-    try:
-        return resp.json()
-    except ValueError:
-        raise DeviceError(
-            "bad_response", "the device answered with something that is not JSON"
-        ) from None
+    parsed = resp.extensions.get(_PARSED, _MISSING)
+    if parsed is _MISSING:
+        parsed = _parse(resp.content)
+    if isinstance(parsed, _NotJson):
+        raise DeviceError("bad_response", "the device answered with something that is not JSON")
+    return parsed
 
 
 def json_object(resp: httpx.Response) -> dict[str, Any]:
@@ -220,3 +316,15 @@ def _retry_after_s(resp: httpx.Response) -> float:
         return max(0.0, min(MAX_RETRY_WAIT_S, float(resp.headers.get("retry-after", "0.25"))))
     except ValueError:
         return 0.25
+
+
+def _tls_refused(exc: BaseException) -> bool:
+    """Whether a connect error was a certificate that failed verification (or its pin)."""
+    seen: BaseException | None = exc
+    for _ in range(6):
+        if seen is None:
+            return False
+        if isinstance(seen, ssl.SSLCertVerificationError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False

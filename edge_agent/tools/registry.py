@@ -7,7 +7,14 @@ arguments failing the schema, timeouts, `ToolError`s and bugs all become
 ``{"ok":false,"error":CODE,"detail":...}``. It does no I/O of its own apart from awaiting the
 handlers; time comes from the injected clock. Every call is logged once with TOOL, DEVICE,
 LATENCY_MS, ERROR_CODE and OUTCOME; arguments and results are not logged (they may hold memories),
-and known secrets are scrubbed from results as a last line of defence.
+and known secrets are scrubbed from results as a last line of defence. Results are encoded with
+``allow_nan=False``: no result ever carries NaN or Infinity (a handler that returns one gets
+``bad_result``).
+
+Consent hooks for the conversation (the turn core calls them; the model cannot):
+`new_user_turn()` when the user starts speaking, `wants_user_transcript()` to know whether the
+next user turn must be transcribed (a confirmation waits for its answer), and
+`user_transcript(text)` with the transcript of that turn.
 """
 
 from __future__ import annotations
@@ -94,6 +101,8 @@ class ToolRegistry:
         self._clock = clock
         self._secrets = tuple(s for s in secrets if len(s) >= 4)
         self._turn_listeners: list[Callable[[], None]] = []
+        self._transcript_listeners: list[Callable[[str], None]] = []
+        self._transcript_wanted: list[Callable[[], bool]] = []
         self._instructions: list[Callable[[], str]] = []
         self._closers: list[Callable[[], Awaitable[None]]] = []
         for tool in tools:
@@ -113,6 +122,13 @@ class ToolRegistry:
     def on_new_user_turn(self, listener: Callable[[], None]) -> None:
         """Call `listener` whenever the user starts speaking a new turn."""
         self._turn_listeners.append(listener)
+
+    def on_user_transcript(
+        self, listener: Callable[[str], None], wanted: Callable[[], bool]
+    ) -> None:
+        """Call `listener` with each user turn's transcript; `wanted` says when one is needed."""
+        self._transcript_listeners.append(listener)
+        self._transcript_wanted.append(wanted)
 
     def add_instructions(self, provider: Callable[[], str]) -> None:
         """Text for new sessions' instructions (e.g. remembered facts), read per session."""
@@ -144,6 +160,19 @@ class ToolRegistry:
         for listener in self._turn_listeners:
             listener()
 
+    def wants_user_transcript(self) -> bool:
+        """Whether the next user turn must be transcribed (a confirmation waits for a yes).
+
+        The conversation turns input transcription on for the next user turn while this is
+        True, and off again once it is False (transcription is billed per minute of audio).
+        """
+        return any(wanted() for wanted in self._transcript_wanted)
+
+    def user_transcript(self, text: str) -> None:
+        """The transcript of the first user turn after a confirmation request (daemon only)."""
+        for listener in self._transcript_listeners:
+            listener(text)
+
     async def call(self, name: str, arguments_json: str, *, turn_id: str | None = None) -> str:
         """Run tool `name` with `arguments_json`; always returns a short JSON string."""
         start = self._clock()
@@ -173,7 +202,12 @@ class ToolRegistry:
 
     # -- internals -----------------------------------------------------------------------------
     def _encode(self, result: dict[str, Any]) -> str:
-        text = json.dumps(result, separators=(",", ":"), ensure_ascii=False, default=str)
+        try:
+            text = json.dumps(
+                result, separators=(",", ":"), ensure_ascii=False, default=str, allow_nan=False
+            )
+        except ValueError:  # NaN or Infinity: never hand the model a non-JSON number
+            text = json.dumps(error_result("bad_result", "a value was not a finite number"))
         if len(text) > MAX_RESULT_CHARS:
             text = json.dumps(error_result("result_too_large", "narrow the request"))
         for secret in self._secrets:

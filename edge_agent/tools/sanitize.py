@@ -7,7 +7,11 @@ infinities. Every tool source passes outside text through `clean_text` (capped, 
 Unicode Cc/Cf/Zl/Zp/Co/Cs characters) and outside numbers through `finite_number` before the
 value reaches a tool result, the session instructions or the CLI's output.
 
-Must not: decide what a value means (drivers map states to their vocabulary) or log.
+`state_word` maps a device's state string onto the fixed `STATES` vocabulary (anything else is
+"unknown"): a state is never free text in front of the model, so a 2 kB "ignore previous
+instructions" sensor state reads as ``"unknown"``.
+
+Must not: decide what a family's value means beyond the shared vocabulary, or log.
 """
 
 from __future__ import annotations
@@ -17,10 +21,32 @@ import re
 import unicodedata
 from typing import Final
 
-__all__ = ["NAME_CHARS", "clean_text", "finite_number", "is_clean"]
+__all__ = ["NAME_CHARS", "STATES", "clean_text", "finite_number", "is_clean", "state_word"]
 
 NAME_CHARS: Final = 40
 """The cap on names and states spoken back to the user (a device, a place, a sensor state)."""
+
+STATES: Final = frozenset(
+    {
+        "on", "off", "locked", "unlocked", "open", "closed", "jammed", "unavailable", "unknown",
+        "opening", "closing", "locking", "unlocking", "armed", "disarmed", "triggered",
+    }
+)  # fmt: skip
+"""Every state a tool result may carry (besides numbers): fixed words, never device text."""
+
+_STATE_SYNONYMS: Final = {
+    "unreachable": "unavailable",
+    "offline": "unavailable",
+    "none": "unknown",
+    "pending": "unknown",
+    "armed_home": "armed",
+    "armed_away": "armed",
+    "armed_night": "armed",
+    "armed_vacation": "armed",
+    "armed_custom_bypass": "armed",
+    "true": "on",
+    "false": "off",
+}
 
 _DROPPED_CATEGORIES: Final = frozenset({"Cc", "Cf", "Zl", "Zp", "Co", "Cs", "Cn"})
 _SPACES: Final = re.compile(r"\s+")
@@ -55,3 +81,18 @@ def finite_number(value: object) -> float | int | None:
     if isinstance(value, float) and not math.isfinite(value):
         return None
     return value
+
+
+def state_word(value: object) -> str:
+    """`value` (a device state such as "LOCKED", "armed_away", "unreachable") as one of `STATES`.
+
+    Case and surrounding whitespace are ignored; anything not in the vocabulary, including any
+    longer text, is "unknown".
+    """
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if not isinstance(value, str) or len(value) > 40:
+        return "unknown"
+    word = value.strip().lower()
+    word = _STATE_SYNONYMS.get(word, word)
+    return word if word in STATES else "unknown"

@@ -4,10 +4,16 @@ Two requests, both to configured base URLs: geocoding ``GET <geocoding_url>?name
 (no ``results`` key = not found), then ``GET <forecast_url>?latitude=…&longitude=…&current=…``
 with the configured units. Answers are cached per location for ``weather.cache_s``; time comes
 from the injected clock. Only the location name comes from the model, as a query parameter.
+
+The service's answers are outside text like a device's: bodies are capped at
+``weather.max_answer_bytes`` (1 MiB), place names pass through `clean_text` (40 characters each,
+no control or format characters), every number must be finite (else it is left out) and the
+observation time must look like one ("2026-07-01T14:15").
 """
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from typing import Any, Final
@@ -19,9 +25,11 @@ from edge_agent.errors import ToolError
 from edge_agent.tools.drivers.base import DeviceError
 from edge_agent.tools.http import Exchange, json_body
 from edge_agent.tools.registry import Tool
+from edge_agent.tools.sanitize import clean_text, finite_number
 
 __all__ = ["WMO_CODES", "WeatherService", "weather_tools"]
 
+_TIME: Final = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d)?")
 _CURRENT: Final = (
     "temperature_2m,relative_humidity_2m,apparent_temperature,weather_code,wind_speed_10m"
 )
@@ -54,6 +62,7 @@ class WeatherService:
         self._clock = clock
         self._cache: dict[str, tuple[float, dict[str, Any]]] = {}
         self.name = "open-meteo"  # the Exchange's peer: logged as DEVICE
+        self.max_answer_bytes = cfg.max_answer_bytes
         self.base_url = ""  # the configured URLs are absolute
         self._exchange = Exchange(self)
 
@@ -76,7 +85,8 @@ class WeatherService:
                 "GET", url, label=label, params=params, idempotent=True, retry_statuses=(429, 503)
             )
         except DeviceError as exc:
-            raise ToolError(exc.code, "the weather service " + _reason(exc.code)) from None
+            code = "service_error" if exc.code == "device_error" else exc.code
+            raise ToolError(code, "the weather service " + _reason(exc)) from None
         if response.status_code != 200:
             raise ToolError("service_error", f"the weather service answered {response.status_code}")
         try:
@@ -105,7 +115,7 @@ class WeatherService:
                 "not_found", f"location {location!r} not found; try a nearby city or add a country"
             )
         place = places[0]
-        if not all(isinstance(place.get(k), int | float) for k in ("latitude", "longitude")):
+        if not all(finite_number(place.get(k)) is not None for k in ("latitude", "longitude")):
             raise ToolError("bad_response", "the geocoding answer has no coordinates")
         return place
 
@@ -125,16 +135,19 @@ class WeatherService:
             raise ToolError("bad_response", "the forecast has no current weather")
         t_unit, w_unit = ("F", "mph") if imperial else ("C", "km/h")
         code = current.get("weather_code")
-        where = ", ".join(str(place[k]) for k in ("name", "admin1", "country") if place.get(k))
-        return {
-            "location": where,
+        parts = (clean_text(place[k]) for k in ("name", "admin1", "country") if place.get(k))
+        observed = current.get("time")
+        result = {
+            "location": ", ".join(p for p in parts if p),
             "conditions": WMO_CODES.get(code, "unknown") if isinstance(code, int) else "unknown",
-            f"temperature_{t_unit.lower()}": current.get("temperature_2m"),
-            f"feels_like_{t_unit.lower()}": current.get("apparent_temperature"),
-            "humidity_pct": current.get("relative_humidity_2m"),
-            f"wind_{w_unit.replace('/', 'p')}": current.get("wind_speed_10m"),
-            "observed": current.get("time"),
-        }
+            f"temperature_{t_unit.lower()}": finite_number(current.get("temperature_2m")),
+            f"feels_like_{t_unit.lower()}": finite_number(current.get("apparent_temperature")),
+            "humidity_pct": finite_number(current.get("relative_humidity_2m")),
+            f"wind_{w_unit.replace('/', 'p')}": finite_number(current.get("wind_speed_10m")),
+            "observed": observed if isinstance(observed, str) and _TIME.fullmatch(observed)
+            else None,
+        }  # fmt: skip
+        return {k: v for k, v in result.items() if v is not None}
 
 
 def _matches(place: dict[str, Any], qualifier: str) -> bool:
@@ -142,11 +155,14 @@ def _matches(place: dict[str, Any], qualifier: str) -> bool:
     return any(isinstance(f, str) and f.lower().startswith(qualifier) for f in fields)
 
 
-def _reason(code: str) -> str:
+def _reason(exc: DeviceError) -> str:
+    if exc.detail.startswith("answer too large"):
+        return "sent an answer too large"
     return {
         "timeout": "did not answer in time",
         "unreachable": "is unreachable (no network?)",
-    }.get(code, "sent a broken answer")
+        "device_error": "redirected us elsewhere",
+    }.get(exc.code, "sent a broken answer")
 
 
 def weather_tools(service: WeatherService, *, timeout_s: float = 4.0) -> list[Tool]:

@@ -66,10 +66,12 @@ class Home:
         return result
 
     async def confirmed(self, name: str, **args: object) -> dict[str, Any]:
-        """Call, expect a confirmation request, let the user speak, then confirm."""
+        """Call, expect a confirmation request, let the user say yes, then confirm."""
         first = await self.call(name, **args)
         assert first["error"] == "confirmation_required"
+        assert self.reg.wants_user_transcript()
         self.reg.new_user_turn()
+        self.reg.user_transcript("Yes, please.")
         return await self.call("confirm_action", confirmation_id=first["confirmation_id"])
 
     def emu(self, name: str) -> Any:

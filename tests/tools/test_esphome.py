@@ -87,7 +87,7 @@ async def test_sensor_values_are_normalised(rig) -> None:
     emu.add("sensor/Outside Temperature", state="1520 Wh", value=1520)
     assert (await driver.get_state()).sensors == {"energy_kwh": 1.52}
     emu.add("sensor/Outside Temperature", state="NA", value=None)
-    assert (await driver.get_state()).raw_state == "na"
+    assert (await driver.get_state()).raw_state == "unknown"  # free text never passes
     with pytest.raises(DeviceError) as err:
         await driver.set_power(True)
     assert err.value.code == "not_supported"
@@ -105,22 +105,35 @@ async def test_cover_and_lock_mapping(rig) -> None:
     assert (await driver.get_state()).raw_state == "unlocked"
 
 
-@pytest.mark.parametrize("mode", ["digest", "basic"])
-async def test_auth_modes(rig, mode) -> None:
-    driver, emu = rig("switch/Heater", username="admin", password=PASSWORD)
+@pytest.mark.parametrize(
+    ("mode", "sent"), [("digest", ["", "Digest", "Digest"]), ("basic", ["Basic", "Basic"])]
+)
+async def test_auth_modes(rig, mode, sent) -> None:
+    driver, emu = rig("switch/Heater", username="admin", password=PASSWORD, auth_scheme=mode)
     emu.auth_mode = mode
     await driver.set_power(True)
     await driver.set_power(False)
     assert emu.state_of("switch/Heater")["state"] == "OFF"
     statuses = [r.headers.get("authorization", "").split(" ")[0] for r in emu.requests]
-    # one unauthenticated probe, then the scheme the device asked for; never Basic to Digest
-    assert statuses == ["", mode.capitalize(), mode.capitalize()]
+    # digest: one unauthenticated probe, then the reused challenge; basic: configured, sent
+    assert statuses == sent
+
+
+async def test_a_basic_challenge_cannot_downgrade_a_digest_device(rig) -> None:
+    """Whoever answers at the address asks for Basic: the password is never sent."""
+    driver, emu = rig("switch/Heater", username="admin", password=PASSWORD)  # digest default
+    emu.auth_mode = "basic"
+    with pytest.raises(DeviceError) as err:
+        await driver.set_power(True)
+    assert err.value.code == "unauthorized" and "auth_scheme" in err.value.detail
+    assert [r.headers.get("authorization", "") for r in emu.requests] == [""]
+    assert emu.state_of("switch/Heater")["state"] == "OFF"
 
 
 async def test_wrong_password_is_unauthorized(rig) -> None:
-    driver, emu = rig("switch/Heater", username="admin", password="wrong")
-    emu.password = PASSWORD
     for mode in ("digest", "basic"):
+        driver, emu = rig("switch/Heater", username="admin", password="wrong", auth_scheme=mode)
+        emu.password = PASSWORD
         emu.auth_mode = mode
         with pytest.raises(DeviceError) as err:
             await driver.set_power(True)

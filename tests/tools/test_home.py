@@ -160,6 +160,7 @@ async def test_confirmation_flow(home: Home) -> None:
     too_early = await home.call("confirm_action", confirmation_id=cid)
     assert too_early["error"] == "confirmation_needs_user" and garage.requests == []
     home.reg.new_user_turn()
+    home.reg.user_transcript("yes")
     done = await home.call("confirm_action", confirmation_id=cid)
     assert done == {
         "ok": True,

@@ -121,7 +121,7 @@ async def test_non_numeric_sensor_and_battery_percent(rig) -> None:
     assert (await driver.get_state()).raw_state == "unavailable"
     emu.add("sensor.t", "87", unit_of_measurement="%", device_class="battery")
     result = await driver.get_state()
-    assert result.sensors == {} and result.raw_state == "87"
+    assert result.sensors == {} and result.raw_state == "unknown"  # not a state word
     with pytest.raises(DeviceError) as err:
         await driver.set_power(True)
     assert err.value.code == "not_supported" and len(emu.requests) == 2

@@ -88,7 +88,7 @@ async def test_get_state_reads_light(driver, emu) -> None:
     emu.lights["3"]["state"].update(on=True, bri=254, ct=250, colormode="ct", reachable=False)
     state = await driver.get_state()
     assert (state.on, state.brightness_pct, state.color_temp_k) == (True, 100, 4000)
-    assert state.raw_state == "unreachable"
+    assert state.raw_state == "unavailable"
     assert last(emu)[:2] == ("GET", f"/api/{USERNAME}/lights/3")
 
 

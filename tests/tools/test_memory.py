@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from edge_agent.errors import ToolError
-from edge_agent.tools.memory import MemoryStore, memory_tools
+from edge_agent.tools.memory import INSTRUCTIONS_HEADER, MemoryStore, memory_tools
 from edge_agent.tools.registry import ToolRegistry
 
 
@@ -48,9 +48,7 @@ def test_survives_restart_and_feeds_instructions(tmp_path: Path) -> None:
     assert (path.stat().st_mode & 0o777) == 0o600
     again = MemoryStore(path)
     assert again.get("WiFi Name") == "hal9000"
-    assert again.memories_for_instructions() == (
-        "Things the user asked you to remember (key: value):\n- wifi name: hal9000"
-    )
+    assert again.memories_for_instructions() == (INSTRUCTIONS_HEADER + '\n- "wifi name": "hal9000"')
     again.close()
     assert MemoryStore(tmp_path / "empty.sqlite3").memories_for_instructions() == ""
 

@@ -80,8 +80,9 @@ def test_confirmation_lifecycle() -> None:
         c.redeem(ident, now=101.0)
     assert err.value.code == "confirmation_needs_user"
     c.new_user_turn()
+    c.user_transcript("Yes!")
     assert c.redeem(ident, now=110.0) == PendingAction(
-        "Garage", "set_power", (("device", "garage"), ("state", "on")), 100.0, 0
+        "Garage", "set_power", (("device", "garage"), ("state", "on")), 100.0, 0, approved=True
     )
     with pytest.raises(ToolFailure) as err:
         c.redeem(ident, now=111.0)

@@ -82,6 +82,7 @@ async def test_confirmation_carries_the_original_action_only(home) -> None:
     reg, fleet, _ = home
     first = json.loads(await reg.call("set_power", '{"device": "garage door", "state": "off"}'))
     reg.new_user_turn()
+    reg.user_transcript("Okay.")
     cid = first["confirmation_id"]
     # the model cannot redirect the confirmed action: confirm_action takes only the id
     sneaky = json.dumps({"confirmation_id": cid, "device": "garage door", "state": "on"})

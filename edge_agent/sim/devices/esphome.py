@@ -75,7 +75,7 @@ class EsphomeEmulator(EmulatedHttpService):
     @classmethod
     def for_device(cls, dev: DeviceConfig) -> EsphomeEmulator:
         password = dev.password.reveal()
-        emu = cls(dev.username or "admin", password, "digest" if password else "none")
+        emu = cls(dev.username or "admin", password, dev.auth_scheme if password else "none")
         if "/" in dev.entity:
             emu.add(dev.entity)
         return emu

@@ -52,7 +52,9 @@ class DeviceFleet:
                     continue
                 emu = cls.for_device(dev).start()  # type: ignore[attr-defined]
                 self.emulators[dev.name] = emu
-                devices.append(dataclasses.replace(dev, host="127.0.0.1", port=emu.port))
+                devices.append(dataclasses.replace(  # emulators speak plain http
+                    dev, host="127.0.0.1", port=emu.port, scheme="http", ca_file="",
+                    cert_sha256=""))  # fmt: skip
             weather = self.source.weather
             if self.with_weather:
                 self.weather = OpenMeteoEmulator()

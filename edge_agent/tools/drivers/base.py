@@ -18,6 +18,7 @@ import httpx
 
 from edge_agent.config import DeviceConfig
 from edge_agent.errors import ToolError
+from edge_agent.tools.sanitize import finite_number, state_word
 
 __all__ = ["ERROR_CODES", "DeviceError", "DeviceState", "Driver", "ErrorCode", "basic_auth"]
 
@@ -57,6 +58,27 @@ class DeviceState:
     """False when this is what we asked for, not what the device reported (ESPHome POSTs,
     WLED's ``{"success":true}``, HA's ``[]``): the home tools re-read such states once."""
 
+    def __post_init__(self) -> None:
+        """Whatever a driver parsed, only typed, finite, in-range values survive (else None).
+
+        The one gate between a device's answer and a tool result: a NaN brightness, a colour
+        of strings, an infinite power reading or a state of free text cannot pass it.
+        """
+        set_ = object.__setattr__
+        if self.on is not None and not isinstance(self.on, bool):
+            set_(self, "on", None)
+        set_(self, "brightness_pct", _int_in(self.brightness_pct, 0, 100))
+        if self.rgb is not None:
+            channels = tuple(_int_in(c, 0, 255) for c in self.rgb)
+            ok = len(channels) == 3 and None not in channels
+            set_(self, "rgb", channels if ok else None)
+        set_(self, "color_temp_k", _int_in(self.color_temp_k, 1000, 40000))
+        if any(finite_number(v) is None for v in self.sensors.values()):
+            set_(self, "sensors", {k: v for k, v in self.sensors.items()
+                                   if finite_number(v) is not None})  # fmt: skip
+        if self.raw_state is not None:
+            set_(self, "raw_state", state_word(self.raw_state))
+
     def requested(self) -> DeviceState:
         """The same values, marked as asked for rather than reported by the device."""
         return replace(self, confirmed=False)
@@ -83,18 +105,43 @@ class Driver(abc.ABC):
 
     family: ClassVar[str]
     default_port: ClassVar[int] = 80
+    default_tls_port: ClassVar[int] = 443
 
     def __init__(
-        self, device: DeviceConfig, http: httpx.AsyncClient, timeout_s: float = 2.5
+        self,
+        device: DeviceConfig,
+        http: httpx.AsyncClient,
+        timeout_s: float = 2.5,
+        *,
+        max_answer_bytes: int = 262144,
     ) -> None:
-        self.device = device
-        self.http = http
-        self.timeout_s = timeout_s
-        port = device.port or self.default_port
-        self.base_url = f"http://{device.host}:{port}"
-        from edge_agent.tools.http import Exchange  # http.py imports DeviceError from here
+        """`http` is the shared client; an https device gets a small client of its own instead,
+        with its own verification (`edge_agent.tools.tls`)."""
+        from edge_agent.tools.http import Exchange, make_http_client  # http.py imports us
 
+        self.device = device
+        self.timeout_s = timeout_s
+        self.max_answer_bytes = max_answer_bytes
+        self._own_http: httpx.AsyncClient | None = None
+        if device.scheme == "https":
+            from edge_agent.tools.tls import tls_context
+
+            self._own_http = make_http_client(
+                verify=tls_context(device),
+                limits=httpx.Limits(max_connections=2, max_keepalive_connections=1),
+            )
+        self.http = self._own_http or http
+        tls = device.scheme == "https"
+        port = device.port or (self.default_tls_port if tls else self.default_port)
+        self.base_url = f"{device.scheme}://{device.host}:{port}"
         self.exchange = Exchange(self, auth=self.make_auth())  # all of its requests go here
+
+    def check_status(self, resp: httpx.Response) -> None:
+        """DeviceError("device_error") for any status but 2xx the driver did not handle."""
+        if not 200 <= resp.status_code < 300:
+            raise DeviceError(
+                "device_error", f"the device refused (http {resp.status_code}); nothing confirmed"
+            )
 
     def make_auth(self) -> httpx.Auth | None:
         """The device's HTTP auth, built once (a digest auth keeps its nonce); none by default."""
@@ -123,8 +170,18 @@ class Driver(abc.ABC):
         """Set an RGB colour or a white colour temperature in kelvin."""
         raise DeviceError("not_supported", f"{self.family} devices have no colour")
 
-    async def aclose(self) -> None:  # noqa: B027 - optional hook
+    async def aclose(self) -> None:
         """Release per-device resources (the shared HTTP client is closed by its owner)."""
+        if self._own_http is not None:
+            await self._own_http.aclose()
+
+
+def _int_in(value: object, lo: int, hi: int) -> int | None:
+    """`value` as an int within lo..hi when it is a finite number there, else None."""
+    number = finite_number(value)
+    if number is None or not lo <= number <= hi:
+        return None
+    return round(number)
 
 
 def basic_auth(device: DeviceConfig) -> httpx.BasicAuth | None:

@@ -5,13 +5,14 @@ sub-device entity is "domain/Device/Entity Name"). GET reads; POST acts and answ
 empty body, while the change happens later in the device's main loop, so a write reports the
 requested state, marked unconfirmed (the home tools re-read it). Auth is optional: Arduino
 builds challenge with Digest, ESP-IDF builds with Basic (until 2027.1 makes Digest the
-default); `ChallengeAuth` answers whichever is asked.
+default). The scheme is configured (``auth_scheme``, default digest), never taken from the
+challenge: whoever answers at the device's address cannot downgrade us to Basic and read the
+password; a Basic challenge to a digest device is ``unauthorized`` with nothing sent.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Generator
 from typing import Any, ClassVar, Final
 from urllib.parse import quote
 
@@ -27,7 +28,7 @@ from edge_agent.tools.drivers.scales import (
 )
 from edge_agent.tools.http import json_body
 
-__all__ = ["ChallengeAuth", "EsphomeDriver"]
+__all__ = ["EsphomeDriver"]
 
 # domain -> (action for power on, action for power off)
 _ACTIONS: Final[dict[str, tuple[str, str]]] = {
@@ -42,52 +43,6 @@ _ON: Final = frozenset({"ON", "OPEN", "LOCKED", "OPENING"})
 _OFF: Final = frozenset({"OFF", "CLOSED", "UNLOCKED", "CLOSING"})
 
 
-class ChallengeAuth(httpx.Auth):
-    """Answers a Basic or a Digest challenge, then keeps using the scheme the device asked for.
-
-    No credentials go out before the device asks, so a Digest device never sees a Basic header.
-    """
-
-    def __init__(self, username: str, password: str) -> None:
-        self._basic = httpx.BasicAuth(username, password)
-        self._digest = httpx.DigestAuth(username, password)
-        self._scheme = ""
-
-    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        if self._scheme == "basic":
-            yield from self._basic.auth_flow(request)
-            return
-        if self._scheme == "digest":
-            yield from self._digest.auth_flow(request)
-            return
-        response = yield request
-        if response.status_code != 401:
-            return
-        schemes = {
-            h.split(" ", 1)[0].lower() for h in response.headers.get_list("www-authenticate")
-        }
-        if "digest" in schemes:
-            self._scheme = "digest"
-            yield from _answer(self._digest.auth_flow(request), response)
-        elif "basic" in schemes:
-            self._scheme = "basic"
-            yield from self._basic.auth_flow(request)
-
-
-def _answer(
-    flow: Generator[httpx.Request, httpx.Response, None], challenge: httpx.Response
-) -> Generator[httpx.Request, httpx.Response, None]:
-    """Run an auth flow whose first, unauthenticated request was already answered."""
-    next(flow)
-    try:
-        request = flow.send(challenge)
-        while True:
-            response = yield request
-            request = flow.send(response)
-    except StopIteration:
-        return
-
-
 class EsphomeDriver(Driver):
     """One entity of an ESPHome node; brightness 0–255 ↔ %, kelvin → mired."""
 
@@ -95,12 +50,18 @@ class EsphomeDriver(Driver):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._segments = [s.strip() for s in self.device.entity.split("/")]
-        self._domain = self._segments[0]
+        target = self.device.target  # parsed once at config load: no stray spaces, known domain
+        self._segments = [target.domain, *target.path] if target is not None else []
+        self._domain = self.device.domain
 
     def make_auth(self) -> httpx.Auth | None:
         password = self.device.password.reveal()
-        return ChallengeAuth(self.device.username or "admin", password) if password else None
+        if not password:
+            return None
+        user = self.device.username or "admin"
+        if self.device.auth_scheme == "basic":
+            return httpx.BasicAuth(user, password)
+        return httpx.DigestAuth(user, password)  # answers Digest challenges only
 
     async def get_state(self) -> DeviceState:
         resp = await self._send("GET", "", None)
@@ -140,7 +101,7 @@ class EsphomeDriver(Driver):
 
     def _path(self, action: str) -> str:
         segments = self._segments + ([action] if action else [])
-        if len(self._segments) < 2 or any(s in ("", ".", "..") for s in self._segments):
+        if len(self._segments) < 2:
             raise DeviceError("not_supported", "set entity to 'domain/Entity Name'")
         return "/" + "/".join(quote(s, safe="") for s in segments)
 
@@ -155,14 +116,24 @@ class EsphomeDriver(Driver):
             idempotent=method == "GET",
         )
         if resp.status_code == 401:
-            raise DeviceError("unauthorized", "the device refused our credentials; check them")
+            raise DeviceError("unauthorized", self._refusal(resp))
         if resp.status_code == 404:
             raise DeviceError(
                 "device_error", "the device has no such entity or action; check entity"
             )
-        if resp.status_code >= 400:
+        if not 200 <= resp.status_code < 300:
             raise DeviceError("device_error", f"the device refused (http {resp.status_code})")
         return resp
+
+    def _refusal(self, resp: httpx.Response) -> str:
+        offered = {h.split(" ", 1)[0].lower() for h in resp.headers.get_list("www-authenticate")}
+        if self.device.password and offered and self.device.auth_scheme not in offered:
+            return (
+                f"the device asked for {'/'.join(sorted(offered))} auth but auth_scheme = "
+                f"'{self.device.auth_scheme}'; no credentials were sent (change auth_scheme "
+                "only if the node's web_server really uses it)"
+            )
+        return "the device refused our credentials; check them"
 
     def _parse(self, data: dict[str, Any]) -> DeviceState:
         state, value = data.get("state"), data.get("value")

@@ -8,7 +8,6 @@ power on = lock / open, power off = unlock / close. Sensor states become normali
 
 from __future__ import annotations
 
-import re
 from typing import Any, ClassVar, Final
 
 import httpx
@@ -16,10 +15,10 @@ import httpx
 from edge_agent.tools.drivers.base import DeviceError, DeviceState, Driver
 from edge_agent.tools.drivers.scales import level_to_pct, mired_to_kelvin, sensor_reading
 from edge_agent.tools.http import json_body
+from edge_agent.tools.sanitize import finite_number
 
 __all__ = ["HomeAssistantDriver"]
 
-_ENTITY: Final = re.compile(r"^[a-z0-9_]+\.[a-z0-9_]+$")
 _TOGGLEABLE: Final = frozenset(
     {
         "light",
@@ -51,10 +50,11 @@ class HomeAssistantDriver(Driver):
 
     family: ClassVar[str] = "homeassistant"
     default_port: ClassVar[int] = 8123
+    default_tls_port: ClassVar[int] = 8123
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._domain = self.device.entity.partition(".")[0]
+        self._domain = self.device.domain  # parsed once at config load
 
     async def get_state(self) -> DeviceState:
         resp = await self._send("GET", f"/api/states/{self._entity()}", None)
@@ -100,11 +100,12 @@ class HomeAssistantDriver(Driver):
             raise DeviceError("not_supported", f"{self._domain} entities have no {what}")
 
     def _entity(self) -> str:
-        if not _ENTITY.match(self.device.entity):
+        target = self.device.target
+        if target is None:
             raise DeviceError(
                 "not_supported", "set entity to a home assistant entity_id like 'light.kitchen'"
             )
-        return self.device.entity
+        return f"{target.domain}.{target.path[0]}"
 
     async def _call(
         self, service: str, data: dict[str, Any], requested: DeviceState
@@ -139,46 +140,50 @@ class HomeAssistantDriver(Driver):
             )
         if resp.status_code == 400:
             raise DeviceError("device_error", "home assistant rejected the request")
-        if resp.status_code >= 400:
+        if not 200 <= resp.status_code < 300:
             raise DeviceError("device_error", f"home assistant failed (http {resp.status_code})")
         return resp
 
     def _parse(self, data: dict[str, Any]) -> DeviceState:
-        state = str(data.get("state", ""))
+        state = str(data.get("state", "")).strip().lower()
         attrs = data.get("attributes")
         attrs = attrs if isinstance(attrs, dict) else {}
         if self._domain == "sensor":
             return _parse_sensor(state, attrs)
         on = True if state in _ON_STATES else False if state in _OFF_STATES else None
-        bri, rgb = attrs.get("brightness"), attrs.get("rgb_color")
+        bri, rgb = finite_number(attrs.get("brightness")), attrs.get("rgb_color")
         brightness_pct: int | None = None
         if self._domain == "light" and on is False:
             brightness_pct = 0
-        elif on and isinstance(bri, int | float):
+        elif on and bri is not None:
             brightness_pct = level_to_pct(bri, 255)
-        return DeviceState(
+        return DeviceState(  # DeviceState drops what is not a finite number in range
             on=on,
             brightness_pct=brightness_pct,
-            rgb=(int(rgb[0]), int(rgb[1]), int(rgb[2]))
-            if isinstance(rgb, list) and len(rgb) >= 3
-            else None,
+            rgb=tuple(rgb[:3]) if isinstance(rgb, list) and len(rgb) >= 3 else None,  # type: ignore[arg-type]
             color_temp_k=_kelvin(attrs),
             raw_state=None if state in ("on", "off") else state,
         )
 
 
 def _kelvin(attrs: dict[str, Any]) -> int | None:
-    if isinstance(attrs.get("color_temp_kelvin"), int | float):
-        return int(attrs["color_temp_kelvin"])
-    if isinstance(attrs.get("color_temp"), int | float):  # mired, before HA 2025.3
-        return mired_to_kelvin(attrs["color_temp"])
+    kelvin, mired = (
+        finite_number(attrs.get("color_temp_kelvin")),
+        finite_number(attrs.get("color_temp")),
+    )
+    if kelvin is not None:
+        return round(kelvin)
+    if mired is not None:  # mired, before HA 2025.3
+        return mired_to_kelvin(mired)
     return None
 
 
 def _parse_sensor(state: str, attrs: dict[str, Any]) -> DeviceState:
     try:
-        value = float(state)
+        value = finite_number(float(state))
     except ValueError:
+        value = None
+    if value is None:
         return DeviceState(raw_state=state)  # "unavailable", "unknown" or a text sensor
     unit = str(attrs.get("unit_of_measurement", ""))
     if unit == "%" and attrs.get("device_class") not in (None, "humidity"):

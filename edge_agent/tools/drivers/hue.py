@@ -25,6 +25,7 @@ from edge_agent.tools.drivers.scales import (
     xy_to_rgb,
 )
 from edge_agent.tools.http import json_body
+from edge_agent.tools.sanitize import finite_number
 
 __all__ = ["HueDriver"]
 
@@ -68,9 +69,9 @@ class HueDriver(Driver):
             httpx_log = logging.getLogger("httpx")
             if _REDACT not in httpx_log.filters:
                 httpx_log.addFilter(_REDACT)
-        kind, _, ident = self.device.entity.partition("/")
-        if self.device.entity and kind in ("light", "group") and ident.isdigit():
-            self._kind, self._id = kind, ident
+        target = self.device.target  # parsed once at config load
+        if target is not None:
+            self._kind, self._id = target.domain, target.path[0]
         elif not self.device.entity and self.device.channel > 0:
             self._kind, self._id = "light", str(self.device.channel)
         else:
@@ -144,7 +145,7 @@ def _check_status(resp: httpx.Response) -> None:
         raise DeviceError("unauthorized", "the bridge refused our username; pair again")
     if resp.status_code in _RETRY:
         raise DeviceError("device_error", "the bridge is overloaded; try again shortly")
-    if resp.status_code >= 400:
+    if not 200 <= resp.status_code < 300:
         raise DeviceError("device_error", f"the bridge refused (http {resp.status_code})")
 
 
@@ -194,7 +195,8 @@ def _parse_action(state: dict[str, Any], on: bool, unreachable: bool) -> DeviceS
     if mode == "ct" and isinstance(state.get("ct"), int):
         kelvin = mired_to_kelvin(state["ct"])
     elif mode == "xy" and isinstance(state.get("xy"), list) and len(state["xy"]) == 2:
-        rgb = xy_to_rgb((float(state["xy"][0]), float(state["xy"][1])))
+        x, y = (finite_number(v) for v in state["xy"])
+        rgb = xy_to_rgb((float(x), float(y))) if x is not None and y is not None else None
     elif mode == "hs" and isinstance(state.get("hue"), int) and isinstance(state.get("sat"), int):
         rgb = hs_to_rgb(state["hue"], state["sat"])
     return DeviceState(
@@ -202,5 +204,5 @@ def _parse_action(state: dict[str, Any], on: bool, unreachable: bool) -> DeviceS
         brightness_pct=(level_to_pct(bri, 254) if on else 0) if isinstance(bri, int) else None,
         rgb=rgb,
         color_temp_k=kelvin,
-        raw_state="unreachable" if unreachable else None,
+        raw_state="unavailable" if unreachable else None,
     )

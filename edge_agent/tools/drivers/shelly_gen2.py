@@ -18,7 +18,8 @@ import httpx
 
 from edge_agent.tools.drivers.base import DeviceError, DeviceState, Driver
 from edge_agent.tools.drivers.scales import put_number
-from edge_agent.tools.http import json_object
+from edge_agent.tools.http import json_object, maybe_json
+from edge_agent.tools.sanitize import finite_number
 
 __all__ = ["ShellyGen2Driver"]
 
@@ -50,7 +51,7 @@ class ShellyGen2Driver(Driver):
             raise DeviceError("device_error", "the device is overloaded (429); try again")
         if response.status_code >= 300:
             raise DeviceError(
-                "device_error", _rpc_error(_maybe_json(response), response.status_code)
+                "device_error", _rpc_error(maybe_json(response), response.status_code)
             )
         body = json_object(response)
         if isinstance(body.get("error"), dict):  # a frame-shaped error with HTTP 200
@@ -72,10 +73,10 @@ class ShellyGen2Driver(Driver):
         temperature = status.get("temperature")
         if isinstance(temperature, dict):
             put_number(sensors, "temperature_c", temperature.get("tC"))
-        brightness = status.get("brightness")
+        brightness = finite_number(status.get("brightness"))
         return DeviceState(
             on=output,
-            brightness_pct=round(brightness) if isinstance(brightness, int | float) else None,
+            brightness_pct=round(brightness) if brightness is not None else None,
             sensors=sensors,
         )
 
@@ -91,13 +92,6 @@ class ShellyGen2Driver(Driver):
             params["brightness"] = pct
         await self._rpc("Light.Set", params, read=False)
         return DeviceState(on=pct > 0, brightness_pct=pct if pct > 0 else None)
-
-
-def _maybe_json(response: httpx.Response) -> Any:
-    try:
-        return response.json()
-    except (ValueError, UnicodeDecodeError):
-        return None
 
 
 def _rpc_error(body: Any, status: int) -> str:

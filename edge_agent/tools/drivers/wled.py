@@ -13,7 +13,7 @@ import httpx
 
 from edge_agent.tools.drivers.base import DeviceError, DeviceState, Driver
 from edge_agent.tools.drivers.scales import kelvin_to_rgb, level_to_pct, pct_to_level
-from edge_agent.tools.http import json_body
+from edge_agent.tools.http import json_body, maybe_json
 
 __all__ = ["WledDriver"]
 
@@ -68,12 +68,13 @@ class WledDriver(Driver):
         return self._parse_state(data)
 
     def _checked(self, resp: httpx.Response) -> dict[str, Any]:
-        if resp.status_code >= 400 and not _is_json(resp):
+        ok_status = 200 <= resp.status_code < 300
+        if not ok_status and maybe_json(resp) is None:
             raise DeviceError("device_error", f"the device refused (http {resp.status_code})")
         data = json_body(resp)
         if not isinstance(data, dict):
             raise DeviceError("bad_response", "the device answered with an unexpected shape")
-        if "error" in data or resp.status_code >= 400:
+        if "error" in data or not ok_status:
             code = data.get("error")
             if resp.status_code == 401 or code == 1:
                 raise DeviceError("unauthorized", _ERRORS[1])
@@ -101,11 +102,3 @@ def _first_color(col: Any) -> tuple[int, int, int] | None:
         if all(isinstance(c, int) for c in (r, g, b)):
             return (r, g, b)
     return None
-
-
-def _is_json(resp: httpx.Response) -> bool:
-    try:
-        resp.json()
-    except ValueError:
-        return False
-    return True
