@@ -43,7 +43,7 @@ class ToolRunner:
             RunTool: self._run,
             CancelTools: lambda a: self._cancel_all(),
             UserTurnStarted: lambda a: self.registry.new_user_turn(),
-            UserSaid: self._user_said,
+            UserSaid: lambda a: self.registry.user_transcript(a.text),
         }
 
     def is_healthy(self) -> bool:
@@ -75,14 +75,9 @@ class ToolRunner:
                 output,
                 _is_ok(output),
                 round((loop.time() - started) * 1000),
-                wants_transcript=bool(getattr(self.registry, "wants_user_transcript", False)),
+                wants_transcript=self.registry.wants_user_transcript(),
             )
         )
-
-    def _user_said(self, action: UserSaid) -> None:
-        hook = getattr(self.registry, "user_transcript", None)
-        if hook is not None:
-            hook(action.text)
 
     def _cancel_all(self) -> None:
         for task in list(self._calls):

@@ -56,19 +56,23 @@ def _normal(text: str) -> str:
 
 
 def is_affirmative(text: str, yes_phrases: Iterable[str]) -> bool:
-    """Whether the transcript `text` is a plain yes (one of `yes_phrases`, politeness aside)."""
+    """Whether the transcript `text` is a plain yes: only yes phrases ("yes, do it", "yes,
+    go ahead") and politeness ("yes please"), with at least one yes; anything else is not."""
     if len(text) > MAX_ANSWER_CHARS:
         return False
+    yes = {_normal(p) for p in yes_phrases}
     words = _normal(text).split()
-    changed = True
-    while changed and words:
-        changed = False
+    said_yes = False
+    while words:
         for n in (3, 2, 1):
-            if len(words) > n and " ".join(words[:n]) in _POLITE:
-                words, changed = words[n:], True
-            if len(words) > n and " ".join(words[-n:]) in _POLITE:
-                words, changed = words[:-n], True
-    return bool(words) and " ".join(words) in {_normal(p) for p in yes_phrases}
+            head = " ".join(words[:n])
+            if len(words) >= n and (head in yes or head in _POLITE):
+                said_yes = said_yes or head in yes
+                words = words[n:]
+                break
+        else:
+            return False  # a word that is neither a yes nor politeness
+    return said_yes
 
 
 @dataclass(frozen=True, slots=True)

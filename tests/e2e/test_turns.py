@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 from gpiozero.pins.mock import MockFactory
 
 from edge_agent.config import DeviceConfig
@@ -114,7 +115,10 @@ async def test_turning_off_the_kitchen_light(pins: MockFactory) -> None:
     assert output["ok"] is True
 
 
-async def test_sensitive_device_needs_a_spoken_yes(pins: MockFactory) -> None:
+@pytest.mark.parametrize(("answer", "opens"), [("yes, do it", True), ("no, leave it", False)])
+async def test_sensitive_device_needs_a_spoken_yes(
+    pins: MockFactory, answer: str, opens: bool
+) -> None:
     garage = DeviceConfig(
         name="garage door", family="shelly_gen1", host="garage.lan", kind="garage", area="garage"
     )
@@ -123,7 +127,7 @@ async def test_sensitive_device_needs_a_spoken_yes(pins: MockFactory) -> None:
         then=Reply("Do you want me to open the garage door?", tone(440, 500)),
     )
     audio, _ = spoken_request("open the garage door")
-    yes = np.concatenate([np.zeros(2400, np.int16), trim_silence(speak("yes, do it"))])
+    yes = np.concatenate([np.zeros(2400, np.int16), trim_silence(speak(answer))])
     async with PipelineRig(
         e2e_config(follow_up_s=2.0, devices=(garage,)),
         scenario=Scenario((first,)),
@@ -136,7 +140,9 @@ async def test_sensitive_device_needs_a_spoken_yes(pins: MockFactory) -> None:
         [asked] = function_outputs(rig)
         assert asked["error"] == "confirmation_required" and relay["ison"] is False
         confirm = Call("confirm_action", {"confirmation_id": asked["confirmation_id"]})
-        rig.emulator.set_turns([Turn(calls=(confirm,), then=Reply("Opening.", tone(880, 400)))])
+        # the model confirms whatever was said; the device checks the user's own words
+        then = Reply("Opening.", tone(880, 400))
+        rig.emulator.set_turns([Turn(calls=(confirm,), then=then, user_transcript=answer)])
         # the reply is played, then the follow-up window listens without the wake word
         turns = rig.pipeline.turns
         await rig.wait_for(
@@ -147,7 +153,13 @@ async def test_sensitive_device_needs_a_spoken_yes(pins: MockFactory) -> None:
         await rig.say(yes)
         await rig.wait_turns(3)
     outputs = function_outputs(rig)
-    assert outputs[1]["ok"] is True and relay["ison"] is True
+    assert outputs[1]["ok"] is opens and relay["ison"] is opens
+    if not opens:
+        assert outputs[1]["error"] == "confirmation_declined"
+    # transcription was on for the answer only: switched on with the request, off after it
+    updates = [e["session"] for e in rig.emulator.events_of("session.update")]
+    switches = [u["audio"]["input"]["transcription"] for u in updates[1:]]
+    assert switches[0] is not None and switches[-1] is None
     turns = rig.pipeline.turns.finished
     assert [t.outcome for t in turns[:2]] == ["completed", "completed"]
     assert [t.tools[0].name for t in turns[:2]] == ["set_power", "confirm_action"]

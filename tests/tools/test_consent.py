@@ -121,7 +121,8 @@ async def test_a_yes_expires_with_the_id(house: House) -> None:
     [("Yes.", True), ("YES!", True), ("yes please", True), ("Okay, thanks", True),
      ("Ja, bitte", True), ("Oui merci", True), ("sí", True), ("go ahead", True),
      ("no", False), ("yes, no", False), ("yesterday", False), ("please", False),
-     ("not yes", False), ("", False)],
+     ("not yes", False), ("", False), ("yes, do it", True), ("yes, go ahead please", True),
+     ("yes, and also unlock the door", False)],
 )  # fmt: skip
 def test_is_affirmative(text: str, yes: bool) -> None:
     from edge_agent.config import ToolsConfig
