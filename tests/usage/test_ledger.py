@@ -1,0 +1,117 @@
+"""ledger.py and governor.py on a real SQLite file: rows, local day/month sums, the budget."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import stat
+from pathlib import Path
+
+import pytest
+
+from edge_agent.config import BudgetConfig
+from edge_agent.realtime.events import Usage
+from edge_agent.usage.governor import Budget
+from edge_agent.usage.ledger import LedgerStore, UsageLedger
+from edge_agent.usage.prices import Prices, PriceTable
+
+TZ = dt.timezone(dt.timedelta(hours=1))
+#: $1 per 1000 audio-out tokens: round figures
+ONE_PER_K = Prices(0, 0, 0, 0, 0, 1000.0)
+
+
+def at(text: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(text).replace(tzinfo=dt.UTC)
+
+
+def out(tokens: int) -> Usage:
+    return Usage(output_tokens=tokens, output_audio_tokens=tokens, total_tokens=tokens)
+
+
+async def open_ledger(path: Path) -> UsageLedger:
+    return await UsageLedger.open(path, PriceTable([("m", ONE_PER_K)]), tz=TZ)
+
+
+async def test_rows_and_sums_per_local_day_and_month(tmp_path: Path) -> None:
+    path = tmp_path / "state" / "usage.sqlite3"
+    ledger = await open_ledger(path)
+    try:
+        assert await ledger.record("t1", "m", out(500), at("2026-11-30T23:30")) == 0.5  # Dec 1
+        assert await ledger.record("t2", "m", out(250), at("2026-12-01T12:00")) == 0.25
+        assert await ledger.record("t2", "m", out(250), at("2026-12-01T12:00:05")) == 0.25
+        assert await ledger.record("t3", "m", out(1000), at("2026-12-01T23:00")) == 1.0  # Dec 2
+        assert await ledger.record("t4", "unpriced", out(1000), at("2026-12-02T08:00")) == 0.0
+        dec1 = await ledger.totals(at("2026-12-01T22:59"))
+        dec2 = await ledger.totals(at("2026-12-01T23:00"))
+        assert (dec1.day, dec1.day_usd, dec1.month, dec1.month_usd) == (
+            "2026-12-01",
+            1.0,
+            "2026-12",
+            2.0,
+        )
+        assert (dec2.day, dec2.day_usd) == ("2026-12-02", 1.0)
+        assert await ledger.turn_usd("t2") == 0.5
+        turns = await ledger.last_turns(3)
+        assert [(t.turn_id, t.usd, t.responses, t.priced) for t in turns] == [
+            ("t4", 0.0, 1, False),
+            ("t3", 1.0, 1, True),
+            ("t2", 0.5, 2, True),
+        ]
+    finally:
+        await ledger.aclose()
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+async def test_a_reader_sees_what_the_daemon_wrote(tmp_path: Path) -> None:
+    """`edge-agent usage` opens its own connection while the daemon's is open."""
+    path = tmp_path / "usage.sqlite3"
+    ledger = await open_ledger(path)
+    try:
+        await ledger.record("t1", "m", out(300), at("2026-12-02T10:00"))
+        reader = LedgerStore(path)
+        try:
+            assert reader.sum_day("2026-12-02") == pytest.approx(0.3)
+        finally:
+            reader.close()
+    finally:
+        await ledger.aclose()
+
+
+async def test_old_rows_are_pruned(tmp_path: Path) -> None:
+    ledger = await UsageLedger.open(
+        tmp_path / "u.sqlite3", PriceTable([("m", ONE_PER_K)]), tz=TZ, keep_days=30
+    )
+    try:
+        await ledger.record("old", "m", out(100), at("2026-10-01T10:00"))
+        await ledger.record("new", "m", out(100), at("2026-12-02T10:00"))
+        assert [t.turn_id for t in await ledger.last_turns(10)] == ["new"]
+    finally:
+        await ledger.aclose()
+
+
+def test_an_unopenable_ledger_is_an_oserror(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("")
+    with pytest.raises(OSError):
+        LedgerStore(tmp_path / "file" / "usage.sqlite3")
+
+
+async def test_budget_reached_mid_day_switches_the_next_session_and_logs_once(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    ledger = await open_ledger(tmp_path / "u.sqlite3")
+    budget = Budget(BudgetConfig(daily_usd=1.0, action="mini"), ledger, "m")
+    caplog.set_level(logging.DEBUG, logger="edge_agent.usage.governor")
+    try:
+        assert (await budget.verdict(at("2026-12-02T08:00"))).model == "m"
+        await ledger.record("t1", "m", out(600), at("2026-12-02T09:00"))
+        await ledger.record("t2", "m", out(500), at("2026-12-02T11:00"))  # $1.10 by noon
+        first = await budget.verdict(at("2026-12-02T11:01"))
+        second = await budget.verdict(at("2026-12-02T12:00"))
+        assert (first.action, first.model) == ("use_model", "gpt-realtime-2.1-mini")
+        assert second == first
+        tomorrow = await budget.verdict(at("2026-12-02T23:00"))  # local midnight
+        assert (tomorrow.action, tomorrow.model) == ("ok", "m")
+    finally:
+        await ledger.aclose()
+    lines = [(r.levelname, getattr(r, "BUDGET", None)) for r in caplog.records]
+    assert lines == [("DEBUG", "ok"), ("WARNING", "use_model"), ("INFO", "ok")]
