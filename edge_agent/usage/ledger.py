@@ -80,12 +80,20 @@ class TurnRow:
 class LedgerStore:
     """The SQLite side; blocking, one thread at a time (`UsageLedger` gives it its own)."""
 
-    def __init__(self, path: Path | str) -> None:
-        """Open or create the ledger. Raises OSError when it cannot."""
+    def __init__(self, path: Path | str, *, create: bool = True) -> None:
+        """Open (or with `create`, create) the ledger.
+
+        Raises:
+            FileNotFoundError: not `create` and no ledger yet (nothing was ever recorded).
+            OSError: it cannot be opened (permissions, a corrupt file).
+        """
         self.path = Path(path)
+        if not create and not self.path.is_file():
+            raise FileNotFoundError(f"no usage ledger at {str(self.path)!r} yet")
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            if not self.path.exists():
+            if create:
+                self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            if create and not self.path.exists():
                 os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
             self._db = sqlite3.connect(
                 self.path,
