@@ -6,8 +6,11 @@ Parsed: ``session.created/.updated``,
 ``response.created``, ``response.output_item.added``, ``response.output_audio.delta/.done``,
 ``response.output_audio_transcript.delta/.done``, ``response.function_call_arguments.done``,
 ``response.done``, ``rate_limits.updated``, ``error``. Everything else is ignored (debug log);
-malformed JSON or missing fields are logged and dropped: `parse_server_event` never raises.
-Audio deltas are decoded from base64 here, once.
+Everything from the socket is hostile: malformed JSON, nesting deep enough to overflow the
+stack, NaN/Infinity, wrong types anywhere, ids or texts beyond their caps, garbled or
+odd-length base64 audio (int16 samples cannot be split) are logged (one truncated line, never
+the payload) and dropped: `parse_server_event` never raises and never returns a half-built
+event. Audio deltas are decoded from base64 here, once.
 """
 
 from __future__ import annotations
@@ -20,8 +23,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Final
 
+from edge_agent.tools.sanitize import finite_number
+
 __all__ = [
     "FATAL_CODES",
+    "MAX_ARGUMENTS_CHARS",
+    "MAX_ID_CHARS",
+    "MAX_TEXT_CHARS",
     "AudioDelta",
     "AudioDone",
     "FunctionCallDone",
@@ -54,6 +62,11 @@ FATAL_CODES: Final = frozenset(
     {"invalid_api_key", "model_not_found", "insufficient_quota", "beta_api_shape_disabled"}
 )
 _MAX_LOG_CHARS: Final = 200
+#: caps on what one event may carry; longer values make the frame malformed
+MAX_ID_CHARS: Final = 256  # item/response/call/session ids
+MAX_TEXT_CHARS: Final = 64 * 1024  # transcript deltas and whole transcripts
+MAX_ARGUMENTS_CHARS: Final = 256 * 1024  # one tool call's JSON arguments
+MAX_MS: Final = 2**40  # offsets in ms; a sane session is under 2**23
 #: keys and client secrets a server message may echo ("Incorrect API key provided: sk-...")
 _KEY_RE: Final = re.compile(r"\b(?:sk|ek)[-_][A-Za-z0-9_*\-]{4,}")
 
@@ -239,23 +252,40 @@ class _Malformed(Exception):
     """A field is missing or has the wrong type (internal to the parser)."""
 
 
-def _str(d: Mapping[str, object], key: str) -> str:
+def _str(d: Mapping[str, object], key: str, cap: int = MAX_ID_CHARS) -> str:
     v = d.get(key)
-    if not isinstance(v, str):
+    if not isinstance(v, str) or len(v) > cap:
         raise _Malformed(key)
     return v
 
 
-def _opt_str(d: Mapping[str, object], key: str) -> str:
+def _opt_str(d: Mapping[str, object], key: str, cap: int = MAX_ID_CHARS) -> str:
+    """The string at `key`, "" when absent or not a string; too long is malformed."""
     v = d.get(key)
-    return v if isinstance(v, str) else ""
+    if not isinstance(v, str):
+        return ""
+    if len(v) > cap:
+        raise _Malformed(key)
+    return v
 
 
 def _int(d: Mapping[str, object], key: str) -> int:
     v = d.get(key)
-    if not isinstance(v, int) or isinstance(v, bool):
+    if not isinstance(v, int) or isinstance(v, bool) or not 0 <= v <= MAX_MS:
         raise _Malformed(key)
     return v
+
+
+def _count(d: Mapping[str, object], key: str) -> int:
+    """A non-negative count that may arrive as a float; absent is 0, NaN/huge is malformed."""
+    v = finite_number(d.get(key))
+    if v is None:
+        if key in d:
+            raise _Malformed(key)
+        return 0
+    if not 0 <= v <= MAX_MS:
+        raise _Malformed(key)
+    return int(v)
 
 
 def _dict(d: Mapping[str, object], key: str) -> Mapping[str, object]:
@@ -271,7 +301,8 @@ def _usage(raw: object) -> Usage:
 
     def n(d: object, key: str) -> int:
         v = d.get(key) if isinstance(d, dict) else None
-        return v if isinstance(v, int) and not isinstance(v, bool) else 0
+        ok = isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= MAX_MS
+        return v if ok else 0  # type: ignore[return-value]
 
     inp, out = raw.get("input_token_details"), raw.get("output_token_details")
     cached = inp.get("cached_tokens_details") if isinstance(inp, dict) else None
@@ -300,11 +331,9 @@ def _response_done(d: Mapping[str, object]) -> ResponseDone:
             reason = _opt_str(err, "code") or _opt_str(err, "type") or reason
     output = resp.get("output")
     calls = tuple(
-        o["call_id"]
+        _str(o, "call_id")  # a call we cannot name makes the frame malformed, not shorter
         for o in (output if isinstance(output, list) else ())
-        if isinstance(o, dict)
-        and o.get("type") == "function_call"
-        and isinstance(o.get("call_id"), str)
+        if isinstance(o, dict) and o.get("type") == "function_call"
     )
     return ResponseDone(
         _str(resp, "id"),
@@ -316,10 +345,10 @@ def _response_done(d: Mapping[str, object]) -> ResponseDone:
 
 
 def _function_call(d: Mapping[str, object]) -> FunctionCallDone:
-    args_json = _str(d, "arguments")
+    args_json = _str(d, "arguments", MAX_ARGUMENTS_CHARS)
     try:
-        args = json.loads(args_json) if args_json else {}
-    except ValueError:
+        args = json.loads(args_json, parse_constant=_reject_constant) if args_json else {}
+    except (ValueError, RecursionError):
         args = None
     return FunctionCallDone(
         _str(d, "response_id"),
@@ -335,7 +364,7 @@ def _error(d: Mapping[str, object]) -> ServerError:
     err = _dict(d, "error")
     return ServerError(
         _opt_str(err, "code") or _opt_str(err, "type") or "unknown",
-        _KEY_RE.sub("***", _opt_str(err, "message"))[:_MAX_LOG_CHARS],
+        _KEY_RE.sub("***", _opt_str(err, "message", MAX_TEXT_CHARS))[:_MAX_LOG_CHARS],
         _opt_str(err, "type"),
         _opt_str(err, "event_id"),
     )
@@ -346,22 +375,20 @@ def _rate_limits(d: Mapping[str, object]) -> RateLimits:
     out = []
     for r in raw if isinstance(raw, list) else ():
         if isinstance(r, dict):
-            rem, lim = r.get("remaining"), r.get("limit")
-            out.append(
-                (
-                    _opt_str(r, "name"),
-                    int(rem) if isinstance(rem, int | float) else 0,
-                    int(lim) if isinstance(lim, int | float) else 0,
-                )
-            )
+            out.append((_opt_str(r, "name"), _count(r, "remaining"), _count(r, "limit")))
     return RateLimits(tuple(out))
 
 
 def _audio_delta(d: Mapping[str, object]) -> AudioDelta:
+    delta = d.get("delta")
+    if not isinstance(delta, str):
+        raise _Malformed("delta")
     try:
-        pcm = binascii.a2b_base64(_str(d, "delta"), strict_mode=True)
-    except binascii.Error as exc:
-        raise _Malformed("delta") from exc
+        pcm = binascii.a2b_base64(delta, strict_mode=True)
+    except (binascii.Error, ValueError) as exc:  # ValueError: non-ASCII text
+        raise _Malformed("delta (not base64)") from exc
+    if len(pcm) % 2:
+        raise _Malformed("delta (odd length: not whole int16 samples)")
     return AudioDelta(_str(d, "response_id"), _str(d, "item_id"), pcm)
 
 
@@ -380,7 +407,7 @@ _PARSERS: Final[dict[str, Callable[[Mapping[str, object]], ServerEvent]]] = {
     "input_audio_buffer.cleared": lambda d: InputCleared(),
     "input_audio_buffer.timeout_triggered": lambda d: InputTimeout(_str(d, "item_id")),
     "conversation.item.input_audio_transcription.completed": lambda d: UserTranscript(
-        _str(d, "item_id"), _str(d, "transcript")
+        _str(d, "item_id"), _str(d, "transcript", MAX_TEXT_CHARS)
     ),
     "conversation.item.truncated": lambda d: ItemTruncated(
         _str(d, "item_id"), _int(d, "audio_end_ms")
@@ -392,10 +419,10 @@ _PARSERS: Final[dict[str, Callable[[Mapping[str, object]], ServerEvent]]] = {
     "response.output_audio.delta": _audio_delta,
     "response.output_audio.done": lambda d: AudioDone(_str(d, "response_id"), _str(d, "item_id")),
     "response.output_audio_transcript.delta": lambda d: TranscriptDelta(
-        _str(d, "response_id"), _str(d, "item_id"), _str(d, "delta")
+        _str(d, "response_id"), _str(d, "item_id"), _str(d, "delta", MAX_TEXT_CHARS)
     ),
     "response.output_audio_transcript.done": lambda d: TranscriptDone(
-        _str(d, "response_id"), _str(d, "item_id"), _str(d, "transcript")
+        _str(d, "response_id"), _str(d, "item_id"), _str(d, "transcript", MAX_TEXT_CHARS)
     ),
     "response.function_call_arguments.done": _function_call,
     "response.done": _response_done,
@@ -404,12 +431,34 @@ _PARSERS: Final[dict[str, Callable[[Mapping[str, object]], ServerEvent]]] = {
 }
 
 
+def _reject_constant(name: str) -> object:
+    """json.loads hook: NaN and ±Infinity are not JSON; a frame carrying them is malformed."""
+    raise ValueError(f"non-JSON constant {name}")
+
+
+def _short(text: str) -> str:
+    """`text` safe for one log line: capped, control characters escaped."""
+    return repr(text[:_MAX_LOG_CHARS])[1:-1] + ("..." if len(text) > _MAX_LOG_CHARS else "")
+
+
 def parse_server_event(raw: str | bytes) -> ServerEvent | None:
-    """One server frame → a typed event, or None (ignored, unknown or malformed; logged)."""
+    """One server frame → a typed event, or None (ignored, unknown or malformed; logged).
+
+    Never raises: a frame that breaks any rule is one WARNING (type and reason, capped at
+    200 characters, never the payload) and None.
+    """
     try:
-        data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        log.warning("dropped a malformed server frame (%d bytes)", len(raw))
+        return _parse(raw)
+    except Exception as exc:  # the last line of defence: a parser bug must not kill the reader
+        log.warning("dropped a server frame the parser could not read (%s)", type(exc).__name__)
+        return None
+
+
+def _parse(raw: str | bytes) -> ServerEvent | None:
+    try:
+        data = json.loads(raw, parse_constant=_reject_constant)
+    except (ValueError, TypeError, RecursionError) as exc:
+        log.warning("dropped a malformed server frame (%d bytes, %s)", len(raw), type(exc).__name__)
         return None
     kind = data.get("type") if isinstance(data, dict) else None
     if not isinstance(kind, str):
@@ -418,10 +467,10 @@ def parse_server_event(raw: str | bytes) -> ServerEvent | None:
     parser = _PARSERS.get(kind)
     if parser is None:
         if log.isEnabledFor(logging.DEBUG):
-            log.debug("< %s (ignored)", kind[:_MAX_LOG_CHARS])
+            log.debug("< %s (ignored)", _short(kind))
         return None
     try:
         return parser(data)
-    except (_Malformed, TypeError, AttributeError, ValueError) as exc:
-        log.warning("dropped a malformed %s event (field %s)", kind, exc)
+    except (_Malformed, TypeError, AttributeError, ValueError, KeyError) as exc:
+        log.warning("dropped a malformed %s event (field %s)", _short(kind), _short(str(exc)))
         return None

@@ -3,20 +3,26 @@
 Owned by `EmulatedSession` (one per response.create or VAD turn). Sends the output items
 (``response.output_item.*``, ``conversation.item.*``, ``response.content_part.*``), the audio
 and transcript deltas paced like the real service, the function-call argument deltas, and
-``response.done`` with usage and ``rate_limits.updated``. Stops at the session's cancel and
-applies the `drop_after_deltas` fault. Records audio ms per item into the session (`items`) for
-truncation checks. It decides nothing about what to say: the session plans that.
+``response.done`` with the billed usage and ``rate_limits.updated``. Stops at the session's
+cancel and applies the `drop_after_deltas` fault and this response's `ResponseFault` (failed,
+incomplete, two audio items, an unannounced item, an odd-length delta). Records the audio each
+item holds into the session (`items`, history) for truncation and billing. It decides nothing
+about what to say: the session plans that.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import dataclasses
 import json
 from typing import TYPE_CHECKING, Any
 
 from websockets.exceptions import ConnectionClosed
 
+from edge_agent.realtime.events import Usage
+from edge_agent.sim.realtime_faults import ResponseFault
+from edge_agent.sim.realtime_history import HistoryItem, UsageRecord, text_tokens, usage_json
 from edge_agent.sim.scenario import Call, Reply
 
 if TYPE_CHECKING:
@@ -30,42 +36,64 @@ _BYTES_PER_MS = 48  # 24 kHz int16 mono
 class EmulatedResponse:
     """Streams one response's events through its session."""
 
-    def __init__(self, session: EmulatedSession, rid: str) -> None:
-        self.session, self.rid = session, rid
+    def __init__(
+        self, session: EmulatedSession, rid: str, billed: Usage, fault: ResponseFault | None
+    ) -> None:
+        self.session, self.rid, self.billed = session, rid, billed
+        self.fault = fault or ResponseFault()
         self.output: list[dict[str, Any]] = []
+        self.out_audio_ms = 0
+        self.out_text_tokens = 0
 
     async def play(self, reply: Reply | None, calls: tuple[Call, ...]) -> str:
         """Speak `reply`, then make `calls`, then response.done; returns the final status."""
-        s = self.session
-        if reply is not None:
-            await self._speak(reply)
+        s, fault = self.session, self.fault
+        if fault.status in ("failed", "incomplete"):
+            if reply is not None and fault.after_ms > 0:
+                cut = fault.after_ms * _BYTES_PER_MS
+                await self._speak_parts(Reply(reply.text, reply.pcm[:cut]), ended=fault.status)
+            calls = ()
+        elif reply is not None:
+            await self._speak_parts(reply)
         if calls:
             s.calls = {}
             for call in calls:
                 await self._call(call)
-        status = "cancelled" if s.cancel_reason else "completed"
+        status = fault.status or ("cancelled" if s.cancel_reason else "completed")
         await self._done(status)
         return status
 
+    def _usage(self, status: str) -> Usage:
+        if status == "failed" and not self.output:
+            return Usage()  # nothing was processed
+        out_audio = -(-self.out_audio_ms // 50)
+        out = out_audio + self.out_text_tokens
+        return dataclasses.replace(
+            self.billed,
+            output_tokens=out,
+            output_audio_tokens=out_audio,
+            output_text_tokens=self.out_text_tokens,
+            total_tokens=self.billed.input_tokens + out,
+        )
+
     async def _done(self, status: str) -> None:
-        s = self.session
-        audio_ms = sum(s.items.get(o["id"], 0) for o in self.output)
-        usage = {
-            "total_tokens": 120 + audio_ms // 50,
-            "input_tokens": 100,
-            "output_tokens": 20 + audio_ms // 50,
-            "input_token_details": {"text_tokens": 40, "audio_tokens": 60, "cached_tokens": 0},
-            "output_token_details": {"text_tokens": 20, "audio_tokens": audio_ms // 50},
-        }
+        s, fault = self.session, self.fault
+        usage = self._usage(status)
         response: dict[str, Any] = {
             "id": self.rid,
             "object": "realtime.response",
             "status": status,
             "output": self.output,
-            "usage": usage,
+            "usage": usage_json(usage),
         }
         if status == "cancelled":
             response["status_details"] = {"type": "cancelled", "reason": s.cancel_reason}
+        elif status == "incomplete":
+            response["status_details"] = {"type": "incomplete", "reason": fault.reason}
+        elif status == "failed":
+            error = {"type": fault.error_type, "code": fault.code, "message": fault.message}
+            response["status_details"] = {"type": "failed", "error": error}
+        s.emu.usage_log.append(UsageRecord(self.rid, s.index, status, usage))
         s.response_task = None  # a response.create may follow response.done at once
         await s.send("response.done", response=response)
         limits = [
@@ -74,18 +102,19 @@ class EmulatedResponse:
         ]
         await s.send("rate_limits.updated", rate_limits=limits)
 
-    async def _add_item(self, item: dict[str, Any]) -> dict[str, Any]:
-        """Announce a new output item; returns where it stands (response, item, index)."""
+    async def _add_item(self, item: dict[str, Any], announce: bool = True) -> dict[str, Any]:
+        """A new output item (announced unless told not to); returns where it stands."""
         s = self.session
         where = {"response_id": self.rid, "item_id": item["id"], "output_index": len(self.output)}
         self.output.append(item)
-        await s.send(
-            "response.output_item.added",
-            response_id=self.rid,
-            output_index=where["output_index"],
-            item=item,
-        )
-        await s.send("conversation.item.added", item=item, previous_item_id=s.last_item_id)
+        if announce:
+            await s.send(
+                "response.output_item.added",
+                response_id=self.rid,
+                output_index=where["output_index"],
+                item=item,
+            )
+            await s.send("conversation.item.added", item=item, previous_item_id=s.last_item_id)
         s.last_item_id = item["id"]
         return where
 
@@ -99,8 +128,21 @@ class EmulatedResponse:
         )
         await s.send("conversation.item.done", item=item, previous_item_id=None)
 
-    async def _speak(self, reply: Reply) -> None:
-        s = self.session
+    async def _speak_parts(self, reply: Reply, ended: str | None = None) -> None:
+        """The reply as one audio item, or two when the fault says so."""
+        if not self.fault.two_audio_items:
+            await self._speak(reply, ended)
+            return
+        split_ms = self.fault.split_ms or reply.duration_ms // 2
+        cut = split_ms * _BYTES_PER_MS
+        words = reply.text.split(" ") if reply.text else []
+        half = len(words) // 2
+        await self._speak(Reply(" ".join(words[:half]), reply.pcm[:cut]), None)
+        if not self.session.cancel_reason:
+            await self._speak(Reply(" ".join(words[half:]), reply.pcm[cut:]), ended)
+
+    async def _speak(self, reply: Reply, ended: str | None) -> None:
+        s, fault = self.session, self.fault
         iid = s.emu.next_id("item")
         item: dict[str, Any] = {
             "id": iid,
@@ -111,36 +153,54 @@ class EmulatedResponse:
             "content": [],
         }
         s.items[iid] = 0
-        where = await self._add_item(item)
+        history = HistoryItem(iid, "assistant_audio")
+        s.history.add(history)
+        announce = not fault.unannounced_item
+        where = await self._add_item(item, announce)
         part = {"type": "audio", "transcript": ""}
-        await s.send("response.content_part.added", **where, content_index=0, part=part)
+        if announce:
+            await s.send("response.content_part.added", **where, content_index=0, part=part)
         words = reply.text.split(" ") if reply.text else []
         step = s.emu.delta_ms * _BYTES_PER_MS
         chunks = [reply.pcm[i : i + step] for i in range(0, len(reply.pcm), step)]
-        f = s.emu.faults
+        sent_bytes, said = 0, []
         for n, chunk in enumerate(chunks):
             if s.cancel_reason:
                 break
-            if f.drop_after_deltas is not None and n >= f.drop_after_deltas:
-                f.drop_after_deltas = None
+            if s.emu.faults.drop_after_deltas is not None and n >= s.emu.faults.drop_after_deltas:
+                s.emu.faults.drop_after_deltas = None
                 s.ws.transport.abort()
                 raise ConnectionClosed(None, None)
             delta = base64.b64encode(chunk).decode()
             await s.send("response.output_audio.delta", **where, content_index=0, delta=delta)
-            s.items[iid] += len(chunk) // _BYTES_PER_MS
+            if n == 0 and fault.odd_delta:
+                odd = base64.b64encode(b"\x01\x02\x03").decode()
+                await s.send("response.output_audio.delta", **where, content_index=0, delta=odd)
+            sent_bytes += len(chunk)
+            s.spoke = True
+            s.items[iid] = sent_bytes // _BYTES_PER_MS
+            s.history.set_assistant_audio(iid, s.items[iid])
             if n < len(words):
+                said.append(words[n])
                 text = words[n] if n == 0 else " " + words[n]
                 await s.send(
                     "response.output_audio_transcript.delta", **where, content_index=0, delta=text
                 )
             await self._pace(len(chunk) // _BYTES_PER_MS)
-        heard = reply.text if not s.cancel_reason else ""
+        if s.cancel_reason:
+            heard = ""  # the unheard transcript is dropped (the client truncates)
+        elif ended:
+            heard = " ".join(said)  # failed/incomplete: what was generated before the end
+        else:
+            heard = reply.text
+        self.out_audio_ms += s.items[iid]
+        self.out_text_tokens += text_tokens(" ".join(said) if s.cancel_reason else heard)
         done = {**where, "content_index": 0}
         await s.send("response.output_audio.done", **done)
         await s.send("response.output_audio_transcript.done", **done, transcript=heard)
         part = {"type": "audio", "transcript": heard}
         await s.send("response.content_part.done", **done, part=part)
-        item["status"] = "incomplete" if s.cancel_reason else "completed"
+        item["status"] = "incomplete" if s.cancel_reason or ended else "completed"
         item["content"] = [{"type": "output_audio", "transcript": heard}]
         await self._finish_item(item, where["output_index"])
 
@@ -170,6 +230,7 @@ class EmulatedResponse:
             "arguments": "",
         }
         s.calls[call_id] = False
+        s.call_ids.add(call_id)
         where = {**await self._add_item(item), "call_id": call_id}
         half = len(args) // 2
         for piece in (args[:half], args[half:]):
@@ -178,4 +239,6 @@ class EmulatedResponse:
             "response.function_call_arguments.done", **where, name=call.name, arguments=args
         )
         item.update(status="completed", arguments=args)
+        s.history.add(HistoryItem(iid, "function_call", text_tokens(call.name + args)))
+        self.out_text_tokens += text_tokens(args)
         await self._finish_item(item, where["output_index"])

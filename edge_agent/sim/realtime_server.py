@@ -6,7 +6,9 @@ scripted replies from a `Scenario` (audio deltas as fast as possible or paced, t
 function calls that wait for their outputs and a response.create), one active response,
 response.cancel, truncate bookkeeping, interrupt on speech, idle timeout, session expiry,
 rate limits, usage, and fault injection (`Faults`). It records every client event and the raw
-input audio (`client_events`, `input_audio`) and every server event it sent (`server_events`).
+input audio (`client_events`, `input_audio`, per connection `session_audio`), every server
+event it sent (`server_events`), what each committed user item held (`committed`, a list of
+`CommittedItem`) and every response's billed usage (`usage_log`, a list of `UsageRecord`).
 
 It is not the real model: replies follow the script, not the question.
 """
@@ -15,8 +17,7 @@ from __future__ import annotations
 
 import itertools
 import logging
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -25,26 +26,16 @@ from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
 
 from edge_agent.realtime.auth import RedactingLogger
+from edge_agent.sim.realtime_faults import Faults, ResponseFault
+from edge_agent.sim.realtime_history import UsageRecord
+from edge_agent.sim.realtime_input import CommittedItem
 from edge_agent.sim.realtime_session import EmulatedSession
+from edge_agent.sim.realtime_vad import SEMANTIC_WAIT_MS
 from edge_agent.sim.scenario import Scenario, Turn, default_scenario
 
-__all__ = ["Faults", "RealtimeEmulator"]
+__all__ = ["CommittedItem", "Faults", "RealtimeEmulator", "ResponseFault", "UsageRecord"]
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(slots=True)
-class Faults:
-    """Fault injection; each field applies to what happens next."""
-
-    delay_ms: int = 0  # before every server event
-    drop_after_deltas: int | None = None  # abort the TCP connection after N deltas (once)
-    malformed_next: int = 0  # N frames of broken JSON before the next event
-    unknown_next: int = 0  # N events of an unknown type before the next event
-    oversized_next: int = 0  # N 2 MiB events of an unknown type before the next event
-    fatal_code: str | None = None  # next connection: an error with this code, then close
-    handshake_status: int | None = None  # answer upgrades with this HTTP status
-    handshake_status_count: int = 0  # ...this many times (0 = until cleared)
 
 
 class RealtimeEmulator:
@@ -59,12 +50,18 @@ class RealtimeEmulator:
         delta_ms: int = 100,
         session_max_s: float = 3600.0,
         max_size: int | None = 16 * 2**20,
+        semantic_wait_ms: Mapping[str, int] = SEMANTIC_WAIT_MS,
+        context_tokens: int = 0,
     ) -> None:
         """
         Args:
             pace: 0 sends reply audio as fast as the socket takes it; 1.0 at real time.
             delta_ms: audio per response.output_audio.delta.
             session_max_s: the session cap (the service uses 60 min); short in tests.
+            semantic_wait_ms: semantic_vad's silence per eagerness (default: the documented
+                maximum waits, 8/4/2 s); tests may shorten them.
+            context_tokens: the context window `truncation` works against (0 = the model's:
+                32k for gpt-realtime/-mini/1.5, 128k for 2.x); small in tests.
         """
         self.scenario = scenario or default_scenario()
         self.api_keys = set(api_keys)
@@ -72,6 +69,8 @@ class RealtimeEmulator:
         self.delta_ms = delta_ms
         self.session_max_s = session_max_s
         self.max_size = max_size
+        self.semantic_wait_ms = dict(semantic_wait_ms)
+        self.context_tokens = context_tokens
         self.faults = Faults()
         self.client_events: list[dict[str, Any]] = []
         self.server_events: list[dict[str, Any]] = []
@@ -80,7 +79,10 @@ class RealtimeEmulator:
         self.handshakes: list[int] = []  # HTTP status per upgrade attempt
         self.auth_schemes: list[str] = []  # "bearer" | "api-key" | "none" per upgrade attempt
         self.premature_responses = 0  # responses created while tool outputs were missing
-        self.sessions: list[EmulatedSession] = []
+        self.sessions: list[EmulatedSession] = []  # open connections
+        self.committed: list[CommittedItem] = []  # every committed user audio item, in order
+        self.session_audio: list[bytearray] = []  # all audio appended, per connection
+        self.usage_log: list[UsageRecord] = []  # every response.done's usage, in order
         self._turns: list[Turn] = list(self.scenario.turns)
         self._server: Server | None = None
         self._ids = itertools.count(1)
@@ -185,7 +187,9 @@ class RealtimeEmulator:
     async def _handle(self, ws: ServerConnection) -> None:
         assert ws.request is not None
         model = parse_qs(urlsplit(ws.request.path).query)["model"][0]
-        session = EmulatedSession(self, ws, model, beta=bool(ws.request.headers.get("OpenAI-Beta")))
+        beta = bool(ws.request.headers.get("OpenAI-Beta"))
+        session = EmulatedSession(self, ws, model, beta, index=len(self.session_audio))
+        self.session_audio.append(session.input.audio)
         self.sessions.append(session)
         try:
             await session.run()

@@ -1,10 +1,11 @@
-"""One emulated Realtime session: client events in, scripted server events out.
+"""One emulated Realtime session: client events in, server events out, like the service.
 
-Owned by `RealtimeEmulator` (one per WebSocket connection). Handles every GA client event,
-merges session.update, runs the energy VAD on appended audio, plans scripted replies and tool
-calls (`EmulatedResponse` streams them), enforces one active response, cancel and truncate
-rules, idle timeout and session expiry, and applies the emulator's `Faults`. Records into the emulator (`client_events`,
-`input_audio`, `server_events`, `truncations`).
+Owned by `RealtimeEmulator` (one per WebSocket connection). Validates every client event as the
+service does (`realtime_validate`), merges session.update, runs the VAD the session's
+``turn_detection`` asks for over the input buffer (`realtime_input`), records what each commit
+held, keeps the conversation history and bills it (`realtime_history`), plans scripted replies
+and tool calls (`EmulatedResponse` streams them), enforces one active response, cancel,
+truncate and delete rules, idle timeout and session expiry, and applies the emulator's `Faults`.
 """
 
 from __future__ import annotations
@@ -19,8 +20,19 @@ from typing import TYPE_CHECKING, Any, Final
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
+from edge_agent.realtime.events import Usage
+from edge_agent.sim.realtime_history import (
+    History,
+    HistoryItem,
+    context_tokens,
+    prefix_text,
+    text_tokens,
+    user_audio_tokens,
+)
+from edge_agent.sim.realtime_input import CommittedItem, InputBuffer
 from edge_agent.sim.realtime_response import EmulatedResponse
-from edge_agent.sim.realtime_vad import EnergyVad, VadStart
+from edge_agent.sim.realtime_vad import VadSettings, VadStart, VadStop, vad_settings
+from edge_agent.sim.realtime_validate import Rejection, check_item, check_session_update
 from edge_agent.sim.scenario import Call, Reply
 
 if TYPE_CHECKING:
@@ -57,6 +69,7 @@ def _session_defaults(model: str) -> dict[str, Any]:
         "tools": [],
         "tool_choice": "auto",
         "max_output_tokens": "inf",
+        "truncation": "auto",
         "audio": {
             "input": {
                 "format": fmt,
@@ -79,6 +92,11 @@ def _session_defaults(model: str) -> dict[str, Any]:
 
 def _merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
     for key, value in update.items():
+        if key == "turn_detection" and isinstance(value, dict):
+            old = base.get(key)
+            if not isinstance(old, dict) or old.get("type") != value.get("type", old.get("type")):
+                base[key] = dict(value)  # a new VAD type replaces the object
+                continue
         if isinstance(value, dict) and isinstance(base.get(key), dict):
             _merge(base[key], value)
         else:
@@ -86,16 +104,30 @@ def _merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
     return base
 
 
-class EmulatedSession:
-    """One connection: session state, input buffer, VAD and the active response."""
+def _text_of(item: dict[str, Any]) -> str:
+    """Everything in an item billed as text (message texts, call name + args, outputs)."""
+    if item.get("type") == "function_call_output":
+        return str(item.get("output", ""))
+    if item.get("type") == "function_call":
+        return str(item.get("name", "")) + str(item.get("arguments", ""))
+    parts = item.get("content") if isinstance(item.get("content"), list) else []
+    return "".join(str(p.get("text", "")) for p in parts if isinstance(p, dict))
 
-    def __init__(self, emu: RealtimeEmulator, ws: ServerConnection, model: str, beta: bool) -> None:
-        self.emu, self.ws, self.beta = emu, ws, beta
+
+class EmulatedSession:
+    """One connection: session state, input buffer, VAD, history and the active response."""
+
+    def __init__(
+        self, emu: RealtimeEmulator, ws: ServerConnection, model: str, beta: bool, index: int
+    ) -> None:
+        self.emu, self.ws, self.beta, self.index = emu, ws, beta, index
         self.session = _session_defaults(model)
-        self.vad = EnergyVad()
-        self.buffer = bytearray()  # uncommitted input audio
+        self.input = InputBuffer(index)
+        self.vad_settings: VadSettings | None = vad_settings(self.turn_detection)
         self.speech_item_id = ""
-        self.items: dict[str, int] = {}  # assistant item id -> audio ms sent
+        self.history = History()
+        self.items: dict[str, int] = {}  # assistant audio item id -> audio ms it holds
+        self.call_ids: set[str] = set()  # every function call made in this session
         self.calls: dict[str, bool] = {}  # call_id of the last response -> output received
         self.then: Reply | None = None  # reply owed once the calls are answered
         self.response_task: asyncio.Task[None] | None = None
@@ -103,6 +135,7 @@ class EmulatedSession:
         self.cancelled = asyncio.Event()
         self.idle_task: asyncio.Task[None] | None = None
         self.last_item_id: str | None = None
+        self.spoke = False  # assistant audio was sent: the voice is frozen
 
     # -- plumbing ------------------------------------------------------------------------------
     async def send(self, kind: str, **fields: Any) -> None:
@@ -118,14 +151,22 @@ class EmulatedSession:
         while f.oversized_next:
             f.oversized_next -= 1
             await self.ws.send(json.dumps({"type": "future.blob", "blob": "A" * 2 * 2**20}))
+        while f.nested_next:
+            f.nested_next -= 1
+            await self.ws.send("[" * f.nested_depth + "]" * f.nested_depth)
         event = {"type": kind, "event_id": self.emu.next_id("event"), **fields}
         self.emu.server_events.append(event)
         await self.ws.send(json.dumps(event))
 
-    async def error(self, code: str, message: str, event_id: str | None = None) -> None:
-        err = {"type": "invalid_request_error", "code": code, "message": message, "param": None}
+    async def error(
+        self, code: str, message: str, event_id: str | None = None, param: str | None = None
+    ) -> None:
+        err = {"type": "invalid_request_error", "code": code, "message": message, "param": param}
         err["event_id"] = event_id
         await self.send("error", error=err)
+
+    async def reject(self, r: Rejection, event_id: str | None) -> None:
+        await self.error(r.code, r.message, event_id, r.param)
 
     @property
     def turn_detection(self) -> dict[str, Any] | None:
@@ -139,7 +180,7 @@ class EmulatedSession:
         try:
             if self.beta:
                 await self.error("beta_api_shape_disabled", "The beta interface is disabled.")
-                await self.ws.close(1008, "beta api shape")
+                await self.ws.close(4000, "beta api shape")
                 return
             if f.fatal_code:
                 code, f.fatal_code = f.fatal_code, None
@@ -159,61 +200,69 @@ class EmulatedSession:
     async def _expire(self) -> None:
         await asyncio.sleep(self.emu.session_max_s)
         await self.error("session_expired", "Your session hit the maximum duration.")
-        await self.ws.close(1001, "session expired")
+        await self.ws.close(1001, "Your session hit the maximum duration of 60 minutes.")
 
     async def _receive(self, raw: str | bytes) -> None:
         try:
             ev = json.loads(raw)
-        except ValueError:
+        except (ValueError, RecursionError):
             await self.error("invalid_json", "The event is not valid JSON.")
             return
         if not isinstance(ev, dict) or ev.get("type") not in CLIENT_EVENT_TYPES:
             kind = ev.get("type") if isinstance(ev, dict) else None
             eid = ev.get("event_id") if isinstance(ev, dict) else None
-            await self.error("invalid_value", f"Unknown event type {kind!r}.", eid)
+            await self.error(
+                "invalid_value", f"Unknown event type {str(kind)[:80]!r}.", eid, "type"
+            )
             return
         self.emu.client_events.append(ev)
         handler = getattr(self, "_on_" + ev["type"].replace(".", "_"))
-        await handler(ev, ev.get("event_id"))
+        eid = ev.get("event_id") if isinstance(ev.get("event_id"), str) else None
+        await handler(ev, eid)
 
-    # -- client events -------------------------------------------------------------------------
+    # -- session and input ---------------------------------------------------------------------
     async def _on_session_update(self, ev: dict[str, Any], eid: str | None) -> None:
         session = ev.get("session")
-        if not isinstance(session, dict) or session.get("type") != "realtime":
-            await self.error("missing_required_parameter", "session.type must be 'realtime'.", eid)
+        rejection = check_session_update(session)
+        if rejection is None:
+            rejection = self._frozen(session)
+        if rejection is not None:
+            await self.reject(rejection, eid)  # the whole update is dropped
             return
+        was_on = self.vad_settings is not None
         _merge(self.session, session)
-        td = self.turn_detection
-        if td:
-            self.vad.configure(
-                float(td.get("threshold", 0.5)),
-                int(td.get("prefix_padding_ms", 300)),
-                int(td.get("silence_duration_ms", 500)),
-            )
+        self.vad_settings = vad_settings(self.turn_detection, self.emu.semantic_wait_ms)
+        if self.vad_settings is not None:
+            self.input.vad.configure(self.vad_settings)
+            if not was_on:
+                self.input.vad.reset(self.input.start)
         await self.send("session.updated", session=self.session)
 
+    def _frozen(self, session: dict[str, Any]) -> Rejection | None:
+        model = session.get("model")
+        if model is not None and model != self.session["model"]:
+            return Rejection("invalid_value", "The model cannot be changed.", "session.model")
+        voice = ((session.get("audio") or {}).get("output") or {}).get("voice")
+        if voice is not None and self.spoke and voice != self.session["audio"]["output"]["voice"]:
+            msg = "Cannot update a conversation's voice if assistant audio is present."
+            return Rejection("cannot_update_voice", msg, "session.audio.output.voice")
+        return None
+
     async def _on_input_audio_buffer_append(self, ev: dict[str, Any], eid: str | None) -> None:
+        audio = ev.get("audio")
         try:
-            pcm = base64.b64decode(ev["audio"], validate=True)
-        except (KeyError, TypeError, binascii.Error):
-            await self.error("invalid_value", "audio must be base64 PCM.", eid)
+            if not isinstance(audio, str):
+                raise TypeError
+            pcm = base64.b64decode(audio, validate=True)
+        except (TypeError, ValueError, binascii.Error):
+            await self.error("invalid_value", "audio must be base64 PCM.", eid, "audio")
             return
         self.emu.input_audio += pcm
-        self.buffer += pcm
-        if self.turn_detection is None:
-            return
-        for change in self.vad.feed(pcm):
+        for change in self.input.append(pcm, vad=self.vad_settings is not None):
             if isinstance(change, VadStart):
                 await self._speech_started(change.audio_start_ms)
             else:
-                await self.send(
-                    "input_audio_buffer.speech_stopped",
-                    audio_end_ms=change.audio_end_ms,
-                    item_id=self.speech_item_id,
-                )
-                await self._commit(self.speech_item_id)
-                if self.turn_detection and self.turn_detection.get("create_response", True):
-                    await self._create_response()
+                await self._speech_stopped(change)
 
     async def _speech_started(self, start_ms: int) -> None:
         if self.idle_task is not None:
@@ -224,18 +273,34 @@ class EmulatedSession:
             audio_start_ms=start_ms,
             item_id=self.speech_item_id,
         )
-        td = self.turn_detection or {}
-        if self.response_task is not None and td.get("interrupt_response", True):
+        vad = self.vad_settings
+        if self.response_task is not None and vad is not None and vad.interrupt_response:
             self._cancel("turn_detected")
 
-    async def _on_input_audio_buffer_commit(self, ev: dict[str, Any], eid: str | None) -> None:
-        if len(self.buffer) < 100 * 48:
-            await self.error("input_audio_buffer_commit_empty", "Buffer too small.", eid)
-            return
-        await self._commit(self.emu.next_id("item"))
+    async def _speech_stopped(self, stop: VadStop) -> None:
+        await self.send(
+            "input_audio_buffer.speech_stopped",
+            audio_end_ms=stop.audio_end_ms,
+            item_id=self.speech_item_id,
+        )
+        await self._commit(self.input.take(stop, self.speech_item_id))
+        if self.vad_settings is not None and self.vad_settings.create_response:
+            await self._create_response()
 
-    async def _commit(self, item_id: str) -> None:
-        self.buffer.clear()
+    async def _on_input_audio_buffer_commit(self, ev: dict[str, Any], eid: str | None) -> None:
+        item = self.input.commit_all(self.emu.next_id("item"))
+        if item is None:
+            msg = (
+                "Error committing input audio buffer: buffer too small. Expected at least "
+                f"100ms of audio, but buffer only has {self.input.buffered_ms:.2f}ms of audio."
+            )
+            await self.error("input_audio_buffer_commit_empty", msg, eid)
+            return
+        await self._commit(item)
+
+    async def _commit(self, committed: CommittedItem) -> None:
+        self.emu.committed.append(committed)
+        item_id = committed.item_id
         await self.send(
             "input_audio_buffer.committed", item_id=item_id, previous_item_id=self.last_item_id
         )
@@ -247,6 +312,8 @@ class EmulatedSession:
             "status": "completed",
             "content": [{"type": "input_audio", "transcript": None}],
         }
+        ms = committed.duration_ms
+        self.history.add(HistoryItem(item_id, "user_audio", 0, user_audio_tokens(ms), ms))
         await self._item_added(item)
         turn = self.emu.peek_turn()
         if self.session["audio"]["input"].get("transcription") and turn and turn.user_transcript:
@@ -255,7 +322,7 @@ class EmulatedSession:
                 item_id=item_id,
                 content_index=0,
                 transcript=turn.user_transcript,
-                usage={"type": "duration", "seconds": round(self.vad.position_ms / 1000, 2)},
+                usage={"type": "duration", "seconds": round(ms / 1000, 2)},
             )
 
     async def _item_added(self, item: dict[str, Any]) -> None:
@@ -264,57 +331,82 @@ class EmulatedSession:
         self.last_item_id = item["id"]
 
     async def _on_input_audio_buffer_clear(self, ev: dict[str, Any], eid: str | None) -> None:
-        self.buffer.clear()
-        self.vad.reset()
+        self.input.clear()
         await self.send("input_audio_buffer.cleared")
 
+    # -- conversation items --------------------------------------------------------------------
     async def _on_conversation_item_create(self, ev: dict[str, Any], eid: str | None) -> None:
         item = ev.get("item")
-        if not isinstance(item, dict) or "type" not in item:
-            await self.error("missing_required_parameter", "item.type is required.", eid)
+        rejection = check_item(item)
+        if rejection is not None:
+            await self.reject(rejection, eid)
             return
-        if item["type"] == "function_call_output":
-            call_id = item.get("call_id")
-            if call_id not in self.calls or not isinstance(item.get("output"), str):
-                await self.error("invalid_value", f"No function call {call_id!r}.", eid)
+        assert isinstance(item, dict)
+        kind = item["type"]
+        if kind == "function_call_output":
+            call_id = item["call_id"]
+            if call_id not in self.call_ids:
+                msg = f"No tool call found for function call output with call_id {call_id}."
+                await self.error("invalid_value", msg, eid, "item.call_id")
                 return
-            self.calls[call_id] = True
+            if call_id in self.calls:
+                self.calls[call_id] = True
         item = {"id": self.emu.next_id("item"), "object": "realtime.item", **item}
         item.setdefault("status", "completed")
+        billed = "text" if kind == "message" else kind
+        self.history.add(HistoryItem(item["id"], billed, text_tokens(_text_of(item))))
         await self._item_added(item)
 
     async def _on_conversation_item_truncate(self, ev: dict[str, Any], eid: str | None) -> None:
         item_id, end_ms = ev.get("item_id"), ev.get("audio_end_ms")
-        if item_id not in self.items or not isinstance(end_ms, int) or end_ms < 0:
-            await self.error("invalid_value", f"Cannot truncate item {item_id!r}.", eid)
+        known = self.history.get(item_id) if isinstance(item_id, str) else None
+        if known is None:
+            await self.error(
+                "item_not_found", f"Item {str(item_id)[:80]!r} not found.", eid, "item_id"
+            )
+            return
+        if known.kind != "assistant_audio" or item_id not in self.items:
+            msg = "Only model output audio messages can be truncated."
+            await self.error("invalid_value", msg, eid, "item_id")
+            return
+        if not isinstance(end_ms, int) or isinstance(end_ms, bool) or end_ms < 0:
+            await self.error("invalid_value", "audio_end_ms must be >= 0.", eid, "audio_end_ms")
             return
         audio_ms = self.items[item_id]
         if end_ms > audio_ms:
-            msg = f"audio_end_ms {end_ms} is beyond the item's {audio_ms} ms of audio."
-            await self.error("invalid_value", msg, eid)
+            msg = f"Audio content of {audio_ms}ms is already shorter than {end_ms}ms."
+            await self.error("invalid_value", msg, eid, "audio_end_ms")
             return
         self.items[item_id] = end_ms
+        self.history.set_assistant_audio(item_id, end_ms)
         self.emu.truncations.append((item_id, end_ms, audio_ms))
         await self.send(
             "conversation.item.truncated", item_id=item_id, content_index=0, audio_end_ms=end_ms
         )
 
     async def _on_conversation_item_delete(self, ev: dict[str, Any], eid: str | None) -> None:
-        await self.send("conversation.item.deleted", item_id=ev.get("item_id", ""))
+        item_id = ev.get("item_id")
+        if not isinstance(item_id, str) or not self.history.remove(item_id):
+            msg = f"Error deleting item: the item with id {str(item_id)[:80]!r} does not exist."
+            await self.error("item_delete_invalid_item_id", msg, eid, "item_id")
+            return
+        self.items.pop(item_id, None)
+        await self.send("conversation.item.deleted", item_id=item_id)
 
     async def _on_conversation_item_retrieve(self, ev: dict[str, Any], eid: str | None) -> None:
-        await self.error("item_not_found", "Retrieve is not emulated.", eid)
+        await self.error("item_not_found", "Retrieve is not emulated.", eid, "item_id")
 
+    # -- responses -----------------------------------------------------------------------------
     async def _on_response_create(self, ev: dict[str, Any], eid: str | None) -> None:
         await self._create_response(eid)
 
     async def _on_response_cancel(self, ev: dict[str, Any], eid: str | None) -> None:
         if self.response_task is None:
-            await self.error("response_cancel_not_active", "No active response.", eid)
+            msg = "Cancellation failed: no active response found"
+            await self.error("response_cancel_not_active", msg, eid)
             return
         self._cancel("client_cancelled")
 
-    # -- responses -----------------------------------------------------------------------------
     def _cancel(self, reason: str) -> None:
         self.cancel_reason = reason
         self.cancelled.set()
@@ -346,12 +438,22 @@ class EmulatedSession:
             self.then = turn.then or self.emu.scenario.fallback
         return turn.reply, turn.calls
 
+    def bill_input(self) -> Usage:
+        """Drop what `truncation` drops, then bill the whole conversation as this input."""
+        s = self.session
+        prefix_tokens = text_tokens(prefix_text(s["instructions"], s["tools"]))
+        context = self.emu.context_tokens or context_tokens(s["model"])
+        self.history.apply_truncation(s.get("truncation", "auto"), prefix_tokens, context)
+        return self.history.bill_input(s["instructions"], s["tools"])
+
     async def _respond(self, rid: str) -> None:
         response = {"id": rid, "object": "realtime.response", "status": "in_progress"}
         status = "failed"
+        fault = self.emu.faults.next_response()
         try:
+            billed = self.bill_input()
             await self.send("response.created", response={**response, "output": []})
-            status = await EmulatedResponse(self, rid).play(*self._plan())
+            status = await EmulatedResponse(self, rid, billed, fault).play(*self._plan())
         except ConnectionClosed:
             return
         finally:
@@ -361,19 +463,21 @@ class EmulatedSession:
             self._arm_idle_timeout()
 
     def _arm_idle_timeout(self) -> None:
-        td = self.turn_detection or {}
-        idle_ms = td.get("idle_timeout_ms")
-        if isinstance(idle_ms, int) and idle_ms > 0:
-            self.idle_task = asyncio.create_task(self._idle(idle_ms), name="emu-idle")
+        vad = self.vad_settings
+        if vad is not None and vad.idle_timeout_ms:
+            self.idle_task = asyncio.create_task(self._idle(vad.idle_timeout_ms), name="emu-idle")
 
     async def _idle(self, idle_ms: int) -> None:
         await asyncio.sleep(idle_ms / 1000)
         item_id = self.emu.next_id("item")
-        pos = self.vad.position_ms
+        pos = self.input.vad.position_ms
         await self.send(
             "input_audio_buffer.timeout_triggered",
             audio_start_ms=max(0, pos - idle_ms),
             audio_end_ms=pos,
             item_id=item_id,
         )
+        committed = self.input.commit_all(item_id, "timeout")
+        if committed is not None:
+            await self._commit(committed)
         await self._create_response()

@@ -4,6 +4,8 @@ and SDK validation of every event that crossed the socket (openai GA pydantic ty
 from __future__ import annotations
 
 import asyncio
+import base64
+import json
 import os
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -115,3 +117,63 @@ async def speak(client: RealtimeClient, speech_ms: int = 400, silence_ms: int = 
     for i in range(0, len(pcm), 960):
         client.send_audio(pcm[i : i + 960])
         await asyncio.sleep(0)
+
+
+# -- raw WebSocket helpers for emulator tests ---------------------------------------------------
+async def raw_ws(emu: RealtimeEmulator, model: str = "gpt-realtime-2.1"):
+    """A plain websockets connection to the emulator (no client of ours in between)."""
+    from websockets.asyncio.client import connect
+
+    return await connect(
+        f"{emu.url}?model={model}",
+        additional_headers={"Authorization": f"Bearer {KEY}"},
+        max_size=None,
+    )
+
+
+async def send_event(ws: Any, kind: str, **fields: Any) -> None:
+    await ws.send(json.dumps({"type": kind, **fields}))
+
+
+async def recv_until(
+    ws: Any, kind: str, seen: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    """Read events until one of `kind` (all read ones are appended to `seen`)."""
+    async with asyncio.timeout(TIMEOUT_S):
+        while True:
+            ev = json.loads(await ws.recv())
+            if seen is not None:
+                seen.append(ev)
+            if ev["type"] == kind:
+                return ev
+
+
+async def sync(ws: Any, seen: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+    """Every event the emulator sent for what we sent so far (it handles events in order:
+    a retrieve of an unknown item is answered by an error after all of them)."""
+    seen = [] if seen is None else seen
+    await send_event(ws, "conversation.item.retrieve", event_id="sync", item_id="item_sync")
+    while True:
+        ev = await recv_until(ws, "error", seen)
+        if ev["error"].get("event_id") == "sync":
+            seen.pop()
+            return seen
+
+
+async def append(ws: Any, pcm: bytes, chunk_ms: int = 20) -> None:
+    """Stream `pcm` in mic-sized appends."""
+    step = chunk_ms * 48
+    for i in range(0, len(pcm), step):
+        await send_event(
+            ws, "input_audio_buffer.append", audio=base64.b64encode(pcm[i : i + step]).decode()
+        )
+
+
+async def update(ws: Any, **session: Any) -> dict[str, Any]:
+    """session.update → the session.updated (or the error) it got."""
+    await send_event(ws, "session.update", session={"type": "realtime", **session})
+    async with asyncio.timeout(TIMEOUT_S):
+        while True:
+            ev = json.loads(await ws.recv())
+            if ev["type"] in ("session.updated", "error"):
+                return ev

@@ -28,7 +28,7 @@ async def test_spoken_turn(emulator: RealtimeEmulator, make_client) -> None:
     assert text == reply.text
     assert done.status == "completed" and done.usage.output_tokens > 0
     assert started.audio_start_ms == 0  # speech at 100 ms, minus 100 ms prefix padding
-    assert stopped.audio_end_ms == 500
+    assert stopped.audio_end_ms == 700  # speech ends at 500 ms + 200 ms silence (SDK: included)
     # the session update carried our config; input audio arrived in 40 ms appends
     update = emulator.events_of("session.update")[0]["session"]
     assert update["audio"]["input"]["turn_detection"]["silence_duration_ms"] == 200
