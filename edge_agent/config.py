@@ -219,7 +219,7 @@ class RealtimeConfig:
     model: str = _f(
         "gpt-realtime-2.1",
         "model name, sent as ?model= (Azure: the deployment name); 'gpt-realtime-2.1-mini' is "
-        "the cheap choice (~1/7 of the price per turn, docs/cost.md)",
+        "the cheap choice (~1/3 of the price per turn, docs/cost.md)",
     )
     reasoning_effort: Literal["minimal", "low", "medium", "high", "xhigh"] = _f(
         "low",
@@ -272,17 +272,19 @@ class RealtimeConfig:
     max_output_tokens: int = _f(1024, "cap on tokens per reply", min=1, max=4096)
     truncation: Literal["retention_ratio", "auto", "disabled"] = _f(
         "retention_ratio",
-        "how the service shortens a long conversation: 'retention_ratio' drops the oldest items "
-        "down to retention_ratio of history_max_tokens at once (the rest stays cached); 'auto' "
-        "drops just enough at the model's context limit; 'disabled' fails instead",
+        "how the service shortens a long conversation: 'retention_ratio' cuts the oldest items "
+        "down to retention_ratio of the limit at once, so the rest stays cached for the next "
+        "turns; 'auto' cuts just enough at every turn over the limit; 'disabled' never cuts",
     )
     retention_ratio: float = _f(
-        0.8, "share of history_max_tokens kept when the history is cut", min=0.1, max=1.0
+        0.8, "share of the history limit kept when the history is cut", min=0.1, max=1.0
     )
     history_max_tokens: int = _f(
-        16000,
-        "retention_ratio: cut the conversation after the instructions once it exceeds this many "
-        "tokens (0 = the model's limit); bounds what one response re-reads (docs/cost.md)",
+        0,
+        "retention_ratio: the history limit after the instructions, tokens (0 = the model's "
+        "context); a cap bounds what an uncached response re-reads, but each cut re-bills the "
+        "kept history uncached once, which costs more than it saves while the cache holds "
+        "(docs/cost.md)",
         min=0,
         max=120000,
     )

@@ -34,7 +34,7 @@ __all__ = [
 
 DEFAULT_MODEL: Final = "gpt-realtime-2.1"
 CHEAP_MODEL: Final = "gpt-realtime-2.1-mini"
-"""The cheap choice: ~1/7 of the default's price per turn (docs/cost.md), same 128k context."""
+"""The cheap choice: ~1/3 of the default's price per turn (docs/cost.md), same 128k context."""
 
 
 @dataclass(frozen=True, slots=True)

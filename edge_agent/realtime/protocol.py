@@ -75,6 +75,7 @@ __all__ = [
     "TranscriptDone",
     "Usage",
     "UserTranscript",
+    "assistant_message",
     "backoff",
     "build_session",
     "function_call_output",
@@ -82,8 +83,10 @@ __all__ = [
     "input_audio_clear",
     "input_audio_commit",
     "is_fatal_code",
+    "item_delete",
     "item_truncate",
     "parse_server_event",
+    "reply_as_text",
     "response_cancel",
     "response_create",
     "session_for",
@@ -276,6 +279,40 @@ def system_message(text: str, event_id: str | None = None) -> Json:
     """A system note in the conversation (e.g. a tool result that came after its budget)."""
     item = {"type": "message", "role": "system", "content": [{"type": "input_text", "text": text}]}
     return _event("conversation.item.create", event_id, item=item)
+
+
+def item_delete(item_id: str, event_id: str | None = None) -> Json:
+    return _event("conversation.item.delete", event_id, item_id=item_id)
+
+
+def assistant_message(
+    text: str, previous_item_id: str | None = None, event_id: str | None = None
+) -> Json:
+    """An assistant item as text (assistant audio cannot be created), after `previous_item_id`."""
+    item = {
+        "type": "message",
+        "role": "assistant",
+        "content": [{"type": "output_text", "text": text}],
+    }
+    ev = _event("conversation.item.create", event_id, item=item)
+    if previous_item_id:
+        ev["previous_item_id"] = previous_item_id
+    return ev
+
+
+def reply_as_text(item_id: str, transcript: str, previous_item_id: str | None) -> list[Json]:
+    """Swap a fully played spoken reply for its transcript: the same words, ~5x fewer tokens.
+
+    Every later response re-reads the history; a reply's audio costs 1 token per 50 ms at the
+    audio rate when it is re-read uncached, its transcript ~1 token per 4 characters at the text
+    rate (bench/cost.py, docs/cost.md). The API cannot strip audio from an item in place, so the
+    item is deleted and its text created where it was (`previous_item_id`: the item before it).
+    Only for replies that were heard to the end: a truncated reply's transcript holds words the
+    user never heard (the service drops them on truncate). Returns [] when there is no text.
+    """
+    if not transcript.strip():
+        return []
+    return [item_delete(item_id), assistant_message(transcript, previous_item_id)]
 
 
 def function_call_output(call_id: str, output_json: str, event_id: str | None = None) -> Json:

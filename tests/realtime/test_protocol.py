@@ -288,7 +288,7 @@ def _strict(event: dict) -> None:
         {"model": "gpt-realtime-1.5", "reasoning_effort": "high"},
         {"truncation": "auto"},
         {"truncation": "disabled"},
-        {"truncation": "retention_ratio", "retention_ratio": 0.5, "history_max_tokens": 0},
+        {"truncation": "retention_ratio", "retention_ratio": 0.5, "history_max_tokens": 16000},
     ],
     ids=str,
 )
@@ -308,7 +308,9 @@ def test_session_for_the_default_config() -> None:
     s = p.session_for(RealtimeConfig(), instructions="Be brief.")
     assert s["model"] == "gpt-realtime-2.1"
     assert s["reasoning"] == {"effort": "low"}
-    assert s["truncation"] == {
+    assert s["truncation"] == {"type": "retention_ratio", "retention_ratio": 0.8}
+    capped = p.session_for(RealtimeConfig(history_max_tokens=16000), instructions="")
+    assert capped["truncation"] == {
         "type": "retention_ratio",
         "retention_ratio": 0.8,
         "token_limits": {"post_instructions": 16000},
@@ -358,3 +360,22 @@ def test_reasoning_is_sent_only_to_models_that_take_it(model: str, sent: bool) -
 def test_session_for_takes_the_budgets_model() -> None:
     s = p.session_for(RealtimeConfig(), instructions="", model="gpt-realtime-2.1-mini")
     assert s["model"] == "gpt-realtime-2.1-mini"
+
+
+def test_reply_as_text_deletes_the_audio_and_recreates_the_words_in_place() -> None:
+    events = p.reply_as_text("item_A1", "It is nine degrees.", "item_U1")
+    assert events == [
+        {"type": "conversation.item.delete", "item_id": "item_A1"},
+        {
+            "type": "conversation.item.create",
+            "item": {
+                "type": "message",
+                "role": "assistant",
+                "content": [{"type": "output_text", "text": "It is nine degrees."}],
+            },
+            "previous_item_id": "item_U1",
+        },
+    ]
+    for ev in events:
+        _strict(ev)
+    assert p.reply_as_text("item_A1", "  ", "item_U1") == []
