@@ -9,7 +9,7 @@ governor.py  Budget: the ledger through the policy, journal line on each change 
 
 from edge_agent.usage.budget import Totals, Verdict, verdict
 from edge_agent.usage.cost import Cost, cost_of
-from edge_agent.usage.governor import Budget
+from edge_agent.usage.governor import Budget, open_usage
 from edge_agent.usage.ledger import LEDGER_NAME, TurnRow, UsageLedger
 from edge_agent.usage.prices import SHIPPED_PRICES, Prices, PriceTable
 
@@ -25,5 +25,6 @@ __all__ = [
     "UsageLedger",
     "Verdict",
     "cost_of",
+    "open_usage",
     "verdict",
 ]

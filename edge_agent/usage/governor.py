@@ -11,11 +11,12 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
-from edge_agent.config import BudgetConfig
+from edge_agent.config import BudgetConfig, Config
 from edge_agent.usage.budget import Verdict, verdict
-from edge_agent.usage.ledger import UsageLedger
+from edge_agent.usage.ledger import LEDGER_NAME, UsageLedger
+from edge_agent.usage.prices import PriceTable
 
-__all__ = ["Budget"]
+__all__ = ["Budget", "open_usage"]
 
 log = logging.getLogger(__name__)
 
@@ -53,3 +54,18 @@ class Budget:
                 },
             )
         return result
+
+
+async def open_usage(cfg: Config, *, tz: dt.tzinfo | None = None) -> tuple[UsageLedger, Budget]:
+    """The daemon's ledger (``<state_dir>/usage.sqlite3``) and budget, from the config.
+
+    Raises:
+        OSError: the ledger cannot be opened (the daemon should log it and run without one).
+    """
+    ledger = await UsageLedger.open(
+        cfg.state_dir / LEDGER_NAME,
+        PriceTable.from_config(cfg.usage),
+        tz=tz,
+        keep_days=cfg.usage.keep_days,
+    )
+    return ledger, Budget(cfg.budget, ledger, cfg.realtime.model)

@@ -12,6 +12,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Final
 
+from edge_agent.config import UsageConfig
+
 __all__ = ["SHIPPED_PRICES", "PriceTable", "Prices"]
 
 
@@ -54,6 +56,15 @@ class PriceTable:
         shipped: Mapping[str, Prices] = SHIPPED_PRICES,
     ) -> None:
         self._rows: dict[str, Prices] = {**shipped, **dict(overrides)}
+
+    @classmethod
+    def from_config(cls, usage: UsageConfig) -> PriceTable:
+        """The shipped table with the ``[[usage.prices]]`` rows laid over it."""
+        return cls(
+            (r.model, Prices(r.text_in, r.text_cached, r.text_out, r.audio_in, r.audio_cached,
+                             r.audio_out))
+            for r in usage.prices
+        )  # fmt: skip
 
     def get(self, model: str) -> Prices | None:
         """The prices of `model`; None when neither the shipped table nor the config has it."""

@@ -115,3 +115,23 @@ async def test_budget_reached_mid_day_switches_the_next_session_and_logs_once(
         await ledger.aclose()
     lines = [(r.levelname, getattr(r, "BUDGET", None)) for r in caplog.records]
     assert lines == [("DEBUG", "ok"), ("WARNING", "use_model"), ("INFO", "ok")]
+
+
+async def test_open_usage_from_the_config_prices_with_the_overrides(tmp_path: Path) -> None:
+    from edge_agent.config import parse_config
+    from edge_agent.usage.governor import open_usage
+
+    cfg = parse_config(
+        f"[daemon]\nstate_dir = {str(tmp_path / 'state')!r}\n"
+        '[[usage.prices]]\nmodel = "gpt-realtime-2.1"\ntext_in = 0\ntext_cached = 0\n'
+        "text_out = 0\naudio_in = 0\naudio_cached = 0\naudio_out = 1000\n"
+        "[budget]\ndaily_usd = 1.0\naction = 'refuse'\n",
+        env={"OPENAI_API_KEY": "sk-x-0123456789"},
+    )
+    ledger, budget = await open_usage(cfg, tz=TZ)
+    try:
+        assert await ledger.record("t", "gpt-realtime-2.1", out(1000), at("2026-12-02T10:00")) == 1.0
+        assert (await budget.verdict(at("2026-12-02T10:01"))).action == "refuse"
+    finally:
+        await ledger.aclose()
+    assert (tmp_path / "state" / "usage.sqlite3").is_file()
