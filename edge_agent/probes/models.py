@@ -76,7 +76,7 @@ async def lookup_model(
         else {"Authorization": f"Bearer {cfg.api_key.reveal()}"}
     )
     url = models_url(rt.url, rt.model)
-    client = http or httpx.AsyncClient(timeout=timeout_s, follow_redirects=False)
+    client = http or await _client(url, timeout_s)
     try:
         async with asyncio.timeout(timeout_s):
             async with client.stream("GET", url, headers=headers) as resp:
@@ -109,6 +109,14 @@ async def lookup_model(
     if raw is not None and shutdown is None:
         return ModelLookup(False, why_not="the service's shutdown_date is not a date")
     return ModelLookup(True, shutdown=shutdown)
+
+
+async def _client(url: str, timeout_s: float) -> httpx.AsyncClient:
+    """An httpx client; loading the CA bundle takes 0.1-0.2 s of CPU (more on a Pi), so it is
+    done off the loop, and not at all for plain http (a LAN proxy, the emulator)."""
+    if url.startswith("http://"):
+        return httpx.AsyncClient(timeout=timeout_s, verify=False)
+    return await asyncio.to_thread(httpx.AsyncClient, timeout=timeout_s)
 
 
 def _root_os_error(exc: BaseException) -> OSError | None:

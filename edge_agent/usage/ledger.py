@@ -35,6 +35,8 @@ __all__ = ["BUSY_TIMEOUT_MS", "LEDGER_NAME", "LedgerStore", "TurnRow", "UsageLed
 
 LEDGER_NAME: Final = "usage.sqlite3"
 BUSY_TIMEOUT_MS: Final = 250
+_MAX_TOKENS: Final = 10**9
+"""Token counts are capped here: a garbled frame must not overflow SQLite's integers."""
 T = TypeVar("T")
 
 _SCHEMA: Final = (
@@ -222,6 +224,7 @@ class UsageLedger:
 
         Call it for every ``response.done`` (completed, cancelled or failed: all are billed).
         """
+        usage = Usage(*(min(_MAX_TOKENS, max(0, getattr(usage, f))) for f in Usage.__slots__))
         prices = self.prices.get(model)
         usd = cost_of(usage, prices).total if prices is not None else 0.0
         day, month = local_day(now, self.tz), local_month(now, self.tz)

@@ -130,8 +130,20 @@ async def test_open_usage_from_the_config_prices_with_the_overrides(tmp_path: Pa
     )
     ledger, budget = await open_usage(cfg, tz=TZ)
     try:
-        assert await ledger.record("t", "gpt-realtime-2.1", out(1000), at("2026-12-02T10:00")) == 1.0
+        assert (
+            await ledger.record("t", "gpt-realtime-2.1", out(1000), at("2026-12-02T10:00")) == 1.0
+        )
         assert (await budget.verdict(at("2026-12-02T10:01"))).action == "refuse"
     finally:
         await ledger.aclose()
     assert (tmp_path / "state" / "usage.sqlite3").is_file()
+
+
+async def test_absurd_token_counts_are_capped_not_fatal(tmp_path: Path) -> None:
+    ledger = await open_ledger(tmp_path / "u.sqlite3")
+    try:
+        usd = await ledger.record("t", "m", out(2**70), at("2026-12-02T10:00"))
+        assert usd == 1e9 / 1000  # capped at 10^9 tokens, still priced
+        assert (await ledger.last_turns(1))[0].output_tokens == 10**9
+    finally:
+        await ledger.aclose()
