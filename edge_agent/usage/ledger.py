@@ -90,7 +90,7 @@ class LedgerStore:
             OSError: it cannot be opened (permissions, a corrupt file).
         """
         self.path = Path(path)
-        if not create and not self.path.is_file():
+        if not create and not self.path.exists():
             raise FileNotFoundError(f"no usage ledger at {str(self.path)!r} yet")
         try:
             if create:

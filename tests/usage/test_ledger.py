@@ -147,3 +147,32 @@ async def test_absurd_token_counts_are_capped_not_fatal(tmp_path: Path) -> None:
         assert (await ledger.last_turns(1))[0].output_tokens == 10**9
     finally:
         await ledger.aclose()
+
+
+async def test_the_doctors_budget_line_reads_the_ledger_without_creating_it(
+    tmp_path: Path,
+) -> None:
+    from edge_agent.config import parse_config
+    from edge_agent.doctor import Status
+    from edge_agent.probes.usage import budget
+
+    state = tmp_path / "state"
+    cfg = parse_config(
+        f"[daemon]\nstate_dir = {str(state)!r}\n[budget]\ndaily_usd = 1.0\naction = 'refuse'\n",
+        env={"OPENAI_API_KEY": "sk-x-0123456789"},
+    )
+    fresh = await budget(cfg, at("2026-12-02T10:00"), TZ)
+    assert (fresh.status, fresh.detail) == (Status.OK, "within budget: today $0.00 of $1.00")
+    assert not state.exists()
+    ledger = await UsageLedger.open(state / "usage.sqlite3", PriceTable([("gpt-realtime-2.1",
+                                    ONE_PER_K)]), tz=TZ)  # fmt: skip
+    await ledger.record("t", "gpt-realtime-2.1", out(1500), at("2026-12-02T09:00"))
+    await ledger.aclose()
+    spent = await budget(cfg, at("2026-12-02T10:00"), TZ)
+    assert spent.status is Status.WARN
+    assert spent.detail == ("reached the daily budget: $1.50 of $1.00; no sessions until tomorrow")
+    assert "raise [budget]" in spent.hint
+    (state / "usage.sqlite3").unlink()
+    (state / "usage.sqlite3").mkdir()  # not a database
+    broken = await budget(cfg, at("2026-12-02T10:00"), TZ)
+    assert broken.status is Status.FAIL and "cannot read the usage ledger" in broken.detail
