@@ -353,12 +353,14 @@ class PriceConfig:
     """[[usage.prices]]: one model's prices, USD per 1M tokens (replaces the shipped row)."""
 
     model: str = _req("model name, exactly as in realtime.model")
-    text_in: float = _req("text input", min=0.0, max=1000.0)
-    text_cached: float = _req("cached text input", min=0.0, max=1000.0)
-    text_out: float = _req("text output (reasoning included)", min=0.0, max=1000.0)
-    audio_in: float = _req("audio input", min=0.0, max=1000.0)
-    audio_cached: float = _req("cached audio input", min=0.0, max=1000.0)
-    audio_out: float = _req("audio output", min=0.0, max=1000.0)
+    text_in: float = _req("text input, USD per 1M tokens", min=0.0, max=1000.0)
+    text_cached: float = _req("cached text input, USD per 1M tokens", min=0.0, max=1000.0)
+    text_out: float = _req(
+        "text output (reasoning included), USD per 1M tokens", min=0.0, max=1000.0
+    )
+    audio_in: float = _req("audio input, USD per 1M tokens", min=0.0, max=1000.0)
+    audio_cached: float = _req("cached audio input, USD per 1M tokens", min=0.0, max=1000.0)
+    audio_out: float = _req("audio output, USD per 1M tokens", min=0.0, max=1000.0)
 
 
 @dataclass(frozen=True, slots=True)

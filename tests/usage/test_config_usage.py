@@ -54,7 +54,7 @@ def test_defaults_are_the_current_model_and_no_budget() -> None:
         (ROW.format(model=" "), "usage.prices[0].model: empty; name the model it prices"),
         (
             '[[usage.prices]]\nmodel = "m"\ntext_in = 1.0\n',
-            "usage.prices[0].text_cached: missing; expected cached text input",
+            "usage.prices[0].text_cached: missing; expected cached text input, USD per 1M tokens",
         ),
         (
             ROW.format(model="m").replace("audio_out = 4.0", "audio_out = -1"),
