@@ -18,6 +18,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Final
 
+from edge_agent.realtime.models import deprecation, model_info, model_not_found_message
+
 __all__ = [
     "MAX_EXIT_CODE",
     "SILENT_DBFS",
@@ -170,8 +172,6 @@ def model_result(
         service_shutdown: ``shutdown_date`` from ``GET /v1/models/{model}`` when `asked`.
         asked: the service answered; else the shipped table decides (`why_not` says why).
     """
-    from edge_agent.realtime.models import deprecation, model_info, model_not_found_message
-
     if not_found:
         fact, _, fix = model_not_found_message(model).partition("; ")
         return fail("model", fact, fix)
