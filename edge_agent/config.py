@@ -33,6 +33,7 @@ __all__ = [
     "DEFAULT_CONFIG_PATH",
     "EX_CONFIG",
     "AudioConfig",
+    "BudgetConfig",
     "ButtonsConfig",
     "Config",
     "ConversationConfig",
@@ -41,10 +42,12 @@ __all__ = [
     "EarconsConfig",
     "EntityRef",
     "LedConfig",
+    "PriceConfig",
     "RealtimeConfig",
     "Secret",
     "StatusConfig",
     "ToolsConfig",
+    "UsageConfig",
     "WakeConfig",
     "WeatherConfig",
     "cert_fingerprint",
@@ -217,7 +220,16 @@ class RealtimeConfig:
         "wss://api.openai.com/v1/realtime",
         "WebSocket URL (Azure and the local emulator are other URLs)",
     )
-    model: str = _f("gpt-realtime", "model name, sent as ?model=")
+    model: str = _f(
+        "gpt-realtime-2.1",
+        "model name, sent as ?model= (Azure: the deployment name); 'gpt-realtime-2.1-mini' is "
+        "the cheap choice (~1/3 of the price per turn, docs/cost.md)",
+    )
+    reasoning_effort: Literal["minimal", "low", "medium", "high", "xhigh"] = _f(
+        "low",
+        "how hard a reasoning model (gpt-realtime-2.x) thinks before it speaks; more effort "
+        "costs output tokens and latency; not sent to other models",
+    )
     voice: Literal[
         "alloy", "ash", "ballad", "coral", "echo", "sage", "shimmer", "verse", "marin", "cedar"
     ] = _f("marin", "reply voice")
@@ -243,6 +255,16 @@ class RealtimeConfig:
     noise_reduction: Literal["far_field", "near_field", "off"] = _f(
         "far_field", "server-side input noise reduction"
     )
+    turn_detection: Literal["server_vad", "semantic_vad"] = _f(
+        "server_vad",
+        "'server_vad': a turn ends after silence_duration_ms of silence; 'semantic_vad': the "
+        "service judges from the words whether the user has finished (see eagerness)",
+    )
+    eagerness: Literal["auto", "low", "medium", "high"] = _f(
+        "auto",
+        "semantic_vad only: how soon to answer; 'low' waits up to 8 s for the user to go on, "
+        "'high' answers after 2 s at most",
+    )
     vad_threshold: float = _f(0.5, "server VAD threshold", min=0.0, max=1.0)
     prefix_padding_ms: int = _f(300, "server VAD prefix padding, ms", min=0, max=2000)
     silence_duration_ms: int = _f(
@@ -252,6 +274,24 @@ class RealtimeConfig:
         "", "transcribe the user's speech into the log with this model (empty = off)"
     )
     max_output_tokens: int = _f(1024, "cap on tokens per reply", min=1, max=4096)
+    truncation: Literal["retention_ratio", "auto", "disabled"] = _f(
+        "retention_ratio",
+        "how the service shortens a long conversation: 'retention_ratio' cuts the oldest items "
+        "down to retention_ratio of the limit at once, so the rest stays cached for the next "
+        "turns; 'auto' cuts just enough at every turn over the limit; 'disabled' never cuts",
+    )
+    retention_ratio: float = _f(
+        0.8, "share of the history limit kept when the history is cut", min=0.1, max=1.0
+    )
+    history_max_tokens: int = _f(
+        0,
+        "retention_ratio: the history limit after the instructions, tokens (0 = the model's "
+        "context); a cap bounds what an uncached response re-reads, but each cut re-bills the "
+        "kept history uncached once, which costs more than it saves while the cache holds "
+        "(docs/cost.md)",
+        min=0,
+        max=120000,
+    )
     connect_timeout_s: float = _f(
         10.0, "seconds to wait for the WebSocket to open", min=1.0, max=120.0
     )
@@ -332,6 +372,49 @@ class WeatherConfig:
         1048576, "cap on one weather answer body; larger is bad_response", min=1024,
         max=16777216,
     )  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class PriceConfig:
+    """[[usage.prices]]: one model's prices, USD per 1M tokens (replaces the shipped row)."""
+
+    model: str = _req("model name, exactly as in realtime.model")
+    text_in: float = _req("text input, USD per 1M tokens", min=0.0, max=1000.0)
+    text_cached: float = _req("cached text input, USD per 1M tokens", min=0.0, max=1000.0)
+    text_out: float = _req(
+        "text output (reasoning included), USD per 1M tokens", min=0.0, max=1000.0
+    )
+    audio_in: float = _req("audio input, USD per 1M tokens", min=0.0, max=1000.0)
+    audio_cached: float = _req("cached audio input, USD per 1M tokens", min=0.0, max=1000.0)
+    audio_out: float = _req("audio output, USD per 1M tokens", min=0.0, max=1000.0)
+
+
+@dataclass(frozen=True, slots=True)
+class UsageConfig:
+    """[usage]: the cost ledger (<daemon.state_dir>/usage.sqlite3, `edge-agent usage`)."""
+
+    keep_days: int = _f(400, "days of per-turn rows kept in the ledger", min=1, max=3660)
+    prices: tuple[PriceConfig, ...] = field(
+        default=(),
+        metadata={"help": "price overrides, one [[usage.prices]] table per model"},
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class BudgetConfig:
+    """[budget]: spending limits in USD, local time (the day rolls over at local midnight)."""
+
+    daily_usd: float = _f(0.0, "limit per local day, USD (0 = none)", min=0.0, max=10000.0)
+    monthly_usd: float = _f(0.0, "limit per calendar month, USD (0 = none)", min=0.0, max=100000.0)
+    action: Literal["warn", "mini", "refuse"] = _f(
+        "warn",
+        "once a limit is reached: 'warn' (log it, carry on), 'mini' (new sessions use "
+        "mini_model), 'refuse' (an earcon and a short notice, no session opened)",
+    )
+    mini_model: str = _f("gpt-realtime-2.1-mini", "the cheaper model action 'mini' switches to")
+    warn_ratio: float = _f(
+        0.8, "log a warning once this share of a limit is spent", min=0.0, max=1.0
+    )
 
 
 DeviceFamily = Literal[
@@ -498,6 +581,11 @@ class LedConfig:
     speaking: str = _f("pulse green", "pattern for speaking (the reply plays)")
     muted: str = _f("dim red", "pattern for muted (the mic is closed)")
     error: str = _f("fast_blink red", "pattern for error (something failed; see the journal)")
+    budget: str = _f(
+        "dim yellow",
+        "pattern shown instead of idle while a [budget] limit is reached (action 'mini' or "
+        "'refuse'), until the day or month rolls over",
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -548,6 +636,8 @@ class Config:
     weather: WeatherConfig = field(default_factory=WeatherConfig)
     devices: tuple[DeviceConfig, ...] = field(default=(), metadata={"help": "devices"})
     status: StatusConfig = field(default_factory=StatusConfig)
+    usage: UsageConfig = field(default_factory=UsageConfig)
+    budget: BudgetConfig = field(default_factory=BudgetConfig)
     api_key: Secret = field(default=Secret(""), metadata={"internal": True})
     source: str = field(default="<defaults>", metadata={"internal": True})
     warnings: tuple[str, ...] = field(default=(), metadata={"internal": True})
@@ -632,6 +722,7 @@ def parse_config(
     )
     _check_devices(devices, source, errors)
     _check_status(cfg.status, source, errors)
+    _check_usage(cfg, source, errors)
     warnings: list[str] = []
     api_key = _resolve_api_key(cfg.realtime, env, source, errors, warnings)
     if require_api_key and not api_key and not cfg.realtime.token_url:
@@ -870,6 +961,27 @@ def cert_fingerprint(text: str) -> str:
     return re.sub(r"[\s:]", "", text).lower()
 
 
+def _check_usage(cfg: Config, source: str, errors: list[str]) -> None:
+    """[[usage.prices]] rows name a model once each; the budget's cheaper model is named."""
+    seen: dict[str, int] = {}
+    for i, row in enumerate(cfg.usage.prices):
+        name = row.model.strip()
+        if not name:
+            errors.append(f"{source}: usage.prices[{i}].model: empty; name the model it prices")
+        elif name in seen:
+            errors.append(
+                f"{source}: usage.prices[{i}].model = {name!r}: already priced by "
+                f"usage.prices[{seen[name]}]; keep one row per model"
+            )
+        else:
+            seen[name] = i
+    if not cfg.budget.mini_model.strip():
+        errors.append(
+            f"{source}: budget.mini_model: empty; name a cheaper model "
+            "(e.g. 'gpt-realtime-2.1-mini')"
+        )
+
+
 def _check_status(status: StatusConfig, source: str, errors: list[str]) -> None:
     """LED patterns, pins and button levels ([status] is checked by its own, pure module)."""
     from edge_agent.status.patterns import check_status
@@ -929,13 +1041,21 @@ def _dump_table(name: str, obj: Any, lines: list[str]) -> None:
         value = getattr(obj, f.name)
         if dataclasses.is_dataclass(value):
             _dump_table(f"{name}.{f.name}", value, lines)
+        elif _is_table_list(value):
+            for row in value:
+                lines += ["", f"[[{name}.{f.name}]]", *_dump_fields(row)]
+
+
+def _is_table_list(value: Any) -> bool:
+    return isinstance(value, tuple) and bool(value) and dataclasses.is_dataclass(value[0])
 
 
 def _dump_fields(obj: Any) -> list[str]:
     out = []
     for f in dataclasses.fields(obj):
         value = getattr(obj, f.name)
-        if not dataclasses.is_dataclass(value) and not f.metadata.get("internal"):
+        internal = f.metadata.get("internal")
+        if not dataclasses.is_dataclass(value) and not _is_table_list(value) and not internal:
             out.append(f"{f.name} = {_toml_value(value)}")
     return out
 
@@ -998,7 +1118,7 @@ def config_reference() -> str:
                 walk(hint, f"{section}.{f.name}" if section else f.name)
                 continue
             if item is not None:
-                walk(item, f"[{f.name}]")
+                walk(item, f"[{section}.{f.name}]" if section else f"[{f.name}]")
                 continue
             if f.metadata.get("required"):
                 default = "*required*"

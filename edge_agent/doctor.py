@@ -12,10 +12,13 @@ its observations into the functions below.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import enum
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Final
+
+from edge_agent.realtime.models import deprecation, model_info, model_not_found_message
 
 __all__ = [
     "MAX_EXIT_CODE",
@@ -24,12 +27,14 @@ __all__ = [
     "CheckResult",
     "Status",
     "api_key_result",
+    "budget_result",
     "device_result",
     "exit_code",
     "fail",
     "gpio_failure",
     "handshake_result",
     "level_result",
+    "model_result",
     "ok",
     "redact",
     "render",
@@ -150,6 +155,54 @@ def handshake_result(url: str, status: int | None, error: str = "") -> CheckResu
         "check the network and DNS (see the network line), realtime.url, and any firewall "
         "or proxy between this device and the service",
     )
+
+
+def model_result(
+    model: str,
+    service_shutdown: dt.date | None,
+    *,
+    asked: bool,
+    not_found: bool,
+    why_not: str,
+    today: dt.date,
+) -> CheckResult:
+    """The configured model: unknown to the service, deprecated (with its date), or current.
+
+    Args:
+        service_shutdown: ``shutdown_date`` from ``GET /v1/models/{model}`` when `asked`.
+        asked: the service answered; else the shipped table decides (`why_not` says why).
+    """
+    if not_found:
+        fact, _, fix = model_not_found_message(model).partition("; ")
+        return fail("model", fact, fix)
+    notice = deprecation(model, service_shutdown, asked=asked)
+    source = "service" if asked else "shipped table" + (f"; {why_not}" if why_not else "")
+    if notice is not None:
+        fact, _, fix = notice.message(today).partition("; ")
+        detail = f"{fact} ({source})"
+        if notice.shutdown < today:
+            return fail("model", detail, fix)
+        return warn("model", detail, fix)
+    if not asked and model_info(model) is None:
+        return ok(
+            "model",
+            f"{model!r}: not in the shipped table, cannot tell its lifecycle "
+            f"({why_not or 'service not asked'})",
+        )
+    return ok("model", f"{model!r}: current, no shutdown announced ({source})")
+
+
+def budget_result(action: str, reason: str, reached: bool) -> CheckResult:
+    """The budget's verdict now (`edge_agent.usage.budget.Verdict` fields)."""
+    if action == "ok":
+        return ok("budget", reason)
+    hint = (
+        "raise [budget] daily_usd/monthly_usd, or wait for the rollover; `edge-agent usage` "
+        "shows what was spent"
+        if reached
+        else "`edge-agent usage` shows what was spent"
+    )
+    return warn("budget", reason, hint)
 
 
 def level_result(device: str, dbfs: float, seconds: float) -> CheckResult:

@@ -12,8 +12,9 @@ ORDER = 5
 DESCRIPTION = """\
 Check everything the daemon needs, one line per check, each with a fix hint when it fails:
 the config, the API key (never shown) and whether the Realtime endpoint accepts it, network and
-DNS, the mic (records ~1 s and checks it is not silent), the speaker (plays 0.1 s of silence),
-the wake models, the GPIO pins, every configured device, the service user's groups, and
+DNS, whether the model is deprecated (asks GET /v1/models/{model}, else the shipped table),
+the budget's verdict (today's and this month's spend from the usage ledger), the mic (records
+~1 s and checks it is not silent), the speaker (plays 0.1 s of silence), the wake models, the GPIO pins, every configured device, the service user's groups, and
 journald. Checks run concurrently, each with a timeout.
 
 Marks: ✓ ok, ✗ failed, ! warning, – skipped (not configured). The exit code is the number of
@@ -21,7 +22,7 @@ failed checks (0 = all good, at most 100). Stop the daemon first (sudo systemctl
 edge-agent): it holds the mic and the GPIO pins. See docs/doctor.md for every check.
 """
 
-SKIPPABLE = ("audio", "network", "realtime", "wake", "gpio", "devices")
+SKIPPABLE = ("audio", "network", "realtime", "model", "budget", "wake", "gpio", "devices")
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

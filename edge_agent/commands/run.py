@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from edge_agent.commands.common import add_common, load
+from edge_agent.config import Config
 
 ORDER = 0
 
@@ -16,7 +17,9 @@ hardware is touched; an OpenAI API key is required unless realtime.token_url is 
 logging starts, then the pipeline, then systemd is told READY=1. While running, every state
 change is logged (field STATE) and sent as sd_notify STATUS=<state>; if systemd set
 WatchdogSec=, WATCHDOG=1 is sent every third of the interval while the pipeline is healthy.
-SIGTERM/SIGINT send STOPPING=1 and exit 0.
+SIGTERM/SIGINT send STOPPING=1 and exit 0. Beside start-up (never delaying it, at most 3 s),
+the configured model is looked up (GET /v1/models/{model}, else the shipped table) and a
+deprecated one is logged as a WARNING with its shutdown date.
 
 Logs go to journald (journalctl -u edge-agent) when its socket exists, else to stderr with
 <N> priority prefixes; set EDGE_AGENT_LOG_STDERR=1 to force stderr.
@@ -40,7 +43,6 @@ def _run(args: argparse.Namespace) -> int:
     import os
 
     from edge_agent.app import resolve_log_level
-    from edge_agent.pipeline.build import run_daemon
     from edge_agent.system.journal import add_secret
 
     cfg = load(args, require_api_key=True)  # ConfigError → exit 78 in cli.main
@@ -51,4 +53,33 @@ def _run(args: argparse.Namespace) -> int:
         for secret in (dev.password, dev.token):
             if secret:
                 add_secret(secret.reveal())
-    return asyncio.run(run_daemon(cfg, log_level=level))
+    return asyncio.run(_daemon(cfg, level))
+
+
+async def _daemon(cfg: Config, level: str) -> int:
+    """The pipeline, with the model's lifecycle looked up beside it (a background task)."""
+    import asyncio
+    import contextlib
+
+    from edge_agent.pipeline.build import run_daemon
+
+    daemon = asyncio.create_task(run_daemon(cfg, log_level=level), name="daemon")
+    await asyncio.sleep(0)  # the daemon's first step starts logging before the warning can come
+    check = asyncio.create_task(_model_warning(cfg), name="model-lifecycle")
+    try:
+        return await daemon
+    finally:
+        check.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await check
+
+
+async def _model_warning(cfg: Config) -> None:
+    import logging
+
+    from edge_agent.probes.models import startup_model_warning
+
+    try:
+        await startup_model_warning(cfg)
+    except Exception:  # a bug here must never take the daemon down
+        logging.getLogger(__name__).exception("model lifecycle check failed")

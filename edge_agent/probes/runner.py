@@ -21,8 +21,10 @@ from edge_agent.config import CREDENTIAL_NAME, Config, config_path, load_config
 from edge_agent.doctor import CheckResult, api_key_result, fail, ok, redact, skip, warn
 from edge_agent.errors import ConfigError
 from edge_agent.probes.machine import gpio, journald, service_user, wake_models
+from edge_agent.probes.models import model
 from edge_agent.probes.network import devices, network, realtime
 from edge_agent.probes.sound import sound
+from edge_agent.probes.usage import budget
 from edge_agent.system.journal import JOURNAL_SOCKET
 
 __all__ = ["DoctorOptions", "run_checks"]
@@ -57,7 +59,8 @@ class DoctorOptions:
     unit_credential: Path = Path("/etc/edge-agent/openai_api_key")
     """The key file the unit loads (LoadCredential=); used when $CREDENTIALS_DIRECTORY is unset."""
     skip: frozenset[str] = frozenset()
-    """Checks not to run: 'audio', 'realtime', 'network', 'wake', 'gpio', 'devices'."""
+    """Checks not to run: 'audio', 'realtime', 'model', 'budget', 'network', 'wake', 'gpio',
+    'devices'."""
 
 
 async def run_checks(
@@ -90,7 +93,17 @@ async def run_checks(
     return results
 
 
-CONFIG_CHECKS: Final = ("api key", "network", "realtime", "audio", "wake models", "gpio", "devices")
+CONFIG_CHECKS: Final = (
+    "api key",
+    "network",
+    "realtime",
+    "model",
+    "budget",
+    "audio",
+    "wake models",
+    "gpio",
+    "devices",
+)
 
 
 def _config_skips() -> list[Job]:
@@ -106,6 +119,8 @@ def _config_jobs(cfg: Config, opts: DoctorOptions) -> list[Job]:
     wanted = {
         "network": (lambda: _one(network(cfg.realtime.url, t)), 3 * t),
         "realtime": (lambda: _one(realtime(cfg, t)), 3 * t),
+        "model": (lambda: _one(model(cfg, t)), 2 * t),
+        "budget": (lambda: _one(budget(cfg)), LOCAL_TIMEOUT_S),
         "audio": (lambda: sound(cfg, opts.pa_factory, opts.record_s), 4 * t + opts.record_s),
         "wake models": (lambda: _one(wake_models(cfg, _models_dir(cfg, opts))), WAKE_TIMEOUT_S),
         "gpio": (lambda: _one(gpio(cfg, opts.pin_factory)), LOCAL_TIMEOUT_S),

@@ -19,6 +19,7 @@ import random
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Final
 
+from edge_agent.config import RealtimeConfig
 from edge_agent.realtime.events import (
     FATAL_CODES,
     AudioDelta,
@@ -45,6 +46,7 @@ from edge_agent.realtime.events import (
     is_fatal_code,
     parse_server_event,
 )
+from edge_agent.realtime.models import takes_reasoning
 
 __all__ = [
     "BYTES_PER_MS",
@@ -73,6 +75,7 @@ __all__ = [
     "TranscriptDone",
     "Usage",
     "UserTranscript",
+    "assistant_message",
     "backoff",
     "build_session",
     "function_call_output",
@@ -80,10 +83,13 @@ __all__ = [
     "input_audio_clear",
     "input_audio_commit",
     "is_fatal_code",
+    "item_delete",
     "item_truncate",
     "parse_server_event",
+    "reply_as_text",
     "response_cancel",
     "response_create",
+    "session_for",
     "session_update",
     "system_message",
     "user_message",
@@ -130,6 +136,8 @@ def build_session(
     tools: Sequence[Mapping[str, object]] = (),
     speed: float = 1.0,
     noise_reduction: str = "far_field",
+    turn_detection: str = "server_vad",
+    eagerness: str = "auto",
     vad_threshold: float = 0.5,
     prefix_padding_ms: int = 300,
     silence_duration_ms: int = 500,
@@ -137,19 +145,44 @@ def build_session(
     interrupt_response: bool = True,
     transcription_model: str = "",
     max_output_tokens: int = 1024,
+    reasoning_effort: str = "",
+    truncation: str = "auto",
+    retention_ratio: float = 0.8,
+    history_max_tokens: int = 0,
 ) -> Json:
-    """The GA `session` object for session.update (24 kHz PCM both ways, server VAD)."""
-    audio_in: Json = {
-        "format": {"type": "audio/pcm", "rate": SAMPLE_RATE_HZ},
-        "noise_reduction": None if noise_reduction == "off" else {"type": noise_reduction},
-        "turn_detection": {
+    """The GA `session` object for session.update (24 kHz PCM both ways, VAD turns).
+
+    Args:
+        turn_detection: ``server_vad`` (silence ends a turn: threshold, padding, silence) or
+            ``semantic_vad`` (the service judges the words; `eagerness`).
+        reasoning_effort: sent as ``reasoning.effort`` only to models that take it
+            (gpt-realtime-2.x, `models.takes_reasoning`); "" sends nothing.
+        truncation: ``auto`` | ``disabled`` | ``retention_ratio``; the latter keeps
+            `retention_ratio` of the history when it is cut, so the kept prefix stays cached
+            for the next turns, and with `history_max_tokens` > 0 cuts at that many tokens
+            after the instructions instead of at the model's context limit.
+    """
+    detection: Json
+    if turn_detection == "semantic_vad":
+        detection = {
+            "type": "semantic_vad",
+            "eagerness": eagerness,
+            "create_response": create_response,
+            "interrupt_response": interrupt_response,
+        }
+    else:
+        detection = {
             "type": "server_vad",
             "threshold": vad_threshold,
             "prefix_padding_ms": prefix_padding_ms,
             "silence_duration_ms": silence_duration_ms,
             "create_response": create_response,
             "interrupt_response": interrupt_response,
-        },
+        }
+    audio_in: Json = {
+        "format": {"type": "audio/pcm", "rate": SAMPLE_RATE_HZ},
+        "noise_reduction": None if noise_reduction == "off" else {"type": noise_reduction},
+        "turn_detection": detection,
     }
     if transcription_model:
         audio_in["transcription"] = {"model": transcription_model}
@@ -169,9 +202,51 @@ def build_session(
         "tools": [dict(t) for t in tools],
         "tool_choice": "auto",
         "max_output_tokens": max_output_tokens,
-        "truncation": "auto",
+        "truncation": _truncation(truncation, retention_ratio, history_max_tokens),
     }
+    if reasoning_effort and takes_reasoning(model):
+        session["reasoning"] = {"effort": reasoning_effort}
     return session
+
+
+def _truncation(kind: str, ratio: float, max_tokens: int) -> object:
+    if kind != "retention_ratio":
+        return kind
+    out: Json = {"type": "retention_ratio", "retention_ratio": ratio}
+    if max_tokens > 0:
+        out["token_limits"] = {"post_instructions": max_tokens}
+    return out
+
+
+def session_for(
+    config: RealtimeConfig,
+    *,
+    instructions: str,
+    tools: Sequence[Mapping[str, object]] = (),
+    model: str | None = None,
+) -> Json:
+    """`build_session` from ``[realtime]``; `model` overrides ``realtime.model`` (the budget's
+    cheaper model). The model must be the one in the URL (`auth.session_url`): it is frozen."""
+    c = config
+    return build_session(
+        model=model or c.model,
+        voice=c.voice,
+        instructions=instructions,
+        tools=tools,
+        speed=c.speed,
+        noise_reduction=c.noise_reduction,
+        turn_detection=c.turn_detection,
+        eagerness=c.eagerness,
+        vad_threshold=c.vad_threshold,
+        prefix_padding_ms=c.prefix_padding_ms,
+        silence_duration_ms=c.silence_duration_ms,
+        transcription_model=c.transcription_model,
+        max_output_tokens=c.max_output_tokens,
+        reasoning_effort=c.reasoning_effort,
+        truncation=c.truncation,
+        retention_ratio=c.retention_ratio,
+        history_max_tokens=c.history_max_tokens,
+    )
 
 
 def session_update(session: Mapping[str, object], event_id: str | None = None) -> Json:
@@ -204,6 +279,40 @@ def system_message(text: str, event_id: str | None = None) -> Json:
     """A system note in the conversation (e.g. a tool result that came after its budget)."""
     item = {"type": "message", "role": "system", "content": [{"type": "input_text", "text": text}]}
     return _event("conversation.item.create", event_id, item=item)
+
+
+def item_delete(item_id: str, event_id: str | None = None) -> Json:
+    return _event("conversation.item.delete", event_id, item_id=item_id)
+
+
+def assistant_message(
+    text: str, previous_item_id: str | None = None, event_id: str | None = None
+) -> Json:
+    """An assistant item as text (assistant audio cannot be created), after `previous_item_id`."""
+    item = {
+        "type": "message",
+        "role": "assistant",
+        "content": [{"type": "output_text", "text": text}],
+    }
+    ev = _event("conversation.item.create", event_id, item=item)
+    if previous_item_id:
+        ev["previous_item_id"] = previous_item_id
+    return ev
+
+
+def reply_as_text(item_id: str, transcript: str, previous_item_id: str | None) -> list[Json]:
+    """Swap a fully played spoken reply for its transcript: the same words, ~5x fewer tokens.
+
+    Every later response re-reads the history; a reply's audio costs 1 token per 50 ms at the
+    audio rate when it is re-read uncached, its transcript ~1 token per 4 characters at the text
+    rate (bench/cost.py, docs/cost.md). The API cannot strip audio from an item in place, so the
+    item is deleted and its text created where it was (`previous_item_id`: the item before it).
+    Only for replies that were heard to the end: a truncated reply's transcript holds words the
+    user never heard (the service drops them on truncate). Returns [] when there is no text.
+    """
+    if not transcript.strip():
+        return []
+    return [item_delete(item_id), assistant_message(transcript, previous_item_id)]
 
 
 def function_call_output(call_id: str, output_json: str, event_id: str | None = None) -> Json:

@@ -27,7 +27,15 @@ from typing import TYPE_CHECKING, Any, Final, Protocol
 from edge_agent.config import LedConfig, StatusConfig
 from edge_agent.errors import ConfigError, GpioError
 from edge_agent.states import State
-from edge_agent.status.patterns import TICK_S, Frame, Pattern, PatternError, frames, led_patterns
+from edge_agent.status.patterns import (
+    TICK_S,
+    Frame,
+    Pattern,
+    PatternError,
+    frames,
+    led_patterns,
+    parse_pattern,
+)
 
 if TYPE_CHECKING:
     from gpiozero import Factory  # type: ignore[import-untyped]
@@ -204,6 +212,17 @@ class StatusLeds:
             )
             for state, pattern in self.patterns.items()
         }
+        try:
+            self.budget_pattern = parse_pattern(led.budget)
+        except PatternError as exc:
+            raise ConfigError(f"status.led.budget = {led.budget!r}: {exc}") from None
+        self._budget_frames = frames(
+            self.budget_pattern,
+            dimmable=self._backend.is_dimmable,
+            colour=self._backend.has_colour,
+            brightness=led.brightness,
+        )
+        self.budget_reached = False
 
     @property
     def is_enabled(self) -> bool:
@@ -219,10 +238,24 @@ class StatusLeds:
         if state is self.state:
             return
         self.state = state
-        self._backend.play(self._frames[state], TICK_S)
+        budget = state is State.IDLE and self.budget_reached
+        self._backend.play(self._budget_frames if budget else self._frames[state], TICK_S)
         log.debug(
-            "status led: %s = %s", state.value, self.patterns[state], extra={"STATE": state.value}
+            "status led: %s = %s",
+            state.value,
+            self.budget_pattern if budget else self.patterns[state],
+            extra={"STATE": state.value},
         )
+
+    def set_budget_reached(self, reached: bool) -> None:
+        """While a ``[budget]`` limit bites (verdict 'use_model' or 'refuse'), idle shows
+        ``status.led.budget`` instead of ``status.led.idle``; other states are unchanged."""
+        if reached == self.budget_reached:
+            return
+        self.budget_reached = reached
+        if self.state is State.IDLE:
+            self.state = None
+            self.show(State.IDLE)
 
     def close(self) -> None:
         """Turn the LED off and release its pins."""

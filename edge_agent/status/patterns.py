@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DIM_LEVEL",
+    "NOTICE_KEYS",
     "STATE_KEYS",
     "TICK_S",
     "Frame",
@@ -64,6 +65,8 @@ PURE_COLOURS: Final[dict[str, Frame]] = {"green": (0.0, 1.0, 0.0)}
 """Names whose CSS value is not what an LED user means (CSS 'green' is a dark #008000)."""
 STATE_KEYS: Final = ("idle", "listening", "thinking", "speaking", "muted", "error")
 """The `LedConfig` fields holding a pattern, named after `State` values."""
+NOTICE_KEYS: Final = ("budget",)
+"""`LedConfig` patterns for conditions that are not states (shown instead of idle)."""
 
 
 class PatternError(ValueError):
@@ -197,7 +200,7 @@ def check_status(status: StatusConfig) -> list[str]:
     """
     problems: list[str] = []
     led = status.led
-    for key in STATE_KEYS:
+    for key in (*STATE_KEYS, *NOTICE_KEYS):
         text = getattr(led, key)
         try:
             parse_pattern(text)

@@ -66,8 +66,8 @@ async def test_good_rig_is_all_ok(
     assert seen == results
     checks = [r.check for r in results]
     assert checks == [
-        "config", "api key", "network", "realtime", "mic", "speaker", "wake models", "gpio",
-        "device 'kitchen light'", "device 'desk plug'", "device 'shelf strip'",
+        "config", "api key", "network", "realtime", "model", "budget", "mic", "speaker",
+        "wake models", "gpio", "device 'kitchen light'", "device 'desk plug'", "device 'shelf strip'",
         "service user", "journald",
     ]  # fmt: skip
     not_ok = {r.check: r.detail for r in results if r.status is not Status.OK}
@@ -76,7 +76,8 @@ async def test_good_rig_is_all_ok(
     assert exit_code(results) == 0
     got = by_check(results)
     assert "fakemic" in got["mic"].detail and "dBFS" in got["mic"].detail
-    assert realtime.handshakes == [101]
+    # one upgrade; the model line's GET /v1/models/... is the other request the emulator saw
+    assert realtime.handshakes.count(101) == 1 and len(realtime.handshakes) == 2
     assert alsa.read_output().size >= 2400  # the speaker really played 0.1 s of silence
     assert not alsa.read_output().any()
     assert "hey_jarvis" in got["wake models"].detail
@@ -308,7 +309,7 @@ async def test_the_units_credential_is_used_when_run_by_hand(
     cred.parent.mkdir()
     cred.write_text(GOOD_KEY + "\n")
     cfg = RigConfig(realtime.url).write(tmp_path / "c.toml")
-    skip = frozenset({"audio", "wake", "gpio", "devices"})
+    skip = frozenset({"audio", "model", "wake", "gpio", "devices"})
     opts = options(cfg, "/x", models_dir, pins, key="", skip=skip, unit_credential=cred)
     got = by_check(await run_checks(opts))
     assert got["api key"].status is Status.OK
@@ -342,7 +343,7 @@ async def test_journald_socket_without_a_listener_fails(tmp_path: Path) -> None:
 async def test_realtime_answers_other_than_yes_or_no(
     tmp_path: Path, realtime: RealtimeEmulator, models_dir: Path, pins: MockFactory
 ) -> None:
-    skip = frozenset({"audio", "wake", "gpio", "devices"})
+    skip = frozenset({"audio", "model", "wake", "gpio", "devices"})
 
     async def realtime_line(url: str, extra: str = "") -> CheckResult:
         cfg = RigConfig(url, extra=extra).write(tmp_path / "c.toml")

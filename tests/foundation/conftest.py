@@ -29,8 +29,23 @@ def daemon_sound(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PulseRig]
 
 
 def with_state_dir(config: str, state_dir: Path) -> str:
-    """`config` with daemon.state_dir set (memories must not land in /var/lib in tests)."""
+    """`config` with daemon.state_dir set (memories must not land in /var/lib in tests) and,
+    unless it names one, realtime.url on a closed local port (the start-up model lookup must
+    not reach the internet)."""
+    config = _local_realtime(config)
     line = f"state_dir = {str(state_dir)!r}\n"
     if "[daemon]\n" in config:
         return config.replace("[daemon]\n", "[daemon]\n" + line, 1)
     return "[daemon]\n" + line + config
+
+
+OFFLINE_URL = "ws://127.0.0.1:9/v1/realtime"
+
+
+def _local_realtime(config: str) -> str:
+    if "\nurl = " in "\n" + config.split("[realtime]\n", 1)[-1].split("\n[", 1)[0]:
+        return config
+    line = f"url = {OFFLINE_URL!r}\n"
+    if "[realtime]\n" in config:
+        return config.replace("[realtime]\n", "[realtime]\n" + line, 1)
+    return config + "\n[realtime]\n" + line

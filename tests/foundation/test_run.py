@@ -136,6 +136,22 @@ def test_run_flag_beats_env_and_config(tmp_path: Path) -> None:
     assert "<6>edge_agent.app: ready STATE=idle" in err.splitlines()
 
 
+def test_run_warns_about_a_deprecated_model_beside_start_up(tmp_path: Path) -> None:
+    """Offline (realtime.url on a closed local port): the shipped table answers."""
+    rc, err, notified = run_daemon(
+        tmp_path, '[realtime]\nmodel = "gpt-realtime"\n', OPENAI_API_KEY=KEY
+    )
+    assert rc == 0 and "READY=1" in notified
+    warning = [ln for ln in err.splitlines() if "is deprecated" in ln]
+    assert len(warning) == 1, err
+    assert warning[0].startswith(
+        "<4>edge_agent.probes.models: realtime.model 'gpt-realtime' is deprecated and shuts "
+        "down on 2027-01-20"
+    )
+    assert "set realtime.model = 'gpt-realtime-2.1' (from the shipped table)" in warning[0]
+    assert KEY not in err
+
+
 # ---- bad configuration: exit 78 with the message, before anything starts, never the key
 
 

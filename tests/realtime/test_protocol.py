@@ -255,3 +255,127 @@ def test_error_messages_lose_echoed_keys_and_secrets() -> None:
         "invalid_request_error",
         "",
     )
+
+
+# -- session options: models, turn detection, truncation ----------------------------------------
+
+
+def _extras(m: object, path: str = "$") -> list[str]:
+    """Keys the SDK models accepted only because they allow extras (beta or misspelt fields)."""
+    from pydantic import BaseModel
+
+    if isinstance(m, BaseModel):
+        own = [f"{path}.{k}" for k in (m.model_extra or {})]
+        return own + [
+            x for n in type(m).model_fields for x in _extras(getattr(m, n), f"{path}.{n}")
+        ]
+    if isinstance(m, list):
+        return [x for i, v in enumerate(m) for x in _extras(v, f"{path}[{i}]")]
+    return []
+
+
+def _strict(event: dict) -> None:
+    parsed = CLIENT_EVENTS.validate_python(event)
+    assert _extras(parsed) == []
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {},
+        {"turn_detection": "semantic_vad", "eagerness": "low"},
+        {"model": "gpt-realtime-2.1-mini", "reasoning_effort": "minimal"},
+        {"model": "gpt-realtime-1.5", "reasoning_effort": "high"},
+        {"truncation": "auto"},
+        {"truncation": "disabled"},
+        {"truncation": "retention_ratio", "retention_ratio": 0.5, "history_max_tokens": 16000},
+    ],
+    ids=str,
+)
+def test_every_session_option_is_a_valid_ga_session(overrides: dict) -> None:
+    cfg = RealtimeConfig(**overrides)
+    _strict(p.session_update(p.session_for(cfg, instructions="hi", tools=[WEATHER_TOOL])))
+
+
+def test_the_strict_check_can_fail() -> None:
+    session = p.session_for(RealtimeConfig(), instructions="hi")
+    session["modalities"] = ["audio"]  # a beta field
+    with pytest.raises(AssertionError):
+        _strict(p.session_update(session))
+
+
+def test_session_for_the_default_config() -> None:
+    s = p.session_for(RealtimeConfig(), instructions="Be brief.")
+    assert s["model"] == "gpt-realtime-2.1"
+    assert s["reasoning"] == {"effort": "low"}
+    assert s["truncation"] == {"type": "retention_ratio", "retention_ratio": 0.8}
+    capped = p.session_for(RealtimeConfig(history_max_tokens=16000), instructions="")
+    assert capped["truncation"] == {
+        "type": "retention_ratio",
+        "retention_ratio": 0.8,
+        "token_limits": {"post_instructions": 16000},
+    }
+    assert s["audio"]["input"]["turn_detection"] == {
+        "type": "server_vad",
+        "threshold": 0.5,
+        "prefix_padding_ms": 300,
+        "silence_duration_ms": 500,
+        "create_response": True,
+        "interrupt_response": True,
+    }
+
+
+def test_semantic_vad_carries_eagerness_and_no_server_vad_fields() -> None:
+    s = p.session_for(
+        RealtimeConfig(turn_detection="semantic_vad", eagerness="high"), instructions=""
+    )
+    assert s["audio"]["input"]["turn_detection"] == {
+        "type": "semantic_vad",
+        "eagerness": "high",
+        "create_response": True,
+        "interrupt_response": True,
+    }
+
+
+@pytest.mark.parametrize(
+    ("model", "sent"),
+    [
+        ("gpt-realtime-2.1", True),
+        ("gpt-realtime-2", True),
+        ("gpt-realtime-2.1-mini", True),
+        ("gpt-realtime-2.5-preview", True),  # a 2.x the table does not know yet
+        ("gpt-realtime-1.5", False),
+        ("gpt-realtime", False),
+        ("gpt-realtime-mini", False),
+        ("my-azure-deployment", False),
+    ],
+)
+def test_reasoning_is_sent_only_to_models_that_take_it(model: str, sent: bool) -> None:
+    s = p.session_for(RealtimeConfig(model=model, reasoning_effort="medium"), instructions="")
+    assert ("reasoning" in s) is sent
+    if sent:
+        assert s["reasoning"] == {"effort": "medium"}
+
+
+def test_session_for_takes_the_budgets_model() -> None:
+    s = p.session_for(RealtimeConfig(), instructions="", model="gpt-realtime-2.1-mini")
+    assert s["model"] == "gpt-realtime-2.1-mini"
+
+
+def test_reply_as_text_deletes_the_audio_and_recreates_the_words_in_place() -> None:
+    events = p.reply_as_text("item_A1", "It is nine degrees.", "item_U1")
+    assert events == [
+        {"type": "conversation.item.delete", "item_id": "item_A1"},
+        {
+            "type": "conversation.item.create",
+            "item": {
+                "type": "message",
+                "role": "assistant",
+                "content": [{"type": "output_text", "text": "It is nine degrees."}],
+            },
+            "previous_item_id": "item_U1",
+        },
+    ]
+    for ev in events:
+        _strict(ev)
+    assert p.reply_as_text("item_A1", "  ", "item_U1") == []

@@ -279,3 +279,17 @@ async def test_led_patterns_never_block_the_loop(factory: MockFactory) -> None:
     assert max(show_s) < 0.01 * SCALE, f"show() took up to {max(show_s) * 1000:.1f} ms"
     assert max(lateness) < 0.05 * SCALE, f"the loop was late by up to {max(lateness) * 1000:.1f} ms"
     assert len(factory.pin("GPIO27").states) > 20  # the patterns really ran meanwhile
+
+
+def test_budget_reached_replaces_idle_only() -> None:
+    ring = RecordingRing()
+    leds = StatusLeds(status(idle="off", budget="dim yellow"), backend=ring)
+    leds.show(State.IDLE)
+    leds.set_budget_reached(True)  # while idle: switches at once
+    leds.set_budget_reached(True)  # no change: nothing new
+    leds.show(State.LISTENING)  # other states keep their patterns
+    leds.show(State.IDLE)
+    leds.set_budget_reached(False)  # the day rolled over
+    leds.close()
+    off, dim_yellow, blue = ((0.0, 0.0, 0.0),), ((0.1, 0.1, 0.0),), ((0.0, 0.0, 1.0),)
+    assert [p[:1] for p in ring.played] == [off, dim_yellow, blue, dim_yellow, off]
