@@ -244,6 +244,11 @@ class RealtimeConfig:
         "add-satellite`), sent as Bearer to the relay; $CREDENTIALS_DIRECTORY/relay_token "
         "comes first. The OpenAI key is never sent to a relay",
     )
+    token_ca_file: str = _f(
+        "",
+        "with token_url: PEM certificate of the CA that signed the relay's certificate (or the "
+        "relay's self-signed certificate) to trust; empty = the usual CA bundle",
+    )
     noise_reduction: Literal["far_field", "near_field", "off"] = _f(
         "far_field", "server-side input noise reduction"
     )
@@ -734,6 +739,11 @@ def _resolve_api_key(
     """The credential this device presents: the OpenAI key, or with a relay its relay token."""
     cred_dir = env.get("CREDENTIALS_DIRECTORY")
     if rt.token_url:
+        if rt.token_ca_file and not os.access(rt.token_ca_file, os.R_OK):
+            errors.append(
+                f"{source}: realtime.token_ca_file = {rt.token_ca_file!r}: cannot read it; "
+                "expected a PEM certificate readable by the user edge-agent runs as"
+            )
         cred = Path(cred_dir) / RELAY_CREDENTIAL_NAME if cred_dir else None
         if cred is not None and cred.is_file():
             return Secret(_read_secret_file(cred, "credential", source, errors))

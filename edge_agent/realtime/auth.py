@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import re
+import ssl
 from typing import Any, Final
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
@@ -75,7 +76,9 @@ class Credentials:
 
     async def _fetch_secret(self) -> str:
         if self._http is None:
-            self._http = httpx.AsyncClient(timeout=self._config.connect_timeout_s)
+            ca = self._config.token_ca_file
+            verify: ssl.SSLContext | bool = ssl.create_default_context(cafile=ca) if ca else True
+            self._http = httpx.AsyncClient(timeout=self._config.connect_timeout_s, verify=verify)
         # With a relay, `api_key` is this satellite's relay token (config.py), never an OpenAI key.
         token = self._api_key.reveal()
         headers = {"Authorization": f"Bearer {token}"} if token else {}

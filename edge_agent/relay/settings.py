@@ -170,9 +170,9 @@ def parse_relay_config(
         raise ConfigError(f"{source}: invalid TOML: {exc}; fix the syntax there") from None
     errors: list[str] = []
     parsed = _Parser(source, errors).dataclass(_RelayFile, data, "")
-    if errors or parsed is None:
+    if parsed is None or parsed.relay is None:
         raise ConfigError(errors or [f"{source}: expected a [relay] table"])
-    cfg: RelayConfig = parsed.relay
+    cfg: RelayConfig = parsed.relay  # the valid keys, so their checks run with the others
     _check(cfg, source, errors)
     api_key = _resolve_api_key(cfg, env, source, errors)
     if require_api_key and not api_key:
