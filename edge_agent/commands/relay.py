@@ -124,9 +124,14 @@ async def _run(loaded) -> int:  # type: ignore[no-untyped-def]
     import signal
 
     from edge_agent.relay.service import RelayService
+    from edge_agent.relay.store import StoreError
     from edge_agent.system.notify import Notifier
 
-    service = RelayService(loaded)
+    try:
+        service = RelayService(loaded)
+    except StoreError as exc:  # usage totals unreadable: starting from zero would lift budgets
+        print(f"error: {exc}", file=sys.stderr)
+        return EX_SOFTWARE
     await service.start()
     notifier = Notifier()
     notifier.ready(f"serving {service.url}")

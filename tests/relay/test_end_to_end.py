@@ -23,6 +23,7 @@ from edge_agent.realtime import protocol as p
 from edge_agent.realtime.client import RealtimeClient
 from edge_agent.relay.report import report_usage
 from edge_agent.sim.client_secrets import ClientSecretService
+from edge_agent.sim.notify import NotifySink
 from edge_agent.sim.realtime_server import RealtimeEmulator
 from tests.realtime.conftest import next_of, speak
 from tests.relay.conftest import UPSTREAM_KEY, relay_toml
@@ -66,6 +67,7 @@ class RelayProcess:
     token: str
     env: dict[str, str]
     proc: asyncio.subprocess.Process
+    notify: NotifySink
 
     async def stop(self) -> tuple[int, str]:
         """SIGTERM, then (exit status, everything it wrote to stderr: its log)."""
@@ -92,6 +94,7 @@ async def relay(
             tls_key_file=str(key),
         )
     )
+    notify = NotifySink(tmp_path / "notify.sock")  # systemd's Type=notify socket
     creds = tmp_path / "creds"
     creds.mkdir()
     (creds / "openai_api_key").write_text(UPSTREAM_KEY + "\n")
@@ -101,6 +104,7 @@ async def relay(
         "CREDENTIALS_DIRECTORY": str(creds),  # like the unit's LoadCredential=
         "EDGE_AGENT_LOG_STDERR": "1",
         "EDGE_AGENT_RELAY_CONFIG": str(config),
+        "NOTIFY_SOCKET": notify.path,
     }
     added = cli("relay", "add-satellite", "kitchen", env=env)
     assert added.returncode == 0, added.stderr
@@ -112,11 +116,12 @@ async def relay(
     assert proc.stdout is not None
     line = (await asyncio.wait_for(proc.stdout.readline(), 30)).decode()
     assert line.startswith("relay on https://127.0.0.1:"), line
-    running = RelayProcess(line.split()[-1], token, env, proc)
+    running = RelayProcess(line.split()[-1], token, env, proc, notify)
     try:
         yield running
     finally:
         await running.stop()
+        notify.sock.close()
 
 
 async def test_daemon_token_url_path_through_the_relay_with_tls(
@@ -182,6 +187,9 @@ prefix_padding_ms = 100
 
     status, log = await relay.stop()
     assert status == 0
+    relay.notify.drain()
+    assert relay.notify.lines()[:2] == ["READY=1", f"STATUS=serving {relay.url}"]
+    assert "STOPPING=1" in relay.notify.lines()
     assert "minted a secret for kitchen (model gpt-realtime-2.1" in log
     assert "usage from kitchen: today 0.0123 USD" in log
     for secret_text in (UPSTREAM_KEY, relay.token, secret):
