@@ -10,6 +10,11 @@ import argparse
 import json
 import sys
 from datetime import datetime
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # heavy imports stay inside the handlers (`--help` starts fast)
+    from edge_agent.relay.settings import LoadedRelayConfig
+    from edge_agent.relay.store import RelayStore
 
 __all__ = ["register"]
 
@@ -91,7 +96,7 @@ def _common(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     return parser
 
 
-def _load(args: argparse.Namespace, *, require_api_key: bool):  # type: ignore[no-untyped-def]
+def _load(args: argparse.Namespace, *, require_api_key: bool) -> LoadedRelayConfig:
     import os
 
     from edge_agent.relay.settings import load_relay_config
@@ -119,7 +124,7 @@ def _serve(args: argparse.Namespace) -> int:
         return EX_UNAVAILABLE
 
 
-async def _run(loaded) -> int:  # type: ignore[no-untyped-def]
+async def _run(loaded: LoadedRelayConfig) -> int:
     import asyncio
     import signal
 
@@ -148,7 +153,7 @@ async def _run(loaded) -> int:  # type: ignore[no-untyped-def]
     return 0
 
 
-def _store(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+def _store(args: argparse.Namespace) -> RelayStore:
     from edge_agent.relay.store import RelayStore
 
     return RelayStore(_load(args, require_api_key=False).relay.state_dir)

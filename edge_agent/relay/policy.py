@@ -25,7 +25,16 @@ from edge_agent.relay.ledger import Ledger, Totals
 from edge_agent.relay.settings import RelayConfig
 from edge_agent.tools.sanitize import clean_text, finite_number
 
-__all__ = ["Accepted", "Grant", "Now", "RateLimiter", "Refusal", "RelayPolicy", "UsageReport"]
+__all__ = [
+    "Accepted",
+    "Grant",
+    "Now",
+    "RateLimiter",
+    "Refusal",
+    "RelayPolicy",
+    "UsageReport",
+    "parse_report",
+]
 
 MAX_TOKENS_PER_REPORT: Final = 10_000_000
 REPORTS_PER_MINUTE: Final = 60

@@ -25,6 +25,7 @@ from edge_agent.errors import ConfigError
 
 __all__ = [
     "DEFAULT_RELAY_CONFIG",
+    "LoadedRelayConfig",
     "RelayConfig",
     "is_loopback",
     "load_relay_config",

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
+from importlib import resources
 from pathlib import Path
 
 import pytest
@@ -100,6 +102,13 @@ def errors_of(text: str, env: dict[str, str] | None = None) -> list[str]:
     with pytest.raises(ConfigError) as info:
         parse_relay_config(text, source="relay.toml", env=ENV if env is None else env)
     return info.value.messages
+
+
+def test_the_example_parses_and_names_every_key() -> None:
+    text = resources.files("edge_agent.relay").joinpath("relay.example.toml").read_text()
+    assert parse_relay_config(text, source="example", env=ENV).relay == RelayConfig()
+    for f in dataclasses.fields(RelayConfig):
+        assert f"{f.name} = " in text, f"relay.{f.name} is not in the example"
 
 
 def test_defaults_are_safe() -> None:
