@@ -748,6 +748,12 @@ def _resolve_api_key(
         if cred is not None and cred.is_file():
             return Secret(_read_secret_file(cred, "credential", source, errors))
         if rt.token_file:
+            if rt.token_url.startswith("http://") and not _is_loopback_url(rt.token_url):
+                warnings.append(
+                    f"{source}: realtime.token_url = {rt.token_url!r}: plain http: this "
+                    "satellite's relay token and its secrets cross the network in clear; give "
+                    "the relay a certificate and use https:// (docs/relay.md: TLS)"
+                )
             return Secret(
                 _read_secret_file(Path(rt.token_file), "realtime.token_file", source, errors)
             )
@@ -777,6 +783,17 @@ def _resolve_api_key(
 
 # --------------------------------------------------------------------------------------------
 # Showing
+
+
+def _is_loopback_url(url: str) -> bool:
+    import ipaddress
+    from urllib.parse import urlsplit
+
+    host = urlsplit(url).hostname or ""
+    try:
+        return host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def dump_toml(cfg: Config) -> str:

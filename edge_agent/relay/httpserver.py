@@ -4,7 +4,8 @@ Why not http.server or a framework: the relay idles on a small box for months, s
 cost little memory (asyncio + h11 is ~1 MB over bare Python; bench/relay.py measures the whole
 relay) and shrug off hostile clients. Everything a client controls is bounded: connections at
 once (`max_connections`, then 503), request line and headers (`max_head`, 431), the body
-(`max_body`, 413), time to send a request (`read_timeout_s`, 408) and idle keep-alive
+(`max_body`, 413), time to send a request from its first byte (`read_timeout_s`: the
+connection is closed, or 408 mid-body) and idle keep-alive
 (`idle_timeout_s`). TLS is asyncio's (`ssl=` a server context). A handler crash is a 500 with
 no detail in the answer.
 """
@@ -176,15 +177,18 @@ class HttpServer:
     async def _read_head(
         self, conn: h11.Connection, reader: asyncio.StreamReader
     ) -> h11.Request | None:
-        first = conn.their_state is h11.IDLE
+        loop = asyncio.get_running_loop()
+        deadline: float | None = None  # from the first byte on, the whole head has read_timeout_s
         while True:
             event = conn.next_event()
             if event is h11.NEED_DATA:
-                timeout = self.idle_timeout_s if first else self.read_timeout_s
+                timeout = self.idle_timeout_s if deadline is None else deadline - loop.time()
+                if timeout <= 0:
+                    raise TimeoutError
                 data = await asyncio.wait_for(reader.read(65536), timeout)
                 conn.receive_data(data)
-                if data:
-                    first = False
+                if data and deadline is None:
+                    deadline = loop.time() + self.read_timeout_s
                 continue
             if isinstance(event, h11.Request):
                 if sum(len(k) + len(v) + 4 for k, v in event.headers) > self.max_head:

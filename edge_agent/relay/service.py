@@ -112,7 +112,7 @@ class RelayService:
             return sat
         try:
             body = json.loads(req.body) if req.body.strip() else None
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: "[[[[..." nested too deep
             return _error(Refusal(400, "bad_request", "the body is not JSON"))
         now = self._clock()
         if path == MINT_PATH:

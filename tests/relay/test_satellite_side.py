@@ -8,8 +8,8 @@ import logging
 import httpx
 import pytest
 
-from edge_agent.config import RealtimeConfig, Secret
-from edge_agent.errors import FatalRealtimeError, RealtimeError
+from edge_agent.config import RealtimeConfig, Secret, parse_config
+from edge_agent.errors import ConfigError, FatalRealtimeError, RealtimeError
 from edge_agent.realtime.auth import Credentials
 from edge_agent.relay.report import report_usage, usage_url
 from edge_agent.sim.client_secrets import ClientSecretService
@@ -74,6 +74,27 @@ async def test_report_usage_counts_once_and_never_raises(make_relay, caplog) -> 
     assert relay.policy.ledger.day("2026-12-02", "kitchen").reports == 1
     assert "the relay did not take the usage report: http 401" in caplog.text
     assert token.reveal() not in caplog.text
+
+
+def test_a_plain_http_relay_on_the_lan_is_warned_about(tmp_path) -> None:
+    token = tmp_path / "relay_token"
+    token.write_text("eas_x\n")
+    lan = parse_config(
+        f'[realtime]\ntoken_url = "http://192.168.1.10:8443/v1/realtime/client_secrets"\n'
+        f'token_file = "{token}"\n'
+    )
+    assert lan.warnings == (
+        "<string>: realtime.token_url = 'http://192.168.1.10:8443/v1/realtime/client_secrets': "
+        "plain http: this satellite's relay token and its secrets cross the network in clear; "
+        "give the relay a certificate and use https:// (docs/relay.md: TLS)",
+    )
+    local = parse_config(
+        f'[realtime]\ntoken_url = "http://127.0.0.1:8443/x"\ntoken_file = "{token}"\n'
+    )
+    assert local.warnings == () and local.api_key.reveal() == "eas_x"
+    missing = tmp_path / "nope.pem"
+    with pytest.raises(ConfigError, match=r"realtime.token_ca_file = '.*nope.pem': cannot read it"):
+        parse_config(f'[realtime]\ntoken_url = "https://r/x"\ntoken_ca_file = "{missing}"\n')
 
 
 class _Answering(ClientSecretService):

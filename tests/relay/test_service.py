@@ -11,6 +11,7 @@ from datetime import timedelta
 import httpx
 import pytest
 
+from edge_agent.relay.httpserver import HttpRequest, HttpResponse, HttpServer
 from edge_agent.sim.client_secrets import ClientSecretService
 from edge_agent.sim.realtime_server import RealtimeEmulator
 from tests.relay.conftest import UPSTREAM_KEY, Clock, add_satellite, ask, report, revoke
@@ -306,3 +307,50 @@ async def test_hostile_http_is_refused_cleanly(make_relay, upstream) -> None:
     writer.close()
     assert status.startswith(b"HTTP/1.1 431")
     assert upstream.requests == []
+
+
+async def test_deeply_nested_json_is_a_400(make_relay) -> None:
+    relay = await make_relay()
+    token = add_satellite(relay, "kitchen")
+    async with httpx.AsyncClient() as http:
+        resp = await http.post(
+            f"{relay.url}/v1/usage",
+            content=b"[" * 15000,
+            headers={"Authorization": f"Bearer {token}"},
+        )
+    assert resp.status_code == 400 and resp.json()["error"]["code"] == "bad_request"
+
+
+async def test_a_request_head_dribbled_in_is_cut_off() -> None:
+    """A client sending one header byte at a time cannot hold a connection past read_timeout_s."""
+
+    async def handler(req: HttpRequest) -> HttpResponse:
+        return HttpResponse(200, b"{}")
+
+    server = await HttpServer(handler, read_timeout_s=0.3, idle_timeout_s=5.0).start("127.0.0.1", 0)
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        closed_after = None
+        for byte in b"GET / HTTP/1.1\r\nHost: x\r\nX-Slow: " + b"a" * 100:
+            try:
+                writer.write(bytes([byte]))
+                await writer.drain()
+            except ConnectionError:
+                break
+            await asyncio.sleep(0.02)
+            if reader.at_eof() or (await _closed(reader)):
+                closed_after = loop.time() - start
+                break
+        writer.close()
+    finally:
+        await server.stop()
+    assert closed_after is not None and closed_after < 1.5
+
+
+async def _closed(reader: asyncio.StreamReader) -> bool:
+    try:
+        return await asyncio.wait_for(reader.read(1), 0.001) == b""
+    except TimeoutError:
+        return False
