@@ -58,6 +58,7 @@ class RelayService:
         self._save_wanted = asyncio.Event()
         self._registry_lock = asyncio.Lock()
         self._saver: asyncio.Task[None] | None = None
+        self._writing: asyncio.Future[None] | None = None
         self.tls = bool(self.config.tls_cert_file)
 
     async def start(self, host: str | None = None, port: int | None = None) -> RelayService:
@@ -82,6 +83,9 @@ class RelayService:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._saver
             self._saver = None
+        if self._writing is not None:
+            with contextlib.suppress(StoreError):
+                await self._writing
         if self.policy.dirty:
             await self._save_now()
 
@@ -215,8 +219,10 @@ class RelayService:
     async def _save_now(self) -> None:
         self.policy.dirty = False
         data = self.policy.ledger.to_json()
+        # Shielded: cancelling the saver (stop()) must not leave a write running unawaited.
+        self._writing = asyncio.ensure_future(asyncio.to_thread(self.store.save_usage, data))
         try:
-            await asyncio.to_thread(self.store.save_usage, data)
+            await asyncio.shield(self._writing)
         except StoreError as exc:
             log.error("usage totals not saved: %s", exc)
 

@@ -27,6 +27,7 @@ pytestmark = pytest.mark.timeout(600)
 UNIT = "edge-agent-relay.service"
 # Measured 1.1 with systemd 252 (docs/relay.md); the daemon's is 1.6 (it needs its devices).
 EXPOSURE_THRESHOLD = 1.3
+RELAY_PROBE = Path(__file__).with_name("relay_mdwe_probe.py")
 
 
 @pytest.fixture
@@ -80,6 +81,26 @@ def test_relay_unit_settings() -> None:
         assert unit[key] == ["yes"], key
     assert unit["CapabilityBoundingSet"] == [""]
     assert unit["RestrictAddressFamilies"] == ["AF_UNIX AF_INET AF_INET6"]
+
+
+@pytest.mark.parametrize("mode", ["seccomp", "prctl"])
+def test_the_relay_works_under_memory_deny_write_execute(tmp_path: Path, mode: str) -> None:
+    """The unit sets MemoryDenyWriteExecute=yes: TLS, h11 and the mint must still work."""
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+         "-nodes", "-days", "1", "-subj", "/CN=probe", "-addext", "subjectAltName=IP:127.0.0.1",
+         "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True, timeout=30,
+    )  # fmt: skip
+    result = subprocess.run(
+        [sys.executable, str(RELAY_PROBE), mode, str(cert), str(key)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ["wx-mapping refused", "HTTP/1.1 200 OK"]
 
 
 def test_install_relay_then_uninstall(
