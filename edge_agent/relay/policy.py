@@ -122,6 +122,7 @@ class RelayPolicy:
         self._mint_bucket = RateLimiter(config.requests_per_minute)
         self._report_bucket = RateLimiter(REPORTS_PER_MINUTE)
         self._seen: dict[str, deque[str]] = {}
+        self._limits = {s.name: s for s in config.satellites}
 
     # -- minting ------------------------------------------------------------------------------
     def request_mint(self, satellite: str, body: object, now: Now) -> Grant | Refusal:
@@ -129,12 +130,14 @@ class RelayPolicy:
         model = _asked_model(body)
         if isinstance(model, Refusal):
             return model
-        model = model or cfg.models[0]
-        if model not in cfg.models:
+        limits = self._limits.get(satellite)
+        models = (limits.models if limits else ()) or cfg.models
+        model = model or models[0]
+        if model not in models:
             return Refusal(
                 403,
                 "model_not_allowed",
-                f"this relay mints secrets for {', '.join(cfg.models)} only, not "
+                f"this satellite may get {', '.join(models)} only, not "
                 f"{clean_text(model, 64)!r}; set realtime.model to one of them",
             )
         wait = self._mint_bucket.take(satellite, now.mono_s)
@@ -165,14 +168,15 @@ class RelayPolicy:
 
     def _over_budget(self, satellite: str, now: Now) -> Refusal | None:
         cfg, day, month = self.config, now.day, now.day[:7]
+        own = self._limits.get(satellite)
+        daily, monthly = cfg.satellite_daily_usd, cfg.satellite_monthly_usd
+        if own is not None:
+            daily = daily if own.daily_usd < 0 else own.daily_usd
+            monthly = monthly if own.monthly_usd < 0 else own.monthly_usd
         checks = (
-            (cfg.satellite_daily_usd, self.ledger.day(day, satellite), "this satellite's daily"),
+            (daily, self.ledger.day(day, satellite), "this satellite's daily"),
             (cfg.household_daily_usd, self.ledger.day(day), "the household's daily"),
-            (
-                cfg.satellite_monthly_usd,
-                self.ledger.month(month, satellite),
-                "this satellite's monthly",
-            ),
+            (monthly, self.ledger.month(month, satellite), "this satellite's monthly"),
             (cfg.household_monthly_usd, self.ledger.month(month), "the household's monthly"),
         )
         for cap, spent, what in checks:

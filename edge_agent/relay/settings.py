@@ -15,18 +15,19 @@ import os
 import ssl
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, Literal
 from urllib.parse import urlsplit
 
-from edge_agent.config import CREDENTIAL_NAME, Secret, _f, _Parser, _read_secret_file
+from edge_agent.config import CREDENTIAL_NAME, Secret, _f, _Parser, _read_secret_file, _req
 from edge_agent.errors import ConfigError
 
 __all__ = [
     "DEFAULT_RELAY_CONFIG",
     "LoadedRelayConfig",
     "RelayConfig",
+    "SatelliteLimits",
     "is_loopback",
     "load_relay_config",
     "parse_relay_config",
@@ -34,6 +35,20 @@ __all__ = [
 ]
 
 DEFAULT_RELAY_CONFIG: Final = Path("/etc/edge-agent/relay.toml")
+
+
+@dataclass(frozen=True, slots=True)
+class SatelliteLimits:
+    """[[relay.satellites]]: one satellite's own budget and models, instead of the relay's."""
+
+    name: str = _req("the satellite's name, as given to `edge-agent relay add-satellite`")
+    daily_usd: float = _f(
+        -1.0, "its spend cap per day (-1 = relay.satellite_daily_usd, 0 = none)", min=-1.0
+    )
+    monthly_usd: float = _f(
+        -1.0, "its spend cap per month (-1 = relay.satellite_monthly_usd, 0 = none)", min=-1.0
+    )
+    models: tuple[str, ...] = _f((), "models it may get, from relay.models (empty = all of them)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +112,9 @@ class RelayConfig:
         2.0, "largest cost one usage report may carry (a bigger one is refused)", min=0.01
     )
     max_connections: int = _f(64, "open client connections at once", min=1, max=4096)
+    satellites: tuple[SatelliteLimits, ...] = _f(
+        (), "per-satellite budgets and models, as [[relay.satellites]] tables"
+    )
     log_level: Literal["debug", "info", "warning", "error"] = _f(
         "info", "log level; --log-level overrides it"
     )
@@ -183,7 +201,7 @@ def parse_relay_config(
         )
     if errors:
         raise ConfigError(errors)
-    return LoadedRelayConfig(replace(cfg, models=tuple(cfg.models)), api_key, source)
+    return LoadedRelayConfig(cfg, api_key, source)
 
 
 def _check(cfg: RelayConfig, source: str, errors: list[str]) -> None:
@@ -214,6 +232,17 @@ def _check(cfg: RelayConfig, source: str, errors: list[str]) -> None:
         )
     if not cfg.models or any(not m.strip() or len(m) > 64 for m in cfg.models):
         errors.append(f"{source}: relay.models = {list(cfg.models)!r}: expected model names")
+    seen: set[str] = set()
+    for i, sat in enumerate(cfg.satellites):
+        if sat.name in seen:
+            errors.append(f"{source}: relay.satellites[{i}].name = {sat.name!r}: listed twice")
+        seen.add(sat.name)
+        stray = [m for m in sat.models if m not in cfg.models]
+        if stray:
+            errors.append(
+                f"{source}: relay.satellites[{i}].models = {list(sat.models)!r}: {stray[0]!r} "
+                f"is not in relay.models; expected some of {list(cfg.models)!r}"
+            )
 
 
 def tls_context(cfg: RelayConfig) -> ssl.SSLContext:

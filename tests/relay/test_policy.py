@@ -17,7 +17,7 @@ from edge_agent.relay.policy import (
     UsageReport,
     parse_report,
 )
-from edge_agent.relay.settings import RelayConfig
+from edge_agent.relay.settings import RelayConfig, SatelliteLimits
 
 TZ = timezone(timedelta(hours=1))
 EVENING = Now(100.0, datetime(2026, 12, 31, 22, 30, tzinfo=TZ))
@@ -60,7 +60,7 @@ def test_a_grant_pins_the_session_config() -> None:
             Refusal(
                 403,
                 "model_not_allowed",
-                "this relay mints secrets for gpt-realtime-2.1, gpt-realtime-2.1-mini only, "
+                "this satellite may get gpt-realtime-2.1, gpt-realtime-2.1-mini only, "
                 "not 'gpt-4o'; set realtime.model to one of them",
             ),
         ),
@@ -93,6 +93,34 @@ def test_budgets_in_order_with_retry_after_to_the_period_end() -> None:
     )
     new_year = Now(200.0, datetime(2027, 1, 1, 0, 0, 1, tzinfo=TZ))
     assert isinstance(policy.request_mint("kitchen", {}, new_year), Grant)
+
+
+def test_a_satellite_s_own_limits_replace_the_relay_s() -> None:
+    kids = SatelliteLimits("kids", daily_usd=0.3, models=("gpt-realtime-2.1-mini",))
+    free = SatelliteLimits("office", daily_usd=0.0)  # 0 = no cap for this one
+    cfg = RelayConfig(satellite_daily_usd=1.0, satellites=(kids, free))
+    ledger = Ledger()
+    policy = RelayPolicy(cfg, ledger)
+    assert policy.request_mint("kids", {}, EVENING) == Grant(
+        "kids", "gpt-realtime-2.1-mini", 1024, 600
+    )
+    assert policy.request_mint("kids", {"model": "gpt-realtime-2.1"}, EVENING) == Refusal(
+        403,
+        "model_not_allowed",
+        "this satellite may get gpt-realtime-2.1-mini only, not 'gpt-realtime-2.1'; set "
+        "realtime.model to one of them",
+    )
+    for name in ("kids", "office", "hall"):
+        ledger.add(name, "2026-12-31", Totals(usd=0.5))
+    assert policy.request_mint("kids", {}, EVENING) == Refusal(
+        429,
+        "budget_reached",
+        "this satellite's daily budget of 0.30 USD is spent (0.50 USD)",
+        90 * 60,
+    )
+    assert isinstance(policy.request_mint("hall", {}, EVENING), Grant)  # 0.5 of its 1.0
+    ledger.add("office", "2026-12-31", Totals(usd=5.0))
+    assert isinstance(policy.request_mint("office", {}, EVENING), Grant)
 
 
 def test_mint_cap_counts_only_successful_mints() -> None:

@@ -150,6 +150,28 @@ def test_config_errors_name_file_key_and_fix() -> None:
     assert errors_of("[daemon]\n")[0].startswith("relay.toml: daemon: unknown key in top level")
 
 
+def test_per_satellite_tables() -> None:
+    text = (
+        '[relay]\nmodels = ["a", "b"]\n\n[[relay.satellites]]\nname = "kids"\ndaily_usd = 0.3\n'
+        'models = ["b"]\n'
+    )
+    (kids,) = parse_relay_config(text, env=ENV).relay.satellites
+    assert (kids.name, kids.daily_usd, kids.monthly_usd, kids.models) == ("kids", 0.3, -1.0, ("b",))
+    bad = (
+        '[relay]\nmodels = ["a"]\n[[relay.satellites]]\nname = "k"\nmodels = ["c"]\n'
+        '[[relay.satellites]]\nname = "k"\n[[relay.satellites]]\ndaily_usd = -2\n'
+    )
+    assert errors_of(bad) == [
+        "relay.toml: relay.satellites[2].name: missing; expected the satellite's name, as given "
+        "to `edge-agent relay add-satellite`",
+        "relay.toml: relay.satellites[2].daily_usd = -2: expected a number of at least -1.0 "
+        "(default -1.0)",
+        "relay.toml: relay.satellites[0].models = ['c']: 'c' is not in relay.models; expected "
+        "some of ['a']",
+        "relay.toml: relay.satellites[1].name = 'k': listed twice",
+    ]
+
+
 def test_plain_http_on_the_lan_needs_the_opt_in() -> None:
     loaded = parse_relay_config(
         '[relay]\nlisten = "0.0.0.0"\nallow_plain_http = true\n', source="r", env=ENV
