@@ -781,10 +781,6 @@ def _resolve_api_key(
     return Secret(env.get("OPENAI_API_KEY", "").strip())
 
 
-# --------------------------------------------------------------------------------------------
-# Showing
-
-
 def _is_loopback_url(url: str) -> bool:
     import ipaddress
     from urllib.parse import urlsplit
@@ -794,6 +790,10 @@ def _is_loopback_url(url: str) -> bool:
         return host == "localhost" or ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+# --------------------------------------------------------------------------------------------
+# Showing
 
 
 def dump_toml(cfg: Config) -> str:

@@ -2,9 +2,9 @@
 
 With `realtime.token_url` set, the device holds no real key: before each connect it POSTs
 ``{"model": ...}`` to the relay (with ``Authorization: Bearer <relay token>`` when
-`realtime.token_file` gives one; `edge-agent relay` requires it) and gets ``{"value": "ek_...", "expires_at": ...}`` (the shape
-of OpenAI's ``POST /v1/realtime/client_secrets``; ``{"client_secret": {"value": ...}}`` is also
-accepted). A secret opens sessions until it expires; a session already open outlives it.
+`realtime.token_file` gives one; `edge-agent relay` requires it) and gets
+``{"value": "ek_...", "expires_at": ...}`` (the shape of OpenAI's
+``POST /v1/realtime/client_secrets``; ``{"client_secret": {"value": ...}}`` is also accepted). A secret opens sessions until it expires; a session already open outlives it.
 Secrets never appear in messages, logs or reprs.
 """
 
