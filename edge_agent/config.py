@@ -63,6 +63,7 @@ EX_CONFIG: Final = (
     78  # sysexits.h: configuration error; systemd unit has RestartPreventExitStatus=78
 )
 CREDENTIAL_NAME: Final = "openai_api_key"
+RELAY_CREDENTIAL_NAME: Final = "relay_token"
 
 
 class Secret:
@@ -249,8 +250,20 @@ class RealtimeConfig:
     )
     token_url: str = _f(
         "",
-        'URL of a relay that returns an ephemeral client secret ({"value": "ek_..."}); '
-        "when set, no API key is needed on this device",
+        'URL of a relay that returns an ephemeral client secret ({"value": "ek_..."}), e.g. '
+        "https://relay.lan:8443/v1/realtime/client_secrets (`edge-agent relay`); when set, no "
+        "API key is needed on this device",
+    )
+    token_file: str = _f(
+        "",
+        "with token_url: file holding this satellite's relay token (`edge-agent relay "
+        "add-satellite`), sent as Bearer to the relay; $CREDENTIALS_DIRECTORY/relay_token "
+        "comes first. The OpenAI key is never sent to a relay",
+    )
+    token_ca_file: str = _f(
+        "",
+        "with token_url: PEM certificate of the CA that signed the relay's certificate (or the "
+        "relay's self-signed certificate) to trust; empty = the usual CA bundle",
     )
     noise_reduction: Literal["far_field", "near_field", "off"] = _f(
         "far_field", "server-side input noise reduction"
@@ -992,7 +1005,28 @@ def _check_status(status: StatusConfig, source: str, errors: list[str]) -> None:
 def _resolve_api_key(
     rt: RealtimeConfig, env: Mapping[str, str], source: str, errors: list[str], warnings: list[str]
 ) -> Secret:
+    """The credential this device presents: the OpenAI key, or with a relay its relay token."""
     cred_dir = env.get("CREDENTIALS_DIRECTORY")
+    if rt.token_url:
+        if rt.token_ca_file and not os.access(rt.token_ca_file, os.R_OK):
+            errors.append(
+                f"{source}: realtime.token_ca_file = {rt.token_ca_file!r}: cannot read it; "
+                "expected a PEM certificate readable by the user edge-agent runs as"
+            )
+        cred = Path(cred_dir) / RELAY_CREDENTIAL_NAME if cred_dir else None
+        if cred is not None and cred.is_file():
+            return Secret(_read_secret_file(cred, "credential", source, errors))
+        if rt.token_file:
+            if rt.token_url.startswith("http://") and not _is_loopback_url(rt.token_url):
+                warnings.append(
+                    f"{source}: realtime.token_url = {rt.token_url!r}: plain http: this "
+                    "satellite's relay token and its secrets cross the network in clear; give "
+                    "the relay a certificate and use https:// (docs/relay.md: TLS)"
+                )
+            return Secret(
+                _read_secret_file(Path(rt.token_file), "realtime.token_file", source, errors)
+            )
+        return Secret("")
     if cred_dir:
         cred = Path(cred_dir) / CREDENTIAL_NAME
         if cred.is_file():
@@ -1014,6 +1048,17 @@ def _resolve_api_key(
             )
         return Secret(_read_secret_file(path, "realtime.api_key_file", source, errors))
     return Secret(env.get("OPENAI_API_KEY", "").strip())
+
+
+def _is_loopback_url(url: str) -> bool:
+    import ipaddress
+    from urllib.parse import urlsplit
+
+    host = urlsplit(url).hostname or ""
+    try:
+        return host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 # --------------------------------------------------------------------------------------------

@@ -105,9 +105,15 @@ def skip(check: str, why: str) -> CheckResult:
 
 
 def api_key_result(has_key: bool, token_url: str) -> CheckResult:
-    """The key is present (never shown), or a relay hands out ephemeral secrets."""
+    """The key is present (never shown), or a relay hands out ephemeral secrets.
+
+    With a relay, `has_key` means this satellite's relay token (realtime.token_file).
+    """
     if token_url:
-        return ok("api key", "none needed on this device: realtime.token_url is set (relay)")
+        token = (
+            "relay token present (not shown)" if has_key else "no relay token (realtime.token_file)"
+        )
+        return ok("api key", f"none needed on this device: realtime.token_url is set; {token}")
     if has_key:
         return ok("api key", "present (not shown)")
     return fail(

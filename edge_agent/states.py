@@ -37,6 +37,7 @@ __all__ = [
     "Action",
     "BargeIn",
     "BeginTurn",
+    "BudgetRefused",
     "Cancel",
     "CancelResponse",
     "CancelTimer",
@@ -141,6 +142,11 @@ class ReplyFailed(Event):
 
 
 @dataclass(frozen=True, slots=True)
+class BudgetRefused(Event):
+    """The cost budget is used up and set to refuse: this turn opens no session."""
+
+
+@dataclass(frozen=True, slots=True)
 class MuteToggle(Event):
     """The mute button was pressed."""
 
@@ -188,7 +194,9 @@ class BeginTurn(Action):
 
 @dataclass(frozen=True, slots=True)
 class EndTurn(Action):
-    outcome: Literal["completed", "no_speech", "cancelled", "barge_in", "timeout", "error", "muted"]
+    outcome: Literal[
+        "completed", "no_speech", "cancelled", "barge_in", "timeout", "error", "muted", "refused"
+    ]
 
 
 @dataclass(frozen=True, slots=True)
@@ -383,6 +391,10 @@ TRANSITIONS: Final[dict[tuple[State, type[Event]], tuple[Target, Builder]]] = {
     (State.LISTENING, MuteToggle): (State.MUTED, _MUTE),
     (State.LISTENING, Failure): (State.ERROR, _FAIL),
     (State.LISTENING, ReplyFailed): (State.IDLE, _REPLY_FAILED),
+    (State.LISTENING, BudgetRefused): (
+        State.IDLE,
+        _const(StopStreaming(), EndTurn("refused"), PlayEarcon("error")),
+    ),
     (State.THINKING, ReplyStarted): (State.SPEAKING, _reply_started),
     (State.THINKING, ReplyDone): (_after_reply, _reply_done),
     (State.THINKING, SpeechStarted): (State.LISTENING, _resume),

@@ -26,6 +26,10 @@ Options:
   --wheelhouse DIR     install Python packages only from the wheels in DIR (offline installs)
   --no-apt             do not install apt packages (they are there, or this is not Debian)
   --allow-32bit        try anyway on 32-bit ARM (armv7l); see docs/install.md
+  --relay              install the home relay (edge-agent-relay.service, /etc/edge-agent/relay.toml)
+                       instead of the voice daemon: for the one box that holds the API key and
+                       mints secrets for the satellites (docs/relay.md). No wake models, no
+                       daemon unit; run install.sh again without --relay to have both.
   -h, --help           show this help
 
 Exit status: 0 installed, 1 failure (or the service did not start), 64 bad usage,
@@ -40,7 +44,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 . "$HERE/scripts/lib/layout.sh"
 
 root="" prefix=$EA_PREFIX_DEFAULT key_file="" interactive=1 start=1 use_apt=1 allow32=0
-wheelhouse="" python=""
+wheelhouse="" python="" relay=0
 while [ $# -gt 0 ]; do
   case $1 in
     --api-key-file) key_file=${2:?--api-key-file needs a FILE}; shift ;;
@@ -52,6 +56,7 @@ while [ $# -gt 0 ]; do
     --wheelhouse) wheelhouse=$(cd "${2:?--wheelhouse needs a DIR}" && pwd); shift ;;
     --no-apt) use_apt=0 ;;
     --allow-32bit) allow32=1 ;;
+    --relay) relay=1 ;;
     -h | --help) usage; exit 0 ;;
     *) echo "install.sh: unknown option $1 (see --help)" >&2; exit 64 ;;
   esac
@@ -286,6 +291,69 @@ run_doctor() {
     "$EA_VENV/bin/edge-agent" doctor "${skip[@]}" || ea_say "doctor found problems: see the hints above"
 }
 
+install_relay_files() {
+  local grp=$EA_USER
+  mkdir -p "$EA_ETC" "$EA_RELAY_STATE"
+  own "root:$grp" 0750 "$EA_ETC"
+  own "$EA_USER:$grp" 0700 "$EA_RELAY_STATE"
+  install -m 0644 "$HERE/edge_agent/relay/relay.example.toml" "$EA_RELAY_CONFIG_EXAMPLE"
+  if [ -e "$EA_RELAY_CONFIG" ]; then
+    ea_say "keeping the existing ${EA_RELAY_CONFIG#"$EA_ROOT"}"
+  else
+    install -m 0640 "$HERE/edge_agent/relay/relay.example.toml" "$EA_RELAY_CONFIG"
+    ea_say "wrote ${EA_RELAY_CONFIG#"$EA_ROOT"} from the example (loopback only): see docs/relay.md for TLS"
+  fi
+  own "root:$grp" 0640 "$EA_RELAY_CONFIG"
+  install -D -m 0644 "$HERE/docs/relay.md" "$EA_VENV/share/doc/edge-agent/relay.md"
+  mkdir -p "$(dirname "$EA_LINK")"
+  ln -sfn "$EA_PREFIX/bin/edge-agent" "$EA_LINK"
+}
+
+install_relay_unit() {
+  mkdir -p "$(dirname "$EA_RELAY_UNIT")"
+  sed "s|@PREFIX@|$EA_PREFIX|g" "$HERE/systemd/edge-agent-relay.service" >"$EA_RELAY_UNIT.new"
+  chmod 0644 "$EA_RELAY_UNIT.new"
+  mv -f "$EA_RELAY_UNIT.new" "$EA_RELAY_UNIT"
+  if ea_systemd_running; then
+    systemctl daemon-reload
+    systemctl enable --quiet edge-agent-relay.service
+  else  # what `systemctl enable` does, for a staging root or a chroot without systemd
+    mkdir -p "$(dirname "$EA_RELAY_WANTS")"
+    ln -sfn /etc/systemd/system/edge-agent-relay.service "$EA_RELAY_WANTS"
+  fi
+}
+
+start_relay() {  # start_relay HAVE_KEY
+  if ea_is_staged; then
+    record "service edge-agent-relay.service: enable, $([ "$start" = 1 ] && echo "restart if the API key is set" || echo "no start (--no-start)")"
+    return
+  fi
+  runuser -u "$EA_USER" -- env CREDENTIALS_DIRECTORY=/etc/edge-agent \
+    "$EA_VENV/bin/edge-agent" relay check --config /etc/edge-agent/relay.toml ||
+    ea_say "relay.toml has problems (above); fix them, then: sudo systemctl restart edge-agent-relay"
+  if [ "$start" = 0 ] || [ "$1" = 0 ] || ! ea_systemd_running; then
+    ea_say "not starting edge-agent-relay.service now (no key, --no-start or no systemd)"
+  elif systemctl restart edge-agent-relay.service; then
+    ea_say "started edge-agent-relay.service"
+  else
+    start_failed=1
+    ea_say "edge-agent-relay.service did not start: journalctl -u edge-agent-relay -b shows why"
+  fi
+}
+
+relay_next_steps() {
+  cat <<EOF
+
+The edge-agent home relay is installed$(ea_is_staged && echo " into the staging root $EA_ROOT").
+Next (docs/relay.md):
+  1. For satellites on the LAN: a TLS certificate and listen = "0.0.0.0" in
+     /etc/edge-agent/relay.toml (and the budgets), then: sudo edge-agent relay check
+  2. $([ "$have_key" = 1 ] && echo "The API key is in /etc/edge-agent/openai_api_key." || echo "Add the API key: sudo ./scripts/install.sh --relay --api-key-file FILE")
+  3. One token per satellite: sudo edge-agent relay add-satellite kitchen
+  4. sudo systemctl restart edge-agent-relay && journalctl -u edge-agent-relay -f
+EOF
+}
+
 write_manifest() {
   {
     echo "# written by scripts/install.sh; read by scripts/uninstall.sh"
@@ -311,6 +379,18 @@ start_failed=0
 check_system
 create_user
 install_venv
+if [ "$relay" = 1 ]; then
+  install_relay_files
+  have_key=1
+  install_key || have_key=0
+  [ "$have_key" = 1 ] || ea_say "no API key yet: the relay will not start without it"
+  install_relay_unit
+  start_relay "$have_key"
+  record "relay /etc/edge-agent/relay.toml, state /var/lib/edge-agent-relay"
+  write_manifest
+  relay_next_steps
+  exit "$start_failed"
+fi
 install_files
 have_key=1
 install_key || have_key=0

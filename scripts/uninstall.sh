@@ -7,12 +7,13 @@ usage() {
   cat <<'EOF'
 Usage: sudo ./scripts/uninstall.sh [--purge] [--prefix DIR] [--root DIR]
 
-Stops and disables edge-agent.service and removes the unit, the venv, the wake-word models,
-the cache and /usr/local/bin/edge-agent.
+Stops and disables edge-agent.service and edge-agent-relay.service (the home relay) and removes
+the units, the venv, the wake-word models, the cache and /usr/local/bin/edge-agent.
 
 Options:
-  --purge        also remove /etc/edge-agent (config and API key), /var/lib/edge-agent (memories),
-                 the sysusers.d file and the edge-agent user and group
+  --purge        also remove /etc/edge-agent (config, relay.toml and API key), /var/lib/edge-agent
+                 (memories), /var/lib/edge-agent-relay (satellite tokens, usage), the sysusers.d
+                 file and the edge-agent user and group
   --prefix DIR   the venv given to install.sh (default /opt/edge-agent/venv)
   --root DIR     uninstall from a staging root made by install.sh --root (no systemctl/userdel)
   -h, --help     show this help
@@ -47,8 +48,9 @@ fi
 
 if ea_systemd_running; then
   systemctl disable --now --quiet edge-agent.service 2>/dev/null || true
+  systemctl disable --now --quiet edge-agent-relay.service 2>/dev/null || true
 fi
-rm -f "$EA_UNIT" "$EA_WANTS"
+rm -f "$EA_UNIT" "$EA_WANTS" "$EA_RELAY_UNIT" "$EA_RELAY_WANTS"
 ea_systemd_running && systemctl daemon-reload
 
 # The venv: only a directory that install.sh made (it holds our manifest) is deleted wholesale.
@@ -61,10 +63,10 @@ if [ -L "$EA_LINK" ] && [ "$(readlink "$EA_LINK")" = "$EA_PREFIX/bin/edge-agent"
   rm -f "$EA_LINK"
 fi
 rm -rf "$EA_MODELS" "$EA_CACHE"
-rm -f "$EA_CONFIG_EXAMPLE" "$EA_KEY.new"
+rm -f "$EA_CONFIG_EXAMPLE" "$EA_RELAY_CONFIG_EXAMPLE" "$EA_KEY.new"
 
 if [ "$purge" = 1 ]; then
-  rm -rf "$EA_ETC" "$EA_STATE"
+  rm -rf "$EA_ETC" "$EA_STATE" "$EA_RELAY_STATE"
   rm -f "$EA_SYSUSERS"
   if ! ea_is_staged && getent passwd "$EA_USER" >/dev/null; then
     userdel "$EA_USER" 2>/dev/null || ea_say "warning: could not remove the user $EA_USER"

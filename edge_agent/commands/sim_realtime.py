@@ -53,6 +53,13 @@ def register_sim(simsub: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         metavar="PORT",
         help="also serve a token relay on this port (POST /token → ephemeral secret)",
     )
+    parser.add_argument(
+        "--client-secrets-port",
+        type=int,
+        metavar="PORT",
+        help="also serve POST /v1/realtime/client_secrets on this port, like the service (point "
+        "`edge-agent relay`'s upstream_url at it; the secrets it mints open sessions here)",
+    )
     parser.set_defaults(func=_run)
 
 
@@ -77,6 +84,7 @@ async def _serve(args: argparse.Namespace, scenario: object) -> int:
     import asyncio
     import signal
 
+    from edge_agent.sim.client_secrets import ClientSecretService
     from edge_agent.sim.realtime_server import RealtimeEmulator
     from edge_agent.sim.token_relay import TokenRelay
 
@@ -91,10 +99,15 @@ async def _serve(args: argparse.Namespace, scenario: object) -> int:
     relay = TokenRelay(emu) if args.token_relay_port else None
     if relay is not None:
         relay.start(args.token_relay_port)
+    minter = ClientSecretService(emu) if args.client_secrets_port is not None else None
+    if minter is not None:
+        minter.start(args.client_secrets_port)
     url = f"ws://{args.host}:{emu.port}/v1/realtime"
     print(f"realtime emulator on {url} (set realtime.url = {url!r})", flush=True)
     if relay is not None:
         print(f"token relay on {relay.token_url} (set realtime.token_url)", flush=True)
+    if minter is not None:
+        print(f"client secrets on {minter.endpoint} (set relay.upstream_url)", flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -104,6 +117,8 @@ async def _serve(args: argparse.Namespace, scenario: object) -> int:
     finally:
         if relay is not None:
             relay.stop()
+        if minter is not None:
+            minter.stop()
         await emu.stop()
     print(f"served {len(emu.handshakes)} connections", flush=True)
     return 0

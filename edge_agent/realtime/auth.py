@@ -1,15 +1,18 @@
 """Realtime credentials: the handshake headers from an API key or a relay's ephemeral secret.
 
 With `realtime.token_url` set, the device holds no real key: before each connect it POSTs
-``{"model": ...}`` to the relay and gets ``{"value": "ek_...", "expires_at": ...}`` (the shape
-of OpenAI's ``POST /v1/realtime/client_secrets``; ``{"client_secret": {"value": ...}}`` is also
-accepted). A secret opens sessions until it expires; a session already open outlives it.
+``{"model": ...}`` to the relay (with ``Authorization: Bearer <relay token>`` when
+`realtime.token_file` gives one; `edge-agent relay` requires it) and gets
+``{"value": "ek_...", "expires_at": ...}`` (the shape of OpenAI's
+``POST /v1/realtime/client_secrets``; ``{"client_secret": {"value": ...}}`` is also accepted). A secret opens sessions until it expires; a session already open outlives it.
 Secrets never appear in messages, logs or reprs.
 """
 
 from __future__ import annotations
 
 import logging
+import re
+import ssl
 from typing import Any, Final
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
@@ -22,6 +25,7 @@ __all__ = ["Credentials", "RedactingLogger", "session_url"]
 
 _REFUSED: Final = frozenset({401, 403})
 _SECRET_HEADERS: Final = frozenset({"authorization", "api-key"})
+_CODE_RE: Final = re.compile(r"^[a-z_]{1,40}$")
 
 
 class RedactingLogger(logging.LoggerAdapter):  # type: ignore[type-arg]
@@ -72,15 +76,26 @@ class Credentials:
 
     async def _fetch_secret(self) -> str:
         if self._http is None:
-            self._http = httpx.AsyncClient(timeout=self._config.connect_timeout_s)
-        resp = await self._http.post(self._config.token_url, json={"model": self._config.model})
+            ca = self._config.token_ca_file
+            verify: ssl.SSLContext | bool = ssl.create_default_context(cafile=ca) if ca else True
+            self._http = httpx.AsyncClient(timeout=self._config.connect_timeout_s, verify=verify)
+        # With a relay, `api_key` is this satellite's relay token (config.py), never an OpenAI key.
+        token = self._api_key.reveal()
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        resp = await self._http.post(
+            self._config.token_url, json={"model": self._config.model}, headers=headers
+        )
         if resp.status_code in _REFUSED:
             raise FatalRealtimeError(
-                f"token relay refused us (http {resp.status_code}); check realtime.token_url "
-                "and the relay's access rules"
+                f"token relay refused us (http {resp.status_code}{_relay_reason(resp)}); check "
+                "realtime.token_url, realtime.token_file and the relay's access rules"
             )
         if resp.status_code != 200:
-            raise RealtimeError(f"token relay answered http {resp.status_code}")
+            wait = resp.headers.get("retry-after", "")
+            after = f", retry after {int(wait)} s" if wait.isdigit() else ""
+            raise RealtimeError(
+                f"token relay answered http {resp.status_code}{_relay_reason(resp)}{after}"
+            )
         try:
             body = resp.json()
             value = body.get("value") or body["client_secret"]["value"]
@@ -91,3 +106,12 @@ class Credentials:
         if not isinstance(value, str) or not value:
             raise RealtimeError('token relay answer has an empty "value"')
         return value
+
+
+def _relay_reason(resp: httpx.Response) -> str:
+    """': <code>' from the relay's ``{"error": {"code": ...}}``, checked to be a plain word."""
+    try:
+        code = resp.json()["error"]["code"]
+    except (ValueError, KeyError, TypeError):
+        return ""
+    return f": {code}" if isinstance(code, str) and _CODE_RE.match(code) else ""

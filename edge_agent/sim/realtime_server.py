@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import itertools
 import logging
+import time
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -65,6 +67,7 @@ class RealtimeEmulator:
         """
         self.scenario = scenario or default_scenario()
         self.api_keys = set(api_keys)
+        self.client_secrets: dict[str, int] = {}  # ek_ value → expires_at (sim/client_secrets.py)
         self.pace = pace
         self.delta_ms = delta_ms
         self.session_max_s = session_max_s
@@ -182,7 +185,8 @@ class RealtimeEmulator:
         else:
             key = headers.get("api-key", "")
             self.auth_schemes.append("api-key" if key else "none")
-        return 101 if key in self.api_keys else 401
+        live = self.client_secrets.get(key, 0) > time.time()  # a secret gates new connections
+        return 101 if key in self.api_keys or live else 401
 
     async def _handle(self, ws: ServerConnection) -> None:
         assert ws.request is not None

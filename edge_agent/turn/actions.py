@@ -31,6 +31,7 @@ __all__ = [
     "RunTool",
     "SendToolOutput",
     "SetTranscription",
+    "ShowBudget",
     "StateChanged",
     "StopStream",
     "StreamFrom",
@@ -70,7 +71,9 @@ class ClearInput(Action):
 
 @dataclass(frozen=True, slots=True)
 class Connect(Action):
-    """Open the session now (audio streamed meanwhile is buffered)."""
+    """Open the session now (audio streamed meanwhile is buffered); `model`: "" = configured."""
+
+    model: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,6 +173,15 @@ class RecordUsage(Action):
 
     turn_id: str
     usage: object
+    model: str = ""  # the session's model ("" = the configured one)
+    response_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ShowBudget(Action):
+    """Show (or stop showing) that the budget is reached."""
+
+    reached: bool
 
 
 @dataclass(frozen=True, slots=True)

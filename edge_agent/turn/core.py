@@ -33,6 +33,7 @@ from typing import Final, Literal
 from edge_agent.states import (
     Action,
     BeginTurn,
+    BudgetRefused,
     CancelResponse,
     CancelTimer,
     EndTurn,
@@ -65,6 +66,7 @@ from edge_agent.turn.actions import (
     PlayReply,
     RecordUsage,
     SetTranscription,
+    ShowBudget,
     StateChanged,
     StopStream,
     StreamFrom,
@@ -72,6 +74,7 @@ from edge_agent.turn.actions import (
     UserTurnStarted,
 )
 from edge_agent.turn.events import (
+    BudgetChanged,
     Heard,
     PlayedOut,
     ReplyAudio,
@@ -131,7 +134,10 @@ class TurnCore:
         *,
         turns: TurnLog | None = None,
         turn_ids: Callable[[], str] = _new_turn_id,
+        cost_usd: Callable[[str, object], float | None] | None = None,
     ) -> None:
+        """`cost_usd(model, usage)`: what one response cost ("" = the configured model); None
+        when it cannot be priced. Without it turn summaries carry no COST_USD."""
         self.policy = policy or TurnPolicy()
         self.turns = turns if turns is not None else TurnLog()
         self._turn_ids = turn_ids
@@ -151,6 +157,10 @@ class TurnCore:
         self._next_turn_id = ""
         self._reply_audio_ms: int | None = None  # when the current reply's audio began
         self._transcript_wanted = False
+        self._cost_usd = cost_usd
+        self._budget = BudgetChanged()
+        self._session_model = ""  # "" = the configured model
+        self._refuse_turn = False
         self._now_ms = 0
         self._out: list[Action] = []
 
@@ -211,6 +221,8 @@ class TurnCore:
                 self.replies.heard(items)
             case PlayedOut(token=token):
                 self._played_out(token)
+            case BudgetChanged():
+                self._budget_changed(ev)
             case _:
                 self._step(ev)
 
@@ -232,6 +244,11 @@ class TurnCore:
         for action in actions:
             self._translate(action, event)
         self._sync_stream()
+        if self._refuse_turn:
+            self._refuse_turn = False
+            reason = self._budget.reason or "the cost budget is reached"
+            self._emit(Log("warning", f"turn refused: {reason}", {"ERROR_CODE": "budget"}))
+            self._step(BudgetRefused())
 
     def _translate(self, action: Action, event: Event) -> None:
         match action:
@@ -293,8 +310,12 @@ class TurnCore:
         self._reply_audio_ms = None
         self.session.touch(self._now_ms)
         if not self.session.is_open:
+            if self._budget.action == "refuse":
+                self._refuse_turn = True  # no session: the turn ends once this step is done
+                return
+            self._session_model = self._budget.model if self._budget.action == "use_model" else ""
             self.session.opened(self._now_ms)
-            self._emit(Connect())
+            self._emit(Connect(self._session_model))
         elif self.session.is_ready:
             self._mark_stream_started()
 
@@ -446,7 +467,11 @@ class TurnCore:
     def _response_finished(self, ev: ResponseFinished) -> None:
         self.session.touch(self._now_ms)
         if ev.usage is not None:
-            self._emit(RecordUsage(self.turn_id, ev.usage))
+            self._emit(RecordUsage(self.turn_id, ev.usage, self._session_model, ev.response_id))
+            record = self.turns.current
+            usd = self._cost_usd(self._session_model, ev.usage) if self._cost_usd else None
+            if record is not None and usd is not None:
+                record.cost_usd = (record.cost_usd or 0.0) + usd
         dropped = self.replies.is_dropped(ev.response_id)
         self._emit(*self.replies.finished(ev.response_id, ev.status))
         if not dropped and self.state in _IN_TURN:
@@ -485,6 +510,11 @@ class TurnCore:
             return
         self.replies.played_out()
         self._step(ReplyDone())
+
+    def _budget_changed(self, ev: BudgetChanged) -> None:
+        if ev.reached != self._budget.reached:
+            self._emit(ShowBudget(ev.reached))
+        self._budget = ev
 
     def _emit(self, *actions: Action) -> None:
         self._out.extend(actions)

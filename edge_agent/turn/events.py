@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from edge_agent.states import Event
 
 __all__ = [
+    "BudgetChanged",
     "Heard",
     "PlayedOut",
     "ReplyAudio",
@@ -152,6 +153,20 @@ class ToolResult(Event):
     ok: bool = True
     duration_ms: int = 0
     wants_transcript: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class BudgetChanged(Event):
+    """The cost governor's verdict for the next session (`edge_agent.usage.budget`).
+
+    `action`: ok | warn | use_model (open sessions with `model`) | refuse (open none);
+    `reached`: a limit is reached (the LED shows the budget pattern).
+    """
+
+    action: str = "ok"
+    model: str = ""
+    reason: str = ""
+    reached: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,7 +5,7 @@ what they see into `TurnLog.current` (stream start, end of speech, first reply a
 samples, tool calls). `TurnRecord.fields()` gives the journald fields of the summary line:
 
     TURN_ID, TRIGGER, WAKE_SCORE, WAKE_TO_STREAM_MS, LATENCY_MS (end of speech -> first reply
-    audio), REPLY_MS, TOOL_CALLS, TOOLS, OUTCOME, TURN_MS
+    audio), REPLY_MS (heard), TOOL_CALLS, TOOLS, OUTCOME, TURN_MS, COST_USD
 
 Must not: log, read a clock or touch a device. The App logs the record.
 """
@@ -44,6 +44,7 @@ class TurnRecord:
     tools: list[ToolCall] = field(default_factory=list)
     outcome: str = ""
     ended_s: float | None = None
+    cost_usd: float | None = None  # None: not priced (no price table)
 
     def mark_stream_started(self, now_s: float) -> None:
         if self.stream_started_s is None:
@@ -96,6 +97,8 @@ class TurnRecord:
             out["TOOLS"] = ",".join(f"{t.name}:{'ok' if t.ok else 'error'}" for t in self.tools)
         if self.ended_s is not None:
             out["TURN_MS"] = round((self.ended_s - self.began_s) * 1000)
+        if self.cost_usd is not None:
+            out["COST_USD"] = f"{self.cost_usd:.4f}"
         return out
 
     def summary(self) -> str:
@@ -112,6 +115,8 @@ class TurnRecord:
         if self.tools:
             calls = ", ".join(f"{t.name}({'ok' if t.ok else 'error'})" for t in self.tools)
             parts.append(f"tools {calls}")
+        if self.cost_usd is not None:
+            parts.append(f"${self.cost_usd:.4f}")
         return ", ".join(parts)
 
 

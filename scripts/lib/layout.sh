@@ -21,6 +21,12 @@ ea_layout() {  # ea_layout ROOT PREFIX: set the EA_* paths
   EA_MODELS="$EA_STATE/models"
   EA_CACHE="$EA_ROOT/var/cache/edge-agent"
   EA_LINK="$EA_ROOT/usr/local/bin/edge-agent"
+  # The home relay (install.sh --relay): its own unit, config file and state directory.
+  EA_RELAY_UNIT="$EA_ROOT/etc/systemd/system/edge-agent-relay.service"
+  EA_RELAY_WANTS="$EA_ROOT/etc/systemd/system/multi-user.target.wants/edge-agent-relay.service"
+  EA_RELAY_CONFIG="$EA_ETC/relay.toml"
+  EA_RELAY_CONFIG_EXAMPLE="$EA_ETC/relay.example.toml"
+  EA_RELAY_STATE="$EA_ROOT/var/lib/edge-agent-relay"
 }
 
 ea_say() { printf '%s: %s\n' "${EA_SCRIPT:-edge-agent}" "$*"; }

@@ -31,6 +31,7 @@ from edge_agent.turn.actions import (
     RunTool,
     SendToolOutput,
     SetTranscription,
+    ShowBudget,
     StateChanged,
     StopStream,
     StreamFrom,
@@ -40,6 +41,7 @@ from edge_agent.turn.actions import (
 )
 from edge_agent.turn.core import TurnCore, TurnPolicy
 from edge_agent.turn.events import (
+    BudgetChanged,
     Heard,
     PlayedOut,
     ReplyAudio,
@@ -164,7 +166,7 @@ def test_speech_reply_and_done_after_playout() -> None:
     usage = object()
     done = c.handle(ResponseFinished("r1", usage=usage), 2400)
     [token] = [a.token for a in done if isinstance(a, AwaitPlayout)]
-    assert done == [RecordUsage("t1", usage), AwaitPlayout(token)]
+    assert done == [RecordUsage("t1", usage, "", "r1"), AwaitPlayout(token)]
     assert c.handle(PlayedOut(token - 1), 2500) == []  # a stale playout
     out = c.handle(PlayedOut(token), 2600)
     assert without_logs(out) == [
@@ -483,3 +485,50 @@ def test_idle_sessions_close_and_old_ones_rotate_between_turns() -> None:
     played_out(d, d.handle(ResponseFinished("r1"), 2200), 2300)
     assert d.next_deadline_ms() == 600_100
     assert d.handle(Tick(), 600_100)[-1] == CloseSession("rotate")
+
+
+# -- the cost governor ---------------------------------------------------------------------------
+def test_a_refusing_budget_opens_no_session_and_says_so() -> None:
+    c = core()
+    reached = BudgetChanged("refuse", "gpt-realtime-2.1", "daily budget $1.00 reached", True)
+    assert c.handle(reached, 0) == [ShowBudget(True)]
+    out = wake(c, now=10)
+    assert Connect() not in out and not [a for a in out if isinstance(a, StreamFrom)][1:]
+    assert (
+        Log("warning", "turn refused: daily budget $1.00 reached", {"ERROR_CODE": "budget"}) in out
+    )
+    assert without_logs(out)[-4:] == [
+        StateChanged(S.LISTENING, S.IDLE, "t1"),
+        StopStream(clear_input=True),
+        EndTurn("refused"),
+        PlayEarcon("error"),
+    ]
+    assert logs(out)[-1].fields["OUTCOME"] == "refused"
+    assert c.state is S.IDLE and not c.session.is_open
+    assert c.handle(BudgetChanged("ok", "gpt-realtime-2.1", "new day"), 90_000_000) == [
+        ShowBudget(False)
+    ]
+    assert Connect() in wake(c, now=90_000_001)
+
+
+def test_a_mini_budget_opens_the_next_session_with_the_cheaper_model() -> None:
+    c = core()
+    c.handle(BudgetChanged("use_model", "gpt-realtime-2.1-mini", "daily budget reached", True), 0)
+    assert Connect("gpt-realtime-2.1-mini") in wake(c, now=10)
+
+
+def test_the_turn_summary_carries_what_the_responses_cost() -> None:
+    prices = {"": 0.002, "gpt-realtime-2.1-mini": 0.0005}
+    ids = iter(["t1", "t2"])
+    c = TurnCore(
+        TurnPolicy(follow_up_s=0.0),
+        turn_ids=lambda: next(ids),
+        cost_usd=lambda model, usage: prices[model],
+    )
+    ready_turn(c)
+    out: list = []
+    for rid in ("r1", "r2"):
+        out += c.handle(ResponseStarted(rid), 2100)
+        out += c.handle(ResponseFinished(rid, usage=object()), 2200)
+    [summary] = [a for a in logs(played_out(c, out, 2300)) if "OUTCOME" in a.fields]
+    assert summary.fields["COST_USD"] == "0.0040" and summary.message.endswith("$0.0040")
