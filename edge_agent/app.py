@@ -120,6 +120,7 @@ class App:
         close_timeout_s: float = 5.0,
         turns: TurnLog | None = None,
         snapshots: Sequence[Callable[[], Event | None]] = (),
+        cost_usd: Callable[[str, object], float | None] | None = None,
     ) -> None:
         """
         Args:
@@ -133,6 +134,7 @@ class App:
             turns: the per-turn records the core keeps (and the streamer stamps).
             snapshots: fed to the core before every event (the speaker's heard counter), so a
                 decision such as a truncation uses the counter of that very moment.
+            cost_usd: prices one response for the turn summary's COST_USD (see TurnCore).
         """
         self.config = config
         self.components = tuple(components)
@@ -141,7 +143,7 @@ class App:
         self.handle_signals = handle_signals
         self.close_timeout_s = close_timeout_s
         self.turns = turns if turns is not None else TurnLog()
-        self.core = TurnCore(policy_from(config), turns=self.turns)
+        self.core = TurnCore(policy_from(config), turns=self.turns, cost_usd=cost_usd)
         self.events: asyncio.Queue[Event] = asyncio.Queue()
         self.exit_code = 0
         self.ready = asyncio.Event()  # set once READY=1 was sent (tests and simulate wait on it)

@@ -23,6 +23,7 @@ from edge_agent.pipeline.speaker import Speaker
 from edge_agent.pipeline.status import StatusPanel
 from edge_agent.pipeline.streamer import Streamer
 from edge_agent.pipeline.toolrunner import ToolRunner
+from edge_agent.pipeline.usage import UsageKeeper, response_cost
 from edge_agent.realtime.client import RealtimeClient
 from edge_agent.system.notify import Notifier
 from edge_agent.turn.turnlog import TurnLog
@@ -90,14 +91,16 @@ def build_app(
     link = SpeechLink(client)
     streamer = Streamer(listener, client, turns)
     status = StatusPanel(cfg.status, pin_factory=pin_factory)
+    usage = UsageKeeper(cfg, http)
     app = App(
         cfg,
-        components=[speaker, listener, tools, link, streamer, status, *extra_components],
+        components=[speaker, listener, tools, link, streamer, status, usage, *extra_components],
         notifier=notifier,
         log_level=log_level,
         handle_signals=handle_signals,
         turns=turns,
         snapshots=[speaker.snapshot],
+        cost_usd=response_cost(cfg),
     )
     link.bind(app.dispatch)
     return Pipeline(app, speaker, listener, tools, link, streamer, status, client, turns)

@@ -50,7 +50,7 @@ class SpeechLink:
     def handlers(self) -> Handlers:
         c = self.client
         return {
-            Connect: lambda a: c.connect_soon(),
+            Connect: lambda a: c.connect_soon(a.model or None),
             CloseSession: lambda a: c.close_session(),
             Truncate: lambda a: c.truncate(a.item_id, a.audio_end_ms),
             CancelReply: lambda a: c.cancel_response(a.response_id),

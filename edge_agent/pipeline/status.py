@@ -13,7 +13,7 @@ from typing import Any
 from edge_agent.app import Handlers
 from edge_agent.config import StatusConfig
 from edge_agent.states import Event, State
-from edge_agent.turn.actions import StateChanged
+from edge_agent.turn.actions import ShowBudget, StateChanged
 
 __all__ = ["StatusPanel"]
 
@@ -43,7 +43,11 @@ class StatusPanel:
         )
 
     def handlers(self) -> Handlers:
-        return {StateChanged: self._show}
+        return {StateChanged: self._show, ShowBudget: self._show_budget}
+
+    def _show_budget(self, action: ShowBudget) -> None:
+        if self.leds is not None:
+            self.leds.set_budget_reached(action.reached)
 
     def _show(self, action: StateChanged) -> None:
         if self.leds is not None:

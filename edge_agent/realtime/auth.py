@@ -62,9 +62,11 @@ class Credentials:
     def __repr__(self) -> str:
         return f"Credentials(relay={self.uses_relay}, api_key={self._api_key!r})"
 
-    async def headers(self) -> dict[str, str]:
-        """Raises FatalRealtimeError (relay refused us) or RealtimeError (retry later)."""
-        key = await self._fetch_secret() if self.uses_relay else self._api_key.reveal()
+    async def headers(self, model: str | None = None) -> dict[str, str]:
+        """Raises FatalRealtimeError (relay refused us) or RealtimeError (retry later).
+
+        `model`: the session's model, asked of the relay (default ``realtime.model``)."""
+        key = await self._fetch_secret(model) if self.uses_relay else self._api_key.reveal()
         if self._config.auth == "api-key":
             return {"api-key": key}
         return {"Authorization": f"Bearer {key}"}
@@ -74,7 +76,7 @@ class Credentials:
             await self._http.aclose()
             self._http = None
 
-    async def _fetch_secret(self) -> str:
+    async def _fetch_secret(self, model: str | None = None) -> str:
         if self._http is None:
             ca = self._config.token_ca_file
             verify: ssl.SSLContext | bool = ssl.create_default_context(cafile=ca) if ca else True
@@ -83,7 +85,7 @@ class Credentials:
         token = self._api_key.reveal()
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         resp = await self._http.post(
-            self._config.token_url, json={"model": self._config.model}, headers=headers
+            self._config.token_url, json={"model": model or self._config.model}, headers=headers
         )
         if resp.status_code in _REFUSED:
             raise FatalRealtimeError(

@@ -39,6 +39,7 @@ from edge_agent.config import RealtimeConfig, Secret
 from edge_agent.errors import FatalRealtimeError, RealtimeError
 from edge_agent.realtime import protocol as p
 from edge_agent.realtime.auth import Credentials, RedactingLogger, session_url
+from edge_agent.realtime.models import model_not_found_message
 from edge_agent.realtime.outbox import Outbox
 from edge_agent.realtime.translate import to_turn_event
 from edge_agent.states import Event
@@ -98,13 +99,18 @@ class RealtimeClient:
         self._wake = asyncio.Event()
         self._state_changed = asyncio.Event()
         self._transcription = bool(config.transcription_model)
+        self.model = config.model  # this session's (the budget may pick a cheaper one)
         self._debug = log.isEnabledFor(logging.DEBUG)
         self._is_reader_paused = False
 
     # -- lifecycle -----------------------------------------------------------------------------
-    def connect_soon(self) -> None:
-        """Start connecting in the background (no-op when connected, connecting or failed)."""
+    def connect_soon(self, model: str | None = None) -> None:
+        """Start connecting in the background (no-op when connected, connecting or failed).
+
+        `model`: this session's model instead of ``realtime.model`` (the budget's cheaper one).
+        """
         if self._fatal is None and (self._task is None or self._task.done()):
+            self.model = model or self.config.model
             self._set_state(ClientState.CONNECTING)
             self._task = asyncio.create_task(self._run(), name="realtime-connection")
 
@@ -311,10 +317,10 @@ class RealtimeClient:
         self._outbox.events.clear()
 
     async def _open(self) -> ClientConnection:
-        headers = await self._credentials.headers()
+        headers = await self._credentials.headers(self.model)
         try:
             ws = await connect(
-                session_url(self.config.url, self.config.model),
+                session_url(self.config.url, self.model),
                 additional_headers=headers,
                 max_size=WS_MAX_SIZE,
                 open_timeout=self.config.connect_timeout_s,
@@ -361,25 +367,19 @@ class RealtimeClient:
 
     def _session(self, instructions: str) -> p.Json:
         c = self.config
-        return p.build_session(
-            model=c.model,
-            voice=c.voice,
-            instructions=instructions,
-            tools=self._tools,
-            speed=c.speed,
-            noise_reduction=c.noise_reduction,
-            vad_threshold=c.vad_threshold,
-            prefix_padding_ms=c.prefix_padding_ms,
-            silence_duration_ms=c.silence_duration_ms,
+        session = p.session_for(c, instructions=instructions, tools=self._tools, model=self.model)
+        audio_in = session["audio"]["input"]  # type: ignore[index]
+        td = audio_in.get("turn_detection")
+        if isinstance(td, dict):
             # the turn core decides interruptions (and guards against the reply's own echo)
-            interrupt_response=False,
-            transcription_model=(c.transcription_model or "gpt-realtime-whisper")
-            if self._transcription
-            else "",
-            max_output_tokens=c.max_output_tokens,
-        )
+            td["interrupt_response"] = False
+        if self._transcription:
+            audio_in["transcription"] = {"model": c.transcription_model or "gpt-realtime-whisper"}
+        return session
 
     def _check_error(self, ev: p.ServerError) -> None:
+        if ev.code == "model_not_found":
+            raise FatalRealtimeError(model_not_found_message(self.model, ev.message))
         if ev.is_fatal:
             detail = ev.message.lower().rstrip(".") or "no detail"
             raise FatalRealtimeError(
@@ -429,6 +429,8 @@ class RealtimeClient:
                     extra={"ERROR_CODE": ev.code},
                 )
         elif isinstance(ev, p.ResponseDone):
+            if ev.status == "failed" and ev.reason == "model_not_found":
+                raise FatalRealtimeError(model_not_found_message(self.model, ev.error_message))
             if ev.status == "failed" and p.is_fatal_code(ev.reason):
                 raise FatalRealtimeError(
                     f"realtime response failed with {ev.reason!r}: "

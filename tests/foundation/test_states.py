@@ -11,6 +11,7 @@ from edge_agent.states import (
     Action,
     BargeIn,
     BeginTurn,
+    BudgetRefused,
     Cancel,
     CancelResponse,
     CancelTimer,
@@ -54,6 +55,7 @@ EVENT_TYPES: tuple[type[Event], ...] = (
     ReplyStarted,
     ReplyDone,
     ReplyFailed,
+    BudgetRefused,
     MuteToggle,
     Cancel,
     Failure,
@@ -134,6 +136,10 @@ EXPECTED_HALF: dict[tuple[State, type[Event]], tuple[State, list[Action]]] = {
     (State.LISTENING, MuteToggle): (State.MUTED, MUTE),
     (State.LISTENING, Failure): (State.ERROR, FAIL),
     (State.LISTENING, ReplyFailed): (State.IDLE, REPLY_FAILED),
+    (State.LISTENING, BudgetRefused): (
+        State.IDLE,
+        [CancelTimer(), StopStreaming(), EndTurn("refused"), PlayEarcon("error")],
+    ),
     (State.THINKING, ReplyStarted): (State.SPEAKING, [StopStreaming(), StartTimer(60.0)]),
     (State.THINKING, ReplyDone): (State.LISTENING, FOLLOW_UP),
     (State.THINKING, SpeechStarted): (

@@ -19,12 +19,12 @@ import httpx
 import pytest
 
 from edge_agent.config import parse_config
-from edge_agent.realtime import protocol as p
 from edge_agent.realtime.client import RealtimeClient
 from edge_agent.relay.report import report_usage
 from edge_agent.sim.client_secrets import ClientSecretService
 from edge_agent.sim.notify import NotifySink
 from edge_agent.sim.realtime_server import RealtimeEmulator
+from edge_agent.turn.events import ResponseFinished
 from tests.realtime.conftest import next_of, speak
 from tests.relay.conftest import UPSTREAM_KEY, relay_toml
 
@@ -152,7 +152,7 @@ prefix_padding_ms = 100
     try:
         await client.ensure_connected()
         await speak(client)
-        done = await next_of(client, p.ResponseDone)
+        done = await next_of(client, ResponseFinished)
         assert done.status == "completed"
     finally:
         await client.aclose()
