@@ -58,9 +58,9 @@ _CLOCK: Final = re.compile(r"^(\d{1,2})(?:[:.h](\d{2}))?\s*(am|pm|a\.m\.|p\.m\.)
 
 
 def _bounded(seconds: float, said: str) -> float:
-    if not math.isfinite(seconds) or seconds < MIN_TIMER_S:
+    if math.isnan(seconds) or seconds < MIN_TIMER_S:
         raise ToolError("bad_duration", f"{said!r} is too short; a timer needs at least 1 second")
-    if seconds > MAX_TIMER_S:
+    if seconds > MAX_TIMER_S:  # +inf included
         raise ToolError(
             "bad_duration", f"{said!r} is too long; timers run up to 30 days (set an alarm)"
         )
@@ -78,7 +78,7 @@ def parse_duration(value: str | float) -> float:
     if isinstance(value, int | float):
         return _bounded(float(value), f"{value:g} s")
     said = value.strip()[:60]
-    text = said.lower().replace(" and ", " ").replace(",", " ").strip()
+    text = re.sub(r",(?!\d)", " ", said.lower().replace(" and ", " ")).strip()
     if re.fullmatch(r"\d+(?:\.\d+)?", text):
         return _bounded(float(text), said)
     iso = _ISO.match(text)
