@@ -24,6 +24,7 @@ __all__ = [
     "PARTS_OF_DAY",
     "When",
     "day_result",
+    "is_stamp",
     "part_of_day_result",
     "week_result",
 ]
@@ -42,8 +43,8 @@ PARTS_OF_DAY: Final[dict[str, tuple[int, int]]] = {
 }
 RAIN_CHANCE_PCT: Final = 50
 RAIN_MM: Final = 0.5
-_STAMP: Final = re.compile(r"^(\d{4}-\d{2}-\d{2})T(\d{2}):(\d{2})$")
-_DATE: Final = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_STAMP: Final = re.compile(r"(\d{4}-\d{2}-\d{2})T(\d{2}):(\d{2})")  # fullmatch only
+_DATE: Final = re.compile(r"\d{4}-\d{2}-\d{2}")
 _WEEKDAYS: Final = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
 
@@ -56,15 +57,20 @@ def _at(values: list[Any], i: int) -> Any:
     return values[i] if i < len(values) else None
 
 
-def _round(value: object) -> float | int | None:
+def _round(value: object, digits: int = 1) -> float | int | None:
     number = finite_number(value)
     if number is None:
         return None
-    return round(number, 1) if isinstance(number, float) else number
+    return round(number, digits) if isinstance(number, float) else number
+
+
+def is_stamp(value: object) -> bool:
+    """Is `value` an Open-Meteo local time stamp ("2026-11-25T12:00"), and nothing else?"""
+    return isinstance(value, str) and _STAMP.fullmatch(value) is not None
 
 
 def _clock(stamp: object) -> str | None:
-    match = _STAMP.match(stamp) if isinstance(stamp, str) else None
+    match = _STAMP.fullmatch(stamp) if isinstance(stamp, str) else None
     return f"{match.group(2)}:{match.group(3)}" if match else None
 
 
@@ -80,7 +86,7 @@ def _conditions(code: object, codes: dict[int, str]) -> str:
 
 
 def _dates(daily: object) -> list[str]:
-    return [d if isinstance(d, str) and _DATE.match(d) else "" for d in _series(daily, "time")]
+    return [d if isinstance(d, str) and _DATE.fullmatch(d) else "" for d in _series(daily, "time")]
 
 
 def _units(imperial: bool) -> tuple[str, str, str]:
@@ -94,7 +100,7 @@ def _one_day(daily: object, i: int, codes: dict[int, str], imperial: bool) -> di
         f"high_{t}": _round(_at(_series(daily, "temperature_2m_max"), i)),
         f"low_{t}": _round(_at(_series(daily, "temperature_2m_min"), i)),
         "precip_chance_pct": _round(_at(_series(daily, "precipitation_probability_max"), i)),
-        f"precip_{p}": _round(_at(_series(daily, "precipitation_sum"), i)),
+        f"precip_{p}": _round(_at(_series(daily, "precipitation_sum"), i), 2 if imperial else 1),
         f"wind_max_{w}": _round(_at(_series(daily, "wind_speed_10m_max"), i)),
         "sunrise": _clock(_at(_series(daily, "sunrise"), i)),
         "sunset": _clock(_at(_series(daily, "sunset"), i)),
@@ -157,7 +163,7 @@ def part_of_day_result(
     temp_values = [x for i in picked if (x := finite_number(_at(temps, i))) is not None]
     codes_seen = [int(c) for i in picked if (c := finite_number(_at(code_list, i))) is not None]
     t, _, p = _units(imperial)
-    total = round(sum(amounts), 1) if amounts else None
+    total = round(sum(amounts), 2 if imperial else 1) if amounts else None
     max_chance = max(chances) if chances else None
     out: dict[str, Any] = {
         "day": when,

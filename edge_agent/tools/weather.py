@@ -194,7 +194,7 @@ class WeatherService:
             f"feels_like_{t_unit}": finite_number(current.get("apparent_temperature")),
             "humidity_pct": finite_number(current.get("relative_humidity_2m")),
             f"wind_{w_unit}": finite_number(current.get("wind_speed_10m")),
-            "observed": clean_text(observed, 20) if isinstance(observed, str) else None,
+            "observed": observed if forecast.is_stamp(observed) else None,
         }
         return {k: v for k, v in out.items() if v is not None}
 
