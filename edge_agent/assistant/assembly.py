@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from edge_agent.assistant.clock import resolve_zone, session_facts
+from edge_agent.assistant.clock import resolve_zone, session_facts, turn_item
 from edge_agent.assistant.home import HomeLocation
 from edge_agent.assistant.scheduler import TimerScheduler, Wait, wait_event
 from edge_agent.assistant.service import TimerService
@@ -46,8 +46,12 @@ class Assistant:
         *,
         wall: Callable[[], float] = time.time,
         wait: Wait = wait_event,
+        turn_context: bool = False,
     ) -> None:
+        """`turn_context`: the turn core adds `turn_context()` before each user turn, so the
+        model needs no `get_time` tool (it is then not offered; bench/assistant_context.py)."""
         self.cfg = cfg
+        self.turn_context_on = turn_context
         self.wall = wall
         self.zone = resolve_zone(cfg.home.timezone)
         self.language = cfg.home.language
@@ -65,7 +69,7 @@ class Assistant:
     # -- for the registry ----------------------------------------------------------------------
     def tools(self, timeout_s: float) -> list[Tool]:
         out: list[Tool] = []
-        if "clock" in self.enabled:
+        if "clock" in self.enabled and not self.turn_context_on:
             out += clock_tools(self.zone, self.language, self.wall, timeout_s=timeout_s)
         if "timers" in self.enabled:
             out += timer_tools(self.timers, timeout_s=timeout_s)
@@ -85,7 +89,12 @@ class Assistant:
             self.language,
             place=self.home.name or self.cfg.home.location.strip(),
             clock_tool="clock" in self.enabled,
+            turn_items=self.turn_context_on,
         )
+
+    def turn_context(self) -> str:
+        """The system item for this user turn: 'Local time: Wednesday 2 December 2026, 19:20.'"""
+        return turn_item(self.wall(), self.zone, self.language)
 
     # -- App component -------------------------------------------------------------------------
     async def start(self, post: Callable[[Any], None]) -> None:
@@ -124,6 +133,7 @@ def build_assistant(
     *,
     wall: Callable[[], float] = time.time,
     wait: Wait = wait_event,
+    turn_context: bool = False,
 ) -> Assistant:
     """The assistant for `cfg`; `weather` geocodes the home location (None: weather is off)."""
-    return Assistant(cfg, weather, wall=wall, wait=wait)
+    return Assistant(cfg, weather, wall=wall, wait=wait, turn_context=turn_context)

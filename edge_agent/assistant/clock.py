@@ -1,11 +1,15 @@
 """The local clock: which time zone the speaker is in and what "now" is, in words. Pure.
 
-The model has no clock of its own. It learns the date once per session from `session_facts`
-(a line in the instructions, part of the cached prefix) and asks `get_time` for anything that
-depends on the minute: a Realtime session lives up to 60 minutes, so a time in the instructions
-would be wrong by then, and a context item refreshed every turn is re-billed on every later
-response (bench/assistant_context.py measures both). Time comes in as epoch seconds from an
-injected clock, so the tests pin it.
+The model has no clock of its own, and a Realtime session lives up to 60 minutes, so a time in
+the instructions would be wrong by then. Two ways to keep it right (bench/assistant_context.py
+measures both, tokens ≈ chars/4): `turn_item`, a short "Local time: …" system item the turn core
+adds before each user turn (~12 tokens, re-read by every later response, but no round trip and
+no tool spec), or the `get_time` tool (~62 tokens of spec on every response, and each use costs
+a call, its output and one more response over the whole conversation). For the short sessions
+of a kitchen speaker the item is several times cheaper and answers without a round trip; it is
+the choice once the turn core adds it (`Assistant(turn_context=True)`), and until then the tool
+keeps the clock right. `session_facts` is the instructions line (home, zone, today's date).
+Time comes in as epoch seconds from an injected clock, so the tests pin it.
 
 Must not: read the wall clock itself, or do I/O other than `system_zone_name` looking at
 /etc/localtime and $TZ (called once at start).
@@ -28,6 +32,7 @@ __all__ = [
     "session_facts",
     "spoken_date",
     "system_zone_name",
+    "turn_item",
     "zone_problem",
 ]
 
@@ -129,8 +134,19 @@ def describe_now(now_s: float, zone: ZoneInfo, language: str = "en") -> dict[str
     }
 
 
+def turn_item(now_s: float, zone: ZoneInfo, language: str = "en") -> str:
+    """The per-turn context item: 'Local time: Wednesday 2 December 2026, 19:20.'"""
+    moment = local(now_s, zone)
+    return f"Local time: {spoken_date(moment.date(), language)}, {moment.strftime('%H:%M')}."
+
+
 def session_facts(
-    now_s: float, zone: ZoneInfo, language: str = "en", place: str = "", clock_tool: bool = True
+    now_s: float,
+    zone: ZoneInfo,
+    language: str = "en",
+    place: str = "",
+    clock_tool: bool = True,
+    turn_items: bool = False,
 ) -> str:
     """The instructions line for a new session: home, zone, today's date, where "now" comes from."""
     moment = local(now_s, zone)
@@ -139,7 +155,9 @@ def session_facts(
         f"{where}Local time zone: {zone.key} (UTC{_offset(moment)}). "
         f"This session started on {spoken_date(moment.date(), language)}."
     )
-    if clock_tool:
+    if turn_items:
+        text += " The current local time is given before each user turn."
+    elif clock_tool:
         text += (
             " For the current time, or anything relative to now (today, tonight, tomorrow, "
             "timers, alarms), call get_time: the session may have started a while ago."

@@ -15,6 +15,7 @@ from edge_agent.assistant.clock import (
     resolve_zone,
     session_facts,
     system_zone_name,
+    turn_item,
     zone_problem,
 )
 from edge_agent.config import EX_CONFIG, parse_config
@@ -58,6 +59,19 @@ def test_what_a_new_session_is_told() -> None:
         bare
         == "Local time zone: UTC (UTC+00:00). This session started on Wednesday 2 December 2026."
     )
+
+
+def test_the_per_turn_item_and_the_line_that_goes_with_it() -> None:
+    berlin = ZoneInfo("Europe/Berlin")
+    assert turn_item(utc(2026, 12, 2, 18, 20), berlin) == (
+        "Local time: Wednesday 2 December 2026, 19:20."
+    )
+    assert turn_item(utc(2026, 12, 2, 23, 5), berlin, "es") == (
+        "Local time: jueves 3 diciembre 2026, 00:05."
+    )
+    line = session_facts(utc(2026, 12, 2, 18, 20), berlin, turn_items=True)
+    assert line.endswith("The current local time is given before each user turn.")
+    assert "get_time" not in line
 
 
 def test_system_zone_from_tz_then_localtime_then_etc_timezone(tmp_path: Path) -> None:

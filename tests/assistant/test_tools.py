@@ -237,3 +237,19 @@ async def test_groups_can_be_switched_off(tmp_path: Path, http) -> None:
         assert "Local time zone: Europe/Berlin" in reg.instructions()
     finally:
         await reg.aclose()
+
+
+async def test_with_the_per_turn_item_the_clock_tool_is_not_offered(tmp_path: Path, http) -> None:
+    cfg = _cfg(tmp_path)
+    wall = Wall(T0)
+    assistant = build_assistant(
+        cfg, WeatherService(cfg.weather, http), wall=wall, turn_context=True
+    )
+    reg = build_registry(cfg, http, assistant=assistant)
+    try:
+        assert "get_time" not in reg.names and "set_timer" in reg.names
+        assert "given before each user turn" in reg.instructions()
+        wall.now += 50 * 60
+        assert assistant.turn_context() == "Local time: Wednesday 2 December 2026, 18:50."
+    finally:
+        await reg.aclose()
