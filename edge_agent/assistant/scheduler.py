@@ -3,7 +3,8 @@
 An App component. One task waits on the service's ``changed`` event with a timeout until the
 soonest due time (re-armed whenever a timer is set or cancelled), so there is no polling loop;
 the wait is capped at `MAX_WAIT_S` so a wall-clock step (NTP setting the clock of a Pi without
-an RTC after boot) is noticed within a minute. Due times are wall-clock epoch seconds because
+an RTC after boot), or a timer set from the `edge-agent tool` CLI (another process writing the
+store), is noticed within a minute. Due times are wall-clock epoch seconds because
 they must survive a restart. At start the first pass reports what came due while the daemon
 was down: within ``timers.late_grace_s`` it rings (``late_s`` says how late), older ones are
 posted with ``missed=True`` and logged as missed. Each fired entry is logged (TIMER_* fields)
@@ -58,6 +59,7 @@ class TimerScheduler:
         self._max_wait_s = max_wait_s
         self._task: asyncio.Task[None] | None = None
         self._post: Callable[[Any], None] | None = None
+        self._pass = asyncio.Lock()  # one pass at a time: a due entry is posted once, in order
         self.failed = ""
 
     async def start(self, post: Callable[[Any], None]) -> None:
@@ -86,11 +88,13 @@ class TimerScheduler:
 
     async def run_once(self) -> float:
         """One pass: post what is due now; return how long to wait for the next (seconds)."""
-        self.service.changed.clear()
-        for fired in await self.service.pop_due(self._wall()):
-            log_timer_fired(fired, self.service.book.zone.key)
-            if self._post is not None:
-                self._post(fired)
+        async with self._pass:
+            self.service.changed.clear()
+            await self.service.reload_if_changed()
+            for fired in await self.service.pop_due(self._wall()):
+                log_timer_fired(fired, self.service.book.zone.key)
+                if self._post is not None:
+                    self._post(fired)
         due = self.service.book.next_due_s()
         if due is None:
             return self._max_wait_s

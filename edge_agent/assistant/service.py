@@ -58,6 +58,7 @@ class TimerService:
                 try:
                     for entry in await store.load():
                         self.book.add(entry)
+                    await store.changed_elsewhere()  # the baseline for later checks
                 except BaseException:
                     await store.aclose()
                     raise
@@ -146,6 +147,18 @@ class TimerService:
         return {"cancelled": [_short_dict(e) for e in found], "left": len(self.book.entries)}
 
     # -- the scheduler's side ------------------------------------------------------------------
+    async def reload_if_changed(self) -> bool:
+        """Take in timers another process (the CLI) set or cancelled; True when it did."""
+        store = await self.store()
+        if not await store.changed_elsewhere():
+            return False
+        entries = await store.load()
+        self.book.remove([e.id for e in self.book.entries])
+        for entry in entries:
+            self.book.add(entry)
+        log.info("timers changed by another process: %d set", len(entries))
+        return True
+
     async def pop_due(self, now_s: float) -> list[TimerFired]:
         """What is due at `now_s`, already saved as done (or re-armed)."""
         store = await self.store()

@@ -53,6 +53,7 @@ class AssistantStore:
         self.path = path
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="assistant-db")
         self._db: sqlite3.Connection | None = None
+        self._data_version = -1
 
     @classmethod
     async def open(cls, path: Path | str) -> AssistantStore:
@@ -88,6 +89,10 @@ class AssistantStore:
     async def delete(self, ids: list[int]) -> None:
         if ids:
             await self._run(self._write, [("DELETE FROM timers WHERE id=?", (i,)) for i in ids])
+
+    async def changed_elsewhere(self) -> bool:
+        """Did another process (the `edge-agent tool` CLI) commit since the last call?"""
+        return await self._run(self._changed_blocking)
 
     # -- settings ------------------------------------------------------------------------------
     async def get_setting(self, key: str) -> str | None:
@@ -173,6 +178,15 @@ class AssistantStore:
             out.append(Entry(row[0], row[1], row[2], float(row[3]), float(row[4]), float(row[5]),
                              int(row[6]), int(row[7]), repeat, row[9]))  # fmt: skip
         return out
+
+    def _changed_blocking(self) -> bool:
+        try:
+            (version,) = self._conn().execute("PRAGMA data_version").fetchone()
+        except sqlite3.Error as exc:
+            raise OSError(f"cannot read the assistant store: {exc}") from None
+        changed = self._data_version not in (-1, version)
+        self._data_version = version
+        return changed
 
     def _get_setting_blocking(self, key: str) -> str | None:
         try:

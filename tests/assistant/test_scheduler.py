@@ -203,3 +203,28 @@ async def test_a_wall_clock_step_is_noticed_at_the_next_pass(tmp_path: Path, ste
             assert posted == [] and delay == 60.0
     finally:
         await scheduler.aclose()
+
+
+async def test_timers_set_by_another_process_are_taken_in(tmp_path: Path) -> None:
+    path = tmp_path / "a.sqlite3"
+    wall = Wall(T0)
+    daemon = _service(path, wall)
+    posted: list[TimerFired] = []
+    scheduler = TimerScheduler(daemon, wall=wall)
+    await scheduler.start(posted.append)
+    cli = _service(path, wall)  # `edge-agent tool set_timer` in another process
+    try:
+        await daemon.set_timer(600, "daemon's")
+        assert await scheduler.run_once() == 60.0
+        await cli.set_timer(30, "from the cli")
+        assert await scheduler.run_once() == 30.0
+        await cli.cancel(label="daemon's")
+        await scheduler.run_once()
+        assert [e.label for e in daemon.book.entries] == ["from the cli"]
+        wall.now += 30
+        await scheduler.run_once()
+        assert [f.label for f in posted] == ["from the cli"]
+        assert await scheduler.run_once() == 60.0  # its own delete is not "another process"
+    finally:
+        await cli.aclose()
+        await scheduler.aclose()
