@@ -50,3 +50,43 @@ def test_set_volume_rejects_gains_outside_the_audio_volume_range(bad: object) ->
     with pytest.raises(ValueError, match=r"between 0\.0 and 2\.0"):
         pb.set_volume(bad)  # type: ignore[arg-type]
     assert pb.volume == 1.0
+
+
+async def test_the_volume_tool_sets_the_gain_of_later_replies(
+    alsa_rig: AlsaFileRig, tmp_path
+) -> None:
+    import json
+
+    import httpx
+
+    from edge_agent.assistant.assembly import build_assistant
+    from edge_agent.config import parse_config
+    from edge_agent.tools.home import build_registry
+    from edge_agent.tools.weather import WeatherService
+
+    cfg = parse_config(
+        f'[daemon]\nstate_dir = "{tmp_path}"\ncache_dir = "{tmp_path}"\n[audio]\nvolume = 0.8\n',
+        require_api_key=False,
+    )
+    pb = Playback(
+        AudioConfig(output_device="fakespk", volume=cfg.audio.volume, playback_start_ms=0)
+    )
+    async with httpx.AsyncClient() as http:
+        assistant = build_assistant(cfg, WeatherService(cfg.weather, http))
+        reg = build_registry(cfg, http, assistant=assistant)
+        assistant.volume.on_change(pb.set_volume)  # what the pipeline wires
+        result = json.loads(await reg.call("set_volume", '{"percent": 30}'))
+        await reg.aclose()
+    assert result["volume_pct"] == 30 and pb.volume == 0.8 * 0.3
+    reply = noise(4800, seed=13)
+    await pb.start()
+    try:
+        pb.write(reply)
+        async with asyncio.timeout(TIMEOUT_S):
+            await pb.drain()
+    finally:
+        await pb.aclose()
+    expected = np.rint(reply.astype(np.float32) * np.float32(0.8 * 0.3)).astype(np.int16)
+    out = alsa_rig.read_output()
+    begin = int(np.flatnonzero(out)[0]) - int(np.flatnonzero(expected)[0])
+    assert np.array_equal(out[begin : begin + len(expected)], expected)
