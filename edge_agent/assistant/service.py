@@ -24,7 +24,7 @@ from edge_agent.assistant.timers import Entry, TimerBook, TimerFired
 from edge_agent.config import TimersConfig
 from edge_agent.errors import ToolError
 
-__all__ = ["TimerService", "log_timer_fired"]
+__all__ = ["TimerService", "log_ring_stopped", "log_timer_fired"]
 
 log = logging.getLogger(__name__)
 
@@ -215,3 +215,22 @@ def log_timer_fired(fired: TimerFired, zone_key: str = "") -> None:
         )
     else:
         log.info("%s%s rings", fired.kind, label, extra=fields)
+
+
+def log_ring_stopped(reason: str, timer_ids: tuple[int, ...], rang_s: float) -> None:
+    """The journal record when ringing ends (`StopRinging`): who stopped it, after how long.
+
+    TIMER_OUTCOME is ``stopped`` (wake word, talk button, speech) or ``timeout`` (nobody did).
+    """
+    fields = {
+        "TIMER_ID": ",".join(str(i) for i in timer_ids),
+        "TIMER_OUTCOME": "timeout" if reason == "timeout" else "stopped",
+        "TIMER_STOPPED_BY": reason,
+        "TIMER_RANG_MS": round(rang_s * 1000),
+    }
+    if reason == "timeout":
+        log.warning("ringing gave up after %.0f s: nobody stopped it", rang_s, extra=fields)
+    else:
+        log.info(
+            "ringing stopped by %s after %.1f s", reason.replace("_", " "), rang_s, extra=fields
+        )

@@ -82,3 +82,22 @@ def test_announcements() -> None:
     assert three.endswith(
         "that the pasta timer is done, the eggs timer is done and the alarm is ringing."
     )
+
+
+def test_the_journal_records_who_stopped_it(caplog) -> None:
+    import logging
+
+    from edge_agent.assistant.service import log_ring_stopped
+
+    caplog.set_level(logging.INFO)
+    log_ring_stopped("wake_word", (1, 2), 4.25)
+    log_ring_stopped("timeout", (3,), 60.0)
+    first, second = caplog.records
+    assert first.getMessage() == "ringing stopped by wake word after 4.2 s"
+    assert (first.TIMER_ID, first.TIMER_OUTCOME, first.TIMER_STOPPED_BY, first.TIMER_RANG_MS) == (
+        "1,2",
+        "stopped",
+        "wake_word",
+        4250,
+    )
+    assert second.levelno == logging.WARNING and second.TIMER_OUTCOME == "timeout"
