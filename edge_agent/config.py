@@ -41,13 +41,16 @@ __all__ = [
     "DeviceConfig",
     "EarconsConfig",
     "EntityRef",
+    "HomeConfig",
     "LedConfig",
     "PriceConfig",
     "RealtimeConfig",
     "Secret",
     "StatusConfig",
+    "TimersConfig",
     "ToolsConfig",
     "UsageConfig",
+    "VolumeConfig",
     "WakeConfig",
     "WeatherConfig",
     "cert_fingerprint",
@@ -174,6 +177,7 @@ class EarconsConfig:
     done: bool = _f(True, "play a sound when a conversation ends")
     error: bool = _f(True, "play a sound when something fails")
     muted: bool = _f(True, "play a sound when the mic is muted or unmuted")
+    ringing: bool = _f(True, "play the ringing sound (on a loop) when a timer or alarm is due")
 
 
 @dataclass(frozen=True, slots=True)
@@ -350,8 +354,9 @@ class ConversationConfig:
 class ToolsConfig:
     """[tools]: which tools the model gets and how long they may take."""
 
-    enabled: tuple[Literal["memory", "weather", "home"], ...] = _f(
-        ("memory", "weather", "home"), "tool groups offered to the model"
+    enabled: tuple[Literal["memory", "weather", "home", "clock", "timers", "volume"], ...] = _f(
+        ("memory", "weather", "home", "clock", "timers", "volume"),
+        "tool groups offered to the model",
     )
     timeout_s: float = _f(4.0, "cap on one tool call", min=0.1, max=60.0)
     http_timeout_s: float = _f(
@@ -428,6 +433,60 @@ class BudgetConfig:
     warn_ratio: float = _f(
         0.8, "log a warning once this share of a limit is spent", min=0.0, max=1.0
     )
+
+
+@dataclass(frozen=True, slots=True)
+class HomeConfig:
+    """[home]: where the speaker is, for the clock, "what's the weather" and alarms."""
+
+    location: str = _f(
+        "",
+        "place name, e.g. 'Toronto' or 'Paris, France', geocoded once (Open-Meteo) and cached in "
+        "<daemon.cache_dir>; ignored when latitude/longitude are set; empty = no home location",
+    )
+    latitude: float = _f(
+        0.0, "home latitude in degrees (with longitude: no geocoding)", min=-90.0, max=90.0
+    )
+    longitude: float = _f(
+        0.0, "home longitude in degrees (0 and 0 = not set)", min=-180.0, max=180.0
+    )
+    timezone: str = _f(
+        "", "IANA time zone for the clock and alarms, e.g. 'Europe/Berlin'; empty = the system's"
+    )
+    language: Literal["en", "de", "fr", "es"] = _f(
+        "en", "language of spoken dates (weekday and month names) and of geocoded place names"
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class TimersConfig:
+    """[timers]: timers and alarms (stored in <daemon.state_dir>/assistant.sqlite3)."""
+
+    max_active: int = _f(20, "timers and alarms that can be set at once", min=1, max=100)
+    late_grace_s: float = _f(
+        300.0,
+        "an alarm or timer that came due while the daemon was down still rings when it is at "
+        "most this late at start (later ones are only reported in the journal)",
+        min=0.0,
+        max=86400.0,
+    )
+    ring_timeout_s: float = _f(
+        60.0, "stop ringing after this long when nobody stops it", min=5.0, max=600.0
+    )
+    speak_label: bool = _f(
+        True, "have the model say the timer's label when it rings (offline: the earcon alone)"
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class VolumeConfig:
+    """[volume]: the speaker volume the user sets by voice (saved across restarts)."""
+
+    default_pct: int = _f(
+        100, "volume before the user ever set one, percent (100 = audio.volume)", min=0, max=100
+    )
+    max_pct: int = _f(100, "the highest volume the user can set, percent", min=1, max=100)
+    step_pct: int = _f(10, "how much 'louder' / 'quieter' changes it, percent", min=1, max=50)
 
 
 DeviceFamily = Literal[
@@ -599,6 +658,7 @@ class LedConfig:
         "pattern shown instead of idle while a [budget] limit is reached (action 'mini' or "
         "'refuse'), until the day or month rolls over",
     )
+    ringing: str = _f("fast_blink orange", "pattern while a timer or alarm rings")
 
 
 @dataclass(frozen=True, slots=True)
@@ -647,6 +707,9 @@ class Config:
     conversation: ConversationConfig = field(default_factory=ConversationConfig)
     tools: ToolsConfig = field(default_factory=ToolsConfig)
     weather: WeatherConfig = field(default_factory=WeatherConfig)
+    home: HomeConfig = field(default_factory=HomeConfig)
+    timers: TimersConfig = field(default_factory=TimersConfig)
+    volume: VolumeConfig = field(default_factory=VolumeConfig)
     devices: tuple[DeviceConfig, ...] = field(default=(), metadata={"help": "devices"})
     status: StatusConfig = field(default_factory=StatusConfig)
     usage: UsageConfig = field(default_factory=UsageConfig)
@@ -736,6 +799,7 @@ def parse_config(
     _check_devices(devices, source, errors)
     _check_status(cfg.status, source, errors)
     _check_usage(cfg, source, errors)
+    _check_assistant(cfg, source, errors)
     warnings: list[str] = []
     api_key = _resolve_api_key(cfg.realtime, env, source, errors, warnings)
     if require_api_key and not api_key and not cfg.realtime.token_url:
@@ -1000,6 +1064,20 @@ def _check_status(status: StatusConfig, source: str, errors: list[str]) -> None:
     from edge_agent.status.patterns import check_status
 
     errors.extend(f"{source}: {problem}" for problem in check_status(status))
+
+
+def _check_assistant(cfg: Config, source: str, errors: list[str]) -> None:
+    """[home].timezone names a known zone; the ringing LED pattern parses."""
+    from edge_agent.assistant.clock import zone_problem
+    from edge_agent.status.patterns import PatternError, parse_pattern
+
+    problem = zone_problem(cfg.home.timezone)
+    if problem:
+        errors.append(f"{source}: home.timezone = {cfg.home.timezone!r}: {problem}")
+    try:
+        parse_pattern(cfg.status.led.ringing)
+    except PatternError as exc:
+        errors.append(f"{source}: status.led.ringing = {cfg.status.led.ringing!r}: {exc}")
 
 
 def _resolve_api_key(

@@ -1,7 +1,9 @@
-"""Earcons: short generated sounds (wake, done, error, muted, unmuted) at 24 kHz int16.
+"""Earcons: short generated sounds (wake, done, error, muted, unmuted, ringing) at 24 kHz int16.
 
 Owns: synthesising them with numpy (no bundled files) and honouring `[earcons]` (enabled, per
 sound switches, volume). Playing them is the caller's job (`Playback.write` + `end_of_stream`).
+``ringing`` is one cycle (`RINGING_CYCLE_MS`: two double beeps, then a pause) of the sound a
+due timer or alarm makes; the ringing shell writes it again each time a cycle has played.
 """
 
 from __future__ import annotations
@@ -12,10 +14,10 @@ import numpy as np
 
 from edge_agent.config import EarconsConfig
 
-__all__ = ["EARCONS", "RATE_HZ", "Earcon", "earcon", "tone"]
+__all__ = ["EARCONS", "RATE_HZ", "RINGING_CYCLE_MS", "Earcon", "earcon", "tone"]
 
 RATE_HZ: Final = 24000
-Earcon = Literal["wake", "done", "error", "muted", "unmuted"]
+Earcon = Literal["wake", "done", "error", "muted", "unmuted", "ringing"]
 
 # (frequency Hz, duration ms) notes; a rising pair means "yes/on", falling "done/off".
 EARCONS: Final[dict[str, tuple[tuple[float, int], ...]]] = {
@@ -24,13 +26,17 @@ EARCONS: Final[dict[str, tuple[tuple[float, int], ...]]] = {
     "error": ((330.0, 120), (0.0, 40), (330.0, 160)),
     "muted": ((660.0, 60), (440.0, 100)),
     "unmuted": ((440.0, 60), (660.0, 100)),
-}
+    "ringing": ((1568.0, 110), (0.0, 50), (1568.0, 110), (0.0, 180),
+                (1568.0, 110), (0.0, 50), (1568.0, 110), (0.0, 700)),
+}  # fmt: skip
+RINGING_CYCLE_MS: Final = sum(ms for _, ms in EARCONS["ringing"])
 _SWITCH: Final[dict[str, str]] = {
     "wake": "wake",
     "done": "done",
     "error": "error",
     "muted": "muted",
     "unmuted": "muted",
+    "ringing": "ringing",
 }
 _FULL_SCALE: Final = 0.5  # leave headroom: earcons should not be louder than speech
 

@@ -137,6 +137,18 @@ class Playback:
         async with self._ctl:
             await asyncio.to_thread(self._close_blocking)
 
+    def set_volume(self, volume: float) -> None:
+        """Set the gain of audio written from now on (any thread; e.g. the volume tool).
+
+        Audio already queued keeps the gain it was written with (`write` scales on the way in
+        and reads ``self.volume`` once, an atomic attribute read). Raises ValueError for a gain
+        outside 0.0-2.0 or not finite (the range of ``audio.volume``).
+        """
+        if not (isinstance(volume, int | float) and 0.0 <= volume <= 2.0):  # NaN fails too
+            raise ValueError(f"playback volume {volume!r} is not between 0.0 and 2.0")
+        with self._lock:
+            self.volume = float(volume)
+
     def write(self, pcm: bytes | np.ndarray) -> None:
         """Queue 24 kHz mono int16 audio (from the loop; never blocks)."""
         samples = np.frombuffer(pcm, dtype=np.int16) if isinstance(pcm, bytes) else pcm

@@ -22,7 +22,7 @@ failed checks (0 = all good, at most 100). Stop the daemon first (sudo systemctl
 edge-agent): it holds the mic and the GPIO pins. See docs/doctor.md for every check.
 """
 
-SKIPPABLE = ("audio", "network", "realtime", "model", "budget", "wake", "gpio", "devices")
+SKIPPABLE = ("audio", "network", "realtime", "model", "budget", "wake", "gpio", "devices", "home")
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -20,6 +20,7 @@ from typing import Any, Final
 from edge_agent.config import CREDENTIAL_NAME, Config, config_path, load_config
 from edge_agent.doctor import CheckResult, api_key_result, fail, ok, redact, skip, warn
 from edge_agent.errors import ConfigError
+from edge_agent.probes.home import home
 from edge_agent.probes.machine import gpio, journald, service_user, wake_models
 from edge_agent.probes.models import model
 from edge_agent.probes.network import devices, network, realtime
@@ -60,7 +61,7 @@ class DoctorOptions:
     """The key file the unit loads (LoadCredential=); used when $CREDENTIALS_DIRECTORY is unset."""
     skip: frozenset[str] = frozenset()
     """Checks not to run: 'audio', 'realtime', 'model', 'budget', 'network', 'wake', 'gpio',
-    'devices'."""
+    'devices', 'home'."""
 
 
 async def run_checks(
@@ -125,6 +126,7 @@ def _config_jobs(cfg: Config, opts: DoctorOptions) -> list[Job]:
         "wake models": (lambda: _one(wake_models(cfg, _models_dir(cfg, opts))), WAKE_TIMEOUT_S),
         "gpio": (lambda: _one(gpio(cfg, opts.pin_factory)), LOCAL_TIMEOUT_S),
         "devices": (lambda: devices(cfg, t), 3 * t),
+        "home": (lambda: home(cfg, t), 3 * t),  # no line when no [home] is configured
     }
     for name, (job, timeout_s) in wanted.items():
         key = name.split()[0]

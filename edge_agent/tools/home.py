@@ -29,7 +29,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Iterable
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import httpx
 
@@ -42,6 +42,9 @@ from edge_agent.tools.drivers.base import DeviceError, DeviceState, Driver
 from edge_agent.tools.home_results import agrees, merge, spoken
 from edge_agent.tools.home_schema import COLORS, QUANTITIES, home_tool_specs
 from edge_agent.tools.registry import Tool, ToolFailure, ToolRegistry
+
+if TYPE_CHECKING:
+    from edge_agent.assistant.assembly import Assistant
 
 __all__ = [
     "AREA_CONFIRM_OVER",
@@ -399,14 +402,18 @@ def build_registry(
     clock: Callable[[], float] = time.monotonic,
     driver_factory: DriverFactory = driver_class,
     answer_wait_s: float = ANSWER_WAIT_S,
+    assistant: Assistant | None = None,
 ) -> ToolRegistry:
     """The registry of the tool groups enabled in ``tools.enabled``; close it with `aclose`.
 
     The app calls ``registry.new_user_turn()`` when the user starts a speech turn,
     ``registry.user_transcript(text)`` with that turn's transcript while
     ``registry.wants_user_transcript()`` (a pending confirmation's answer), and appends
-    ``registry.instructions()`` (memories) to new sessions.
+    ``registry.instructions()`` (home and date, memories) to new sessions. `assistant` (clock,
+    timers, volume; see `edge_agent.assistant.assembly`) is built here when not given; the
+    daemon builds it itself to run it as a component.
     """
+    from edge_agent.assistant.assembly import build_assistant
     from edge_agent.tools.memory import MemoryStore, memory_tools
     from edge_agent.tools.weather import WeatherService, weather_tools
 
@@ -423,9 +430,15 @@ def build_registry(
             registry.add(tool)
         registry.add_instructions(store.memories_for_instructions)
         registry.on_close(store.aclose)
+    weather = WeatherService(cfg.weather, http, timeout_s=cfg.tools.http_timeout_s, clock=clock)
+    if assistant is None:
+        assistant = build_assistant(cfg, weather)
+    registry.add_instructions(assistant.instructions)
+    for tool in assistant.tools(timeout_s):
+        registry.add(tool)
+    registry.on_close(assistant.aclose)
     if "weather" in cfg.tools.enabled:
-        weather = WeatherService(cfg.weather, http, timeout_s=cfg.tools.http_timeout_s, clock=clock)
-        for tool in weather_tools(weather, timeout_s=timeout_s):
+        for tool in weather_tools(weather, timeout_s=timeout_s, home=assistant.home_place):
             registry.add(tool)
     if "home" in cfg.tools.enabled and cfg.devices:
         home = HomeTools(

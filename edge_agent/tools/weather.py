@@ -1,9 +1,12 @@
-"""``get_weather(location)``: current weather from Open-Meteo (no API key), with a short cache.
+"""``get_weather(location?, when?, part_of_day?)``: Open-Meteo weather and forecasts, no API key.
 
 Two requests, both to configured base URLs: geocoding ``GET <geocoding_url>?name=…&count=1``
 (no ``results`` key = not found), then ``GET <forecast_url>?latitude=…&longitude=…&current=…``
-with the configured units. Answers are cached per location for ``weather.cache_s``; time comes
-from the injected clock. Only the location name comes from the model, as a query parameter.
+with the configured units (plus ``daily=…`` for today/tomorrow/the week and ``hourly=…`` for a
+part of the day). No location means the home location (`[home]`, resolved by
+`edge_agent.assistant.home`). Answers are cached per place and question for ``weather.cache_s``;
+time comes from the injected clock. Only the location name comes from the model, as a query
+parameter.
 
 The service's answers are outside text like a device's: bodies are capped at
 ``weather.max_answer_bytes`` (1 MiB), place names pass through `clean_text` (40 characters each,
@@ -15,19 +18,21 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any, Final
 
 import httpx
 
 from edge_agent.config import WeatherConfig
 from edge_agent.errors import ToolError
+from edge_agent.tools import forecast
 from edge_agent.tools.drivers.base import DeviceError
 from edge_agent.tools.http import Exchange, json_body
 from edge_agent.tools.registry import Tool
 from edge_agent.tools.sanitize import clean_text, finite_number
 
-__all__ = ["WMO_CODES", "WeatherService", "weather_tools"]
+__all__ = ["WMO_CODES", "Place", "WeatherService", "weather_tools"]
 
 _TIME: Final = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d)?")
 _CURRENT: Final = (
@@ -43,6 +48,31 @@ WMO_CODES: Final[dict[int, str]] = {
     82: "violent showers", 85: "snow showers", 86: "heavy snow showers", 95: "thunderstorm",
     96: "thunderstorm with hail", 99: "thunderstorm with heavy hail",
 }  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class Place:
+    """A geocoded place: a speakable name and checked coordinates."""
+
+    name: str
+    latitude: float
+    longitude: float
+    timezone: str = ""
+
+    @classmethod
+    def from_answer(cls, raw: dict[str, Any]) -> Place:
+        """A place from a geocoding result (hostile). Raises ToolError bad_response."""
+        lat, lon = finite_number(raw.get("latitude")), finite_number(raw.get("longitude"))
+        if lat is None or lon is None or not (-90 <= lat <= 90 and -180 <= lon <= 180):
+            raise ToolError("bad_response", "the geocoding answer has no coordinates")
+        parts = (clean_text(raw[k]) for k in ("name", "admin1", "country") if raw.get(k))
+        tz = raw.get("timezone")
+        zone = clean_text(tz, 60) if isinstance(tz, str) else ""
+        return cls(", ".join(p for p in parts if p) or f"{lat:.2f}, {lon:.2f}", lat, lon, zone)
+
+
+HomePlace = Callable[[], Awaitable[Place]]
+"""Returns the home location, or raises ToolError when there is none."""
 
 
 class WeatherService:
@@ -68,16 +98,36 @@ class WeatherService:
 
     async def current(self, location: str) -> dict[str, Any]:
         """The current weather at `location`. Raises ToolError (not_found, timeout, …)."""
-        key = " ".join(location.split()).lower()
-        if not key:
-            raise ToolError("bad_arguments", "location is empty")
+        return await self.weather(location)
+
+    async def weather(
+        self, location: str | Place, when: forecast.When = "now", part_of_day: str = ""
+    ) -> dict[str, Any]:
+        """Weather at `location` (a name, or a `Place` such as home) now or for `when`.
+
+        Raises:
+            ToolError: not_found, timeout, unreachable, bad_response, service_error.
+        """
+        if isinstance(location, Place):
+            name = f"@{location.latitude:.4f},{location.longitude:.4f}"
+        else:
+            name = " ".join(location.split()).lower()
+            if not name:
+                raise ToolError("bad_arguments", "location is empty")
+        if part_of_day and when not in ("today", "tomorrow"):
+            when = "today"
+        key = f"{name}|{when}|{part_of_day}"
         hit = self._cache.get(key)
         if hit and self._clock() - hit[0] < self.cfg.cache_s:
             return hit[1]
-        place = await self._geocode(key)
-        result = await self._forecast(place)
+        place = location if isinstance(location, Place) else await self.geocode(name)
+        result = await self._forecast(place, when, part_of_day)
         self._cache[key] = (self._clock(), result)
         return result
+
+    async def geocode(self, location: str) -> Place:
+        """The best match for `location` ("paris, texas" picks by region or country)."""
+        return Place.from_answer(await self._geocode(" ".join(location.split()).lower()))
 
     async def _get(self, url: str, label: str, params: dict[str, Any]) -> dict[str, Any]:
         try:
@@ -119,35 +169,51 @@ class WeatherService:
             raise ToolError("bad_response", "the geocoding answer has no coordinates")
         return place
 
-    async def _forecast(self, place: dict[str, Any]) -> dict[str, Any]:
+    async def _forecast(self, place: Place, when: forecast.When, part: str) -> dict[str, Any]:
         params: dict[str, Any] = {
-            "latitude": place["latitude"],
-            "longitude": place["longitude"],
-            "current": _CURRENT,
+            "latitude": place.latitude,
+            "longitude": place.longitude,
             "timezone": "auto",
         }
+        if when == "now":
+            params["current"] = _CURRENT
+        else:
+            params.update(daily=forecast.DAILY, forecast_days=7 if when == "week" else 2)
+        if part:
+            params["hourly"] = forecast.HOURLY
         imperial = self.cfg.units == "imperial"
         if imperial:
-            params.update(temperature_unit="fahrenheit", wind_speed_unit="mph")
+            params.update(
+                temperature_unit="fahrenheit", wind_speed_unit="mph", precipitation_unit="inch"
+            )
         body = await self._get(self.cfg.forecast_url, "forecast", params)
+        if when == "week":
+            return {"location": place.name, **forecast.week_result(body, WMO_CODES, imperial)}
+        if part:
+            result = forecast.part_of_day_result(body, when, part, WMO_CODES, imperial)
+            return {"location": place.name, **result}
+        if when != "now":
+            return {"location": place.name, **forecast.day_result(body, when, WMO_CODES, imperial)}
         current = body.get("current")
         if not isinstance(current, dict):
             raise ToolError("bad_response", "the forecast has no current weather")
-        t_unit, w_unit = ("F", "mph") if imperial else ("C", "km/h")
-        code = current.get("weather_code")
-        parts = (clean_text(place[k]) for k in ("name", "admin1", "country") if place.get(k))
+        t_unit, w_unit = ("f", "mph") if imperial else ("c", "kmph")
         observed = current.get("time")
-        result = {
-            "location": ", ".join(p for p in parts if p),
-            "conditions": WMO_CODES.get(code, "unknown") if isinstance(code, int) else "unknown",
-            f"temperature_{t_unit.lower()}": finite_number(current.get("temperature_2m")),
-            f"feels_like_{t_unit.lower()}": finite_number(current.get("apparent_temperature")),
+        out = {
+            "location": place.name,
+            "conditions": _conditions(current.get("weather_code")),
+            f"temperature_{t_unit}": finite_number(current.get("temperature_2m")),
+            f"feels_like_{t_unit}": finite_number(current.get("apparent_temperature")),
             "humidity_pct": finite_number(current.get("relative_humidity_2m")),
-            f"wind_{w_unit.replace('/', 'p')}": finite_number(current.get("wind_speed_10m")),
-            "observed": observed if isinstance(observed, str) and _TIME.fullmatch(observed)
-            else None,
-        }  # fmt: skip
-        return {k: v for k, v in result.items() if v is not None}
+            f"wind_{w_unit}": finite_number(current.get("wind_speed_10m")),
+            "observed": observed if forecast.is_stamp(observed) else None,
+        }
+        return {k: v for k, v in out.items() if v is not None}
+
+
+def _conditions(code: object) -> str:
+    number = finite_number(code)
+    return WMO_CODES.get(int(number), "unknown") if number is not None else "unknown"
 
 
 def _matches(place: dict[str, Any], qualifier: str) -> bool:
@@ -165,19 +231,35 @@ def _reason(exc: DeviceError) -> str:
     }.get(exc.code, "sent a broken answer")
 
 
-def weather_tools(service: WeatherService, *, timeout_s: float = 4.0) -> list[Tool]:
+async def _no_home() -> Place:
+    raise ToolError(
+        "no_home_location", "no home location is set; ask for a place, or set [home] location"
+    )
+
+
+def weather_tools(
+    service: WeatherService, *, timeout_s: float = 4.0, home: HomePlace = _no_home
+) -> list[Tool]:
+    """``get_weather``; without a location it asks `home` for the home location."""
+
     async def get_weather(args: dict[str, Any]) -> dict[str, Any]:
-        return await service.current(args["location"])
+        location: str | Place = args.get("location") or await home()
+        return await service.weather(location, args.get("when", "now"), args.get("part_of_day", ""))
 
     return [
         Tool(
             "get_weather",
-            "Get the current weather for a place (a city name, optionally with region or "
-            "country, e.g. 'Toronto' or 'Paris, France').",
+            "Weather now or the forecast: today, tomorrow or the next 7 days (high/low, chance "
+            "and amount of rain or snow, wind, sunrise/sunset); with part_of_day, e.g. 'will "
+            "it rain this afternoon'. Leave out location for home; else a city, optionally "
+            "with region or country ('Paris, France').",
             {
                 "type": "object",
-                "properties": {"location": {"type": "string", "minLength": 1, "maxLength": 100}},
-                "required": ["location"],
+                "properties": {
+                    "location": {"type": "string", "minLength": 1, "maxLength": 100},
+                    "when": {"enum": ["now", "today", "tomorrow", "week"]},
+                    "part_of_day": {"enum": list(forecast.PARTS_OF_DAY)},
+                },
                 "additionalProperties": False,
             },
             get_weather,

@@ -112,6 +112,11 @@ async def test_unusable_state_dir_disables_only_memory(tmp_path: Path, http, cap
     blocker = tmp_path / "not-a-dir"
     blocker.write_text("")
     reg = build_registry(Config(daemon=DaemonConfig(state_dir=str(blocker))), http)
-    assert reg.names == ["get_weather"]
+    assert "get_weather" in reg.names and "get_time" in reg.names
+    assert not [n for n in reg.names if "memory" in n]
     assert "memory tools disabled" in caplog.text
+    # The timers' store is under the same directory: their calls fail, the rest works.
+    timer = json.loads(await reg.call("set_timer", '{"duration": 60}'))
+    assert timer["error"] == "store_error"
+    assert json.loads(await reg.call("get_time", "{}"))["ok"] is True
     await reg.aclose()
