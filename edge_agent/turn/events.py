@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from edge_agent.states import Event
 
 __all__ = [
+    "Announce",
     "BudgetChanged",
     "Heard",
     "PlayedOut",
@@ -153,6 +154,20 @@ class ToolResult(Event):
     ok: bool = True
     duration_ms: int = 0
     wants_transcript: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Announce(Event):
+    """Speak `text` without a user turn (an automation's notice, a timer's label).
+
+    Queued behind a turn in progress; the model is told to say exactly the text (an earcon
+    alone when offline). `start_conversation`: listen afterwards as after a reply; otherwise
+    the mic is not opened. `source` names who asked (for the journal).
+    """
+
+    text: str = ""
+    source: str = ""
+    start_conversation: bool = False
 
 
 @dataclass(frozen=True, slots=True)
