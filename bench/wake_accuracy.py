@@ -14,6 +14,9 @@ audio in the same run:
   own `WakeDecision` with one knob changed at a time, and a verifier trained on the "train"
   split (other voices, other sentences and near misses) — what each step changes.
 
+Then the wake word's end estimate (bench/wake_endpoint.py): its error against the true end
+with pauses of 0-1.5 s before a question. `--endpoint-only` runs just that part.
+
 A positive counts as found when a detection falls between its start and 1 s after its end.
 False accepts/hour = detections in the negative streams / their duration.
 """
@@ -230,7 +233,15 @@ def main() -> int:
     parser.add_argument(
         "--save-verifier", metavar="PATH", help="write the trained verifier (.npz) here"
     )
+    parser.add_argument(
+        "--endpoint-only", action="store_true", help="only the wake word's end estimate"
+    )
     args = parser.parse_args()
+    from bench.wake_endpoint import measure
+
+    if args.endpoint_only:
+        print("\n".join(measure(args.workers)))
+        return 0
 
     t0 = time.monotonic()
     neg_s = 300.0 if args.quick else 1800.0
@@ -318,7 +329,8 @@ def main() -> int:
     print(f"bare missed: {dict(bare.missed)}")
     print(f"ours missed: {dict(ours.missed)}")
     print(f"bare false accepts: {dict(bare.false_accepts.most_common(12))}")
-    print(f"ours false accepts: {dict(ours.false_accepts.most_common(12))}")
+    print(f"ours false accepts: {dict(ours.false_accepts.most_common(12))}\n")
+    print("\n".join(measure(args.workers)))
     return 0
 
 

@@ -8,6 +8,8 @@ refractory period after its last detection, and — if VAD gating is on — when
 speech shortly before. The VAD only runs when it can change a decision: the detector keeps the
 last ~2.5 s of steps and scores them with Silero VAD (from a fresh state) only on a step that
 would otherwise fire, instead of running a second model on every step as openWakeWord does.
+On a detection the same kept audio and VAD scores give the wake word's estimated end
+(`edge_agent.wake.endpoint`): where a turn's audio should start.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import numpy as np
 from edge_agent.config import WakeConfig
 from edge_agent.errors import WakeModelError
 from edge_agent.wake.decision import DecisionRule, WakeDecision
+from edge_agent.wake.endpoint import Endpoint, EndpointRule, estimate_end
 from edge_agent.wake.features import STEP_SAMPLES, FeatureStream, VadStream, open_session
 from edge_agent.wake.models import ModelPaths
 from edge_agent.wake.verifier import Verifier
@@ -48,12 +51,17 @@ class Detection:
     """A wake word was heard.
 
     `sample_16k` is the absolute 16 kHz input sample index (counted since the detector was
-    built) at the end of the 80 ms step that fired; the wake word ended shortly before it.
+    built) at the end of the 80 ms step that fired; the wake word ended 35-530 ms before it.
+    `end_sample_16k` (same counter) is the estimated end of the wake word's speech: stream a
+    turn from there, not from before the detection (that would start inside the word).
+    `end_method` says how it was found ("silence", "dip" or "fallback", see `endpoint`).
     """
 
     model: str
     score: float
     sample_16k: int
+    end_sample_16k: int
+    end_method: str = "fallback"
 
 
 class _WakeModel:
@@ -83,6 +91,7 @@ class WakeDetector:
         *,
         thresholds: Mapping[str, float] | None = None,
         verifier: Verifier | None = None,
+        endpoint: EndpointRule | None = None,
     ) -> None:
         """Load the configured models (only those) from explicit paths.
 
@@ -91,6 +100,7 @@ class WakeDetector:
             model_paths: from `resolve_models`; `vad` must be set when vad_threshold > 0.
             thresholds: per-model thresholds overriding cfg.threshold, by model name.
             verifier: overrides cfg.verifier_model (a loaded verifier).
+            endpoint: the wake word's end estimate's knobs (default: EndpointRule()).
 
         Raises:
             WakeModelError: a model or the verifier cannot be loaded.
@@ -123,12 +133,13 @@ class WakeDetector:
                     f"{self.model_names}; fix wake.verifier_model or wake.models"
                 )
             matching[0].verifier = verifier
-        self._vad: VadStream | None = None
-        if cfg.vad_threshold > 0:
-            if model_paths.vad is None:
-                raise WakeModelError("vad_threshold > 0 needs the silero_vad model; pass its path")
-            self._vad = VadStream(model_paths.vad)
+        if cfg.vad_threshold > 0 and model_paths.vad is None:
+            raise WakeModelError("vad_threshold > 0 needs the silero_vad model; pass its path")
+        # Silero VAD serves the gate and the end estimate (without it: the fallback estimate).
+        self._vad = VadStream(model_paths.vad) if model_paths.vad is not None else None
+        self._endpoint = endpoint or EndpointRule()
         self._recent_steps: deque[np.ndarray] = deque(maxlen=_VAD_HISTORY_STEPS)
+        self._vad_chunks: np.ndarray | None = None  # this step's chunk scores, once computed
         self._pending = np.zeros(0, np.int16)
         self.samples_in = 0  # every input sample since construction
         self.samples_stepped = 0  # samples consumed by whole steps
@@ -185,8 +196,8 @@ class WakeDetector:
 
     def _step(self, step: np.ndarray) -> list[Detection]:
         self._features.step(step)
-        if self._vad is not None:
-            self._recent_steps.append(step)
+        self._recent_steps.append(step)
+        self._vad_chunks = None
         self.samples_stepped += STEP_SAMPLES
         self._steps_since_reset += 1
         warming = self._steps_since_reset <= WARMUP_STEPS
@@ -211,15 +222,33 @@ class WakeDetector:
                 log.info(
                     "wake word %s (score %.3f)", model.name, score, extra={"MODEL": model.name}
                 )
-                detections.append(Detection(model.name, score, self.samples_stepped))
+                end = self._estimate_end()
+                detections.append(
+                    Detection(model.name, score, self.samples_stepped, end.end_16k, end.method)
+                )
         return detections
 
-    def _vad_recent(self) -> float:
-        """The highest Silero VAD score around the wake word (steps 4..6 back), scored now over
-        the kept steps from a fresh VAD state; the last 4 steps are not needed."""
+    def _chunk_scores(self) -> np.ndarray:
+        """Silero VAD's score of every 40 ms chunk of the kept steps, from a fresh state (once
+        per step: the gate and the end estimate share it)."""
         assert self._vad is not None
-        self.vad_runs += 1
-        self._vad.reset()
-        for step in list(self._recent_steps)[:-_VAD_SKIP_NEWEST]:
-            self._vad.step(step)
-        return max(self._vad.scores[-_VAD_LOOKBACK_STEPS:], default=0.0)
+        if self._vad_chunks is None:
+            self.vad_runs += 1
+            self._vad.reset()
+            self._vad_chunks = self._vad.chunk_scores(np.concatenate(self._recent_steps))
+        return self._vad_chunks
+
+    def _vad_recent(self) -> float:
+        """The highest Silero VAD score around the wake word (steps 4..6 back, each the mean of
+        its two chunks); Silero is causal, so scoring the newest steps too changes nothing."""
+        chunks = self._chunk_scores()
+        per_step = chunks[: len(chunks) // 2 * 2].reshape(-1, 2).mean(axis=1)
+        lookback = per_step[-_VAD_SKIP_NEWEST - _VAD_LOOKBACK_STEPS : -_VAD_SKIP_NEWEST]
+        return float(lookback.max()) if len(lookback) else 0.0
+
+    def _estimate_end(self) -> Endpoint:
+        """Where the wake word that just fired ended (see `endpoint.estimate_end`)."""
+        audio = np.concatenate(self._recent_steps)
+        start = self.samples_stepped - len(audio)
+        chunks = self._chunk_scores() if self._vad is not None else np.zeros(0)
+        return estimate_end(audio, start, self.samples_stepped, chunks, self._endpoint)

@@ -107,14 +107,18 @@ class VadStream:
         self._c = np.zeros((2, 1, 64), np.float32)
         self.scores: list[float] = []
 
-    def step(self, pcm: np.ndarray) -> float:
-        """Score one step: the probability that it holds speech."""
-        chunk_scores = []
-        for start in range(0, len(pcm), 640):
-            chunk = (pcm[start : start + 640] / 32767).astype(np.float32)[None, :]
+    def chunk_scores(self, pcm: np.ndarray) -> np.ndarray:
+        """Score each whole 640-sample (40 ms) chunk of `pcm`, continuing the current state."""
+        scores = np.zeros(len(pcm) // 640, np.float32)
+        for i in range(len(scores)):
+            chunk = (pcm[i * 640 : (i + 1) * 640] / 32767).astype(np.float32)[None, :]
             feed = {"input": chunk, "h": self._h, "c": self._c, "sr": self._sr}
             out, self._h, self._c = self._session.run(None, feed)
-            chunk_scores.append(float(out[0][0]))
-        score = float(np.mean(chunk_scores))
+            scores[i] = float(out[0][0])
+        return scores
+
+    def step(self, pcm: np.ndarray) -> float:
+        """Score one step: the probability that it holds speech."""
+        score = float(np.mean(self.chunk_scores(pcm)))
         self.scores = [*self.scores[-self._history + 1 :], score]
         return score

@@ -241,7 +241,8 @@ def resolve_models(
     Args:
         cfg: the configuration (wake.models, wake.vad_threshold, models dir).
         models_dir: overrides $EDGE_AGENT_MODELS_DIR and the configured directory.
-        vad: load the Silero VAD model; default: when wake.vad_threshold > 0.
+        vad: load the Silero VAD model; default: yes (the VAD gate and the wake word's end
+            estimate use it).
 
     Raises:
         WakeModelError: a model is missing, corrupt or not an .onnx file, with the fix.
@@ -253,7 +254,7 @@ def resolve_models(
             (spec, _builtin_path(folder, spec)) if spec in WAKE_WORDS else _custom_path(spec)
         )
         wake[name] = path
-    use_vad = cfg.wake.vad_threshold > 0 if vad is None else vad
+    use_vad = True if vad is None else vad
     return ModelPaths(
         melspectrogram=_builtin_path(folder, "melspectrogram"),
         embedding=_builtin_path(folder, "embedding_model"),
