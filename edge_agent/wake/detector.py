@@ -1,7 +1,10 @@
-"""The wake-word detector: 16 kHz int16 audio in, `Detection`s out.
+"""The wake-word detector: 16 kHz int16 audio in, `Detection`s out, whichever the engine.
 
-It is pure apart from onnxruntime: no audio devices, no clocks, no asyncio. Time is counted in
-input samples. Audio of any length is buffered into openWakeWord's 80 ms (1280-sample) steps;
+It is pure apart from the engines' inference: no audio devices, no clocks, no asyncio. Time is
+counted in input samples. The engine (`wake.engine`: openWakeWord in `oww`, microWakeWord in
+`micro`) only turns each 80 ms step into one score per model; thresholds, patience, refractory
+period, VAD gate, end estimate and `wake-test` are shared. Engines and VADs are imported only
+when chosen, so a microWakeWord daemon never loads onnxruntime. Audio of any length is buffered into openWakeWord's 80 ms (1280-sample) steps;
 each step yields one score per model, and a model fires when its score stays at or above its
 threshold for `patience_frames` consecutive steps (once per run of such steps), outside the
 refractory period after its last detection, and — if VAD gating is on — when Silero VAD heard
@@ -19,7 +22,7 @@ from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 import numpy as np
 
@@ -27,16 +30,20 @@ from edge_agent.config import WakeConfig
 from edge_agent.errors import WakeModelError
 from edge_agent.wake.decision import DecisionRule, WakeDecision
 from edge_agent.wake.endpoint import Endpoint, EndpointRule, estimate_end
-from edge_agent.wake.features import STEP_SAMPLES, FeatureStream, VadStream, open_session
 from edge_agent.wake.models import ModelPaths
 from edge_agent.wake.verifier import Verifier
 
-__all__ = ["SAMPLE_RATE_HZ", "WARMUP_STEPS", "Detection", "WakeDetector"]
+if TYPE_CHECKING:
+    from edge_agent.wake.micro import MicroScorer
+    from edge_agent.wake.oww import OwwScorer
+    from edge_agent.wake.vad import Vad
+
+__all__ = ["SAMPLE_RATE_HZ", "Detection", "WakeDetector"]
 
 log = logging.getLogger(__name__)
 
 SAMPLE_RATE_HZ: Final = 16000
-WARMUP_STEPS: Final = 5  # openWakeWord zeroes the first 5 scores after a (re)start
+STEP_SAMPLES: Final = 1280  # 80 ms: the step every engine is scored on (openWakeWord's)
 # openWakeWord's VAD gate looks at the steps 4..6 back: the speech of the wake word itself.
 _VAD_SKIP_NEWEST: Final = 4
 _VAD_LOOKBACK_STEPS: Final = 3
@@ -64,25 +71,46 @@ class Detection:
     end_method: str = "fallback"
 
 
-class _WakeModel:
-    """One wake-word ONNX model, its decision state and optional verifier."""
+class _Model:
+    """One wake word's decision state and optional verifier."""
 
-    def __init__(self, name: str, path: Path, rule: DecisionRule) -> None:
+    def __init__(self, name: str, rule: DecisionRule) -> None:
         self.name = name
-        self.session = open_session(path)
-        inp = self.session.get_inputs()[0]
-        self.input_name = inp.name
-        self.n_frames = int(inp.shape[1])
         self.decision = WakeDecision(rule)
         self.verifier: Verifier | None = None
 
-    def score(self, features: FeatureStream) -> float:
-        out = self.session.run(None, {self.input_name: features.window(self.n_frames)})[0]
-        return float(np.asarray(out).reshape(-1)[0])
+
+def _scorer(cfg: WakeConfig, paths: ModelPaths) -> OwwScorer | MicroScorer:
+    if cfg.engine == "microwakeword":
+        from edge_agent.wake.micro import MicroScorer
+
+        return MicroScorer(paths.wake, cutoff=cfg.micro_cutoff, window=cfg.micro_window)
+    from edge_agent.wake.oww import OwwScorer
+
+    if paths.melspectrogram is None or paths.embedding is None:
+        raise WakeModelError("openWakeWord needs the melspectrogram and embedding models")
+    return OwwScorer(paths.melspectrogram, paths.embedding, paths.wake)
+
+
+def _vad(cfg: WakeConfig, paths: ModelPaths) -> Vad | None:
+    kind = cfg.vad_model
+    if kind == "auto":
+        kind = "micro" if cfg.engine == "microwakeword" else "silero"
+    if kind == "micro":
+        from edge_agent.wake.vad import MicroVad
+
+        return MicroVad()
+    if paths.vad is None:
+        if cfg.vad_threshold > 0:
+            raise WakeModelError("vad_threshold > 0 needs the silero_vad model; pass its path")
+        return None  # no VAD: the end estimate falls back
+    from edge_agent.wake.vad import SileroVad
+
+    return SileroVad(paths.vad)
 
 
 class WakeDetector:
-    """Streaming openWakeWord detector with threshold, patience, refractory and VAD gate."""
+    """Streaming wake-word detector with threshold, patience, refractory and VAD gate."""
 
     def __init__(
         self,
@@ -96,66 +124,76 @@ class WakeDetector:
         """Load the configured models (only those) from explicit paths.
 
         Args:
-            cfg: the [wake] config: threshold, patience_frames, refractory_s, vad_threshold.
-            model_paths: from `resolve_models`; `vad` must be set when vad_threshold > 0.
-            thresholds: per-model thresholds overriding cfg.threshold, by model name.
-            verifier: overrides cfg.verifier_model (a loaded verifier).
+            cfg: the [wake] config: engine, thresholds, patience, refractory, VAD.
+            model_paths: from `resolve_models`.
+            thresholds: per-model thresholds overriding the configured/manifest ones, by name.
+            verifier: overrides cfg.verifier_model (a loaded verifier; openWakeWord only).
             endpoint: the wake word's end estimate's knobs (default: EndpointRule()).
 
         Raises:
-            WakeModelError: a model or the verifier cannot be loaded.
+            WakeModelError: a model, the VAD or the verifier cannot be loaded.
         """
         self.cfg = cfg
-        self._features = FeatureStream(model_paths.melspectrogram, model_paths.embedding)
-        per_model = dict(thresholds or {})
+        self._scorer = _scorer(cfg, model_paths)
+        per_model = dict(getattr(self._scorer, "thresholds", {}))
+        if cfg.engine == "openwakeword":
+            per_model = dict.fromkeys(self._scorer.names, cfg.threshold)
+        per_model.update(thresholds or {})
         refractory_16k = round(cfg.refractory_s * SAMPLE_RATE_HZ)
         self._models = [
-            _WakeModel(
+            _Model(
                 name,
-                path,
                 DecisionRule(
-                    threshold=per_model.get(name, cfg.threshold),
+                    threshold=per_model[name],
                     patience_frames=cfg.patience_frames,
                     refractory_16k=refractory_16k,
                     vad_threshold=cfg.vad_threshold,
                     verifier_threshold=cfg.verifier_threshold,
                 ),
             )
-            for name, path in model_paths.wake.items()
+            for name in self._scorer.names
         ]
         if verifier is None and cfg.verifier_model:
             verifier = Verifier.load(Path(cfg.verifier_model).expanduser())
         if verifier is not None:
             matching = [m for m in self._models if m.name == verifier.model]
-            if not matching:
+            if cfg.engine != "openwakeword" or not matching:
                 raise WakeModelError(
-                    f"the verifier is for model {verifier.model!r}, which is not in wake.models "
-                    f"{self.model_names}; fix wake.verifier_model or wake.models"
+                    f"the verifier is for openWakeWord model {verifier.model!r}, which is not in "
+                    f"wake.models {self.model_names}; fix wake.verifier_model or wake.models"
                 )
             matching[0].verifier = verifier
-        if cfg.vad_threshold > 0 and model_paths.vad is None:
-            raise WakeModelError("vad_threshold > 0 needs the silero_vad model; pass its path")
-        # Silero VAD serves the gate and the end estimate (without it: the fallback estimate).
-        self._vad = VadStream(model_paths.vad) if model_paths.vad is not None else None
+        self._vad = _vad(cfg, model_paths)
         self._endpoint = endpoint or EndpointRule()
         self._recent_steps: deque[np.ndarray] = deque(maxlen=_VAD_HISTORY_STEPS)
         self._vad_chunks: np.ndarray | None = None  # this step's chunk scores, once computed
         self._pending = np.zeros(0, np.int16)
         self.samples_in = 0  # every input sample since construction
         self.samples_stepped = 0  # samples consumed by whole steps
-        self._steps_since_reset = 0
         self.last_scores: dict[str, float] = {m.name: 0.0 for m in self._models}
         self.vad_runs = 0  # steps on which the VAD gate was evaluated
 
     @property
+    def thresholds(self) -> dict[str, float]:
+        """Each model's effective threshold (configured, or its manifest's cutoff)."""
+        return {m.name: m.decision.rule.threshold for m in self._models}
+
+    def _oww(self) -> OwwScorer:
+        from edge_agent.wake.oww import OwwScorer
+
+        if not isinstance(self._scorer, OwwScorer):
+            raise TypeError("speech embeddings exist only with the openWakeWord engine")
+        return self._scorer
+
+    @property
     def last_embedding(self) -> np.ndarray:
         """The speech embedding (96,) of the last step, for benchmarks and verifier training."""
-        newest: np.ndarray = self._features.embeddings[-1]
+        newest: np.ndarray = self._oww().features.embeddings[-1]
         return newest
 
     def embedding_window(self, n_frames: int = 16) -> np.ndarray:
         """The last n_frames embeddings (n_frames, 96): what a verifier sees at this step."""
-        window: np.ndarray = self._features.window(n_frames)[0]
+        window: np.ndarray = self._oww().features.window(n_frames)[0]
         return window
 
     @property
@@ -164,9 +202,8 @@ class WakeDetector:
 
     def reset(self) -> None:
         """Clear the audio state after a turn; the sample counter keeps counting."""
-        self._features.reset()
+        self._scorer.reset()
         self._recent_steps.clear()
-        self._steps_since_reset = 0
         for model in self._models:
             model.decision.reset()
         self.last_scores = dict.fromkeys(self.last_scores, 0.0)
@@ -195,20 +232,18 @@ class WakeDetector:
         return out
 
     def _step(self, step: np.ndarray) -> list[Detection]:
-        self._features.step(step)
+        scores = self._scorer.step(step)
         self._recent_steps.append(step)
         self._vad_chunks = None
         self.samples_stepped += STEP_SAMPLES
-        self._steps_since_reset += 1
-        warming = self._steps_since_reset <= WARMUP_STEPS
         vad_recent: float | None = None
         detections = []
         for model in self._models:
-            score = 0.0 if warming else model.score(self._features)
+            score = scores[model.name]
             self.last_scores[model.name] = score
             verified = None
             if model.verifier is not None and score >= model.decision.rule.threshold:
-                window = self._features.window(model.verifier.n_frames)
+                window = self._oww().features.window(model.verifier.n_frames)
                 verified = float(model.verifier.probability(window)[0])
             if (
                 vad_recent is None

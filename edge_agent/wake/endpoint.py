@@ -110,6 +110,8 @@ def estimate_end(
         if edge is None or level is None
         else _first_quiet(rms, edge, level, rule, probs[-1] < rule.speech)
     )
+    if end is None and level is not None:
+        end = _energy_pause(rms, probs, level, lo * VAD_CHUNK // _FRAME, rule)
     if end is not None:
         return Endpoint(audio_start_16k + min(end, det), "silence")
     # 2. continuous speech: the earliest clear dip that is late enough to follow the word.
@@ -121,6 +123,23 @@ def estimate_end(
             end = max(0, quietest * _FRAME - rule.dip_margin_ms * 16)
             return Endpoint(audio_start_16k + end, "dip")
     return Endpoint(max(audio_start_16k, fallback), "fallback")
+
+
+def _energy_pause(
+    rms: np.ndarray, probs: np.ndarray, level: float, lo: int, rule: EndpointRule
+) -> int | None:
+    """The earliest pause (as `_first_quiet` defines it) from frame `lo` on that follows sound
+    the VAD calls speech: for a VAD that holds "speech" for a while after it ends (microVAD
+    does for ~0.5 s), so its edge comes after the detection."""
+    per_chunk = VAD_CHUNK // _FRAME
+    for i in range(max(lo, 1), len(rms)):
+        if rms[i - 1] > level and rms[i] <= level:
+            chunk = (i - 1) // per_chunk
+            if probs[max(0, chunk - 1) : chunk + 1].max() >= rule.speech:
+                start = _first_quiet(rms, i // per_chunk, level, rule, True, first_frame=i)
+                if start is not None:
+                    return start
+    return None
 
 
 def _loud_level(rms: np.ndarray, probs: np.ndarray, rule: EndpointRule) -> float | None:
@@ -154,7 +173,13 @@ def _last_speech_end(probs: np.ndarray, lo: int, rule: EndpointRule) -> int | No
 
 
 def _first_quiet(
-    rms: np.ndarray, k: int, level: float, rule: EndpointRule, vad_dropping: bool
+    rms: np.ndarray,
+    k: int,
+    level: float,
+    rule: EndpointRule,
+    vad_dropping: bool,
+    *,
+    first_frame: int | None = None,
 ) -> int | None:
     """The start (in samples) of the first pause that begins within chunks k-1..k+1 (Silero
     lags the sound by up to a chunk): where the speech run ending in chunk k went quiet.
@@ -165,10 +190,11 @@ def _first_quiet(
     None when there is none (no pause: one breath).
     """
     per_chunk = VAD_CHUNK // _FRAME
-    first = max(0, k - 1) * per_chunk
+    first = max(0, k - 1) * per_chunk if first_frame is None else first_frame
+    last = (k + 2) * per_chunk if first_frame is None else first_frame + 1
     quiet = rms <= level
     hold = rule.pause_ms // 10
-    for i in range(first, min(len(rms), (k + 2) * per_chunk)):
+    for i in range(first, min(len(rms), last)):
         if i + rule.quiet_frames > len(rms) or not quiet[i : i + rule.quiet_frames].all():
             continue
         if i + hold > len(rms) and (not vad_dropping or i + rule.tail_frames > len(rms)):
