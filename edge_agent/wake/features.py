@@ -54,11 +54,16 @@ class FeatureStream:
         self.reset()
 
     def _prime(self) -> np.ndarray:
-        """The embeddings AudioFeatures starts from (fixed seed here, so runs repeat)."""
+        """The embeddings AudioFeatures starts from (fixed seed here, so runs repeat).
+
+        One window per run, not openWakeWord's batch of ~40: onnxruntime's arena keeps the
+        largest run's buffers for the life of the session, and the batch left ~25 MB there
+        (the embedding of each window does not depend on the batch, so the result is equal).
+        """
         noise = np.random.default_rng(0).integers(-1000, 1000, 16000 * _INIT_NOISE_S)
         spec = self._melspectrogram(noise.astype(np.int16))
-        windows = [spec[i : i + _MEL_WINDOW] for i in range(0, len(spec) - _MEL_WINDOW + 1, 8)]
-        return self._embed(np.stack(windows))
+        starts = range(0, len(spec) - _MEL_WINDOW + 1, 8)
+        return np.concatenate([self._embed(spec[i : i + _MEL_WINDOW][None]) for i in starts])
 
     def reset(self) -> None:
         """Forget the audio heard so far (e.g. after a turn)."""
