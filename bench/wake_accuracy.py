@@ -10,9 +10,15 @@ audio in the same run:
 - bare: openwakeword 0.5.1 `Model.predict` (onnx), 1280-sample frames, a detection at each
   rising edge of score >= 0.5 (the kindest reading of "score > 0.5 means wake");
 - ours: `WakeDetector` at the WakeConfig defaults;
+- microWakeWord, bare (pymicro-wakeword 2.5.0's hey_jarvis on 10 ms chunks, a detection at each
+  rising edge of a window mean >= its manifest cutoff 0.97) and ours with
+  `wake.engine = "microwakeword"` at its defaults (cutoff 0.97, microVAD gate);
 - steps: the same recorded scores, VAD scores and embeddings replayed through the detector's
   own `WakeDecision` with one knob changed at a time, and a verifier trained on the "train"
   split (other voices, other sentences and near misses) — what each step changes.
+
+Then the wake word's end estimate (bench/wake_endpoint.py): its error against the true end
+with pauses of 0-1.5 s before a question. `--endpoint-only` runs just that part.
 
 A positive counts as found when a detection falls between its start and 1 s after its end.
 False accepts/hour = detections in the negative streams / their duration.
@@ -37,6 +43,7 @@ from edge_agent.sim.wakeset import RATE_HZ, Stream, build_wakeset
 from edge_agent.wake.decision import DecisionRule, WakeDecision
 from edge_agent.wake.detector import WakeDetector
 from edge_agent.wake.features import VadStream
+from edge_agent.wake.micro_models import fetch_micro_models, resolve_micro_models
 from edge_agent.wake.models import ModelPaths, default_models_dir, fetch_models
 from edge_agent.wake.verifier import Verifier, train_verifier
 
@@ -53,6 +60,8 @@ class Trace:
     vad: np.ndarray
     embeddings: np.ndarray  # (steps, 96)
     detections: list[int]  # our detector at defaults: sample indices
+    micro_bare: np.ndarray | None = None  # bare pymicro-wakeword: best probability per step
+    micro_detections: list[int] | None = None  # ours with microWakeWord at its defaults
 
 
 def model_paths() -> ModelPaths:
@@ -64,6 +73,19 @@ def model_paths() -> ModelPaths:
         {"hey_jarvis": folder / "hey_jarvis_v0.1.onnx"},
         folder / "silero_vad.onnx",
     )
+
+
+def micro_models_dir() -> Path:
+    folder = default_models_dir()
+    fetch_micro_models(folder)
+    return folder
+
+
+def micro_detector(**wake: object) -> WakeDetector:
+    """Our detector with microWakeWord's hey_jarvis (manifest cutoff, microVAD gate)."""
+    cfg = WakeConfig(engine="microwakeword", **wake)  # type: ignore[arg-type]
+    folder = micro_models_dir()
+    return WakeDetector(cfg, ModelPaths(None, None, resolve_micro_models(cfg.models, folder)))
 
 
 def bare_model(paths: ModelPaths) -> object:
@@ -102,7 +124,32 @@ def trace(job: tuple[np.ndarray, bool]) -> Trace:
         detections += [d.sample_16k for d in ours.process(frame)]
         scores[i], vad[i] = ours.last_scores["hey_jarvis"], vad_stream.step(frame)
         embeddings[i] = ours.last_embedding
-    return Trace(bare_scores if with_bare else None, scores, vad, embeddings, detections)
+    micro_bare, micro_dets = micro_trace(pcm) if with_bare else (None, None)
+    return Trace(
+        bare_scores if with_bare else None, scores, vad, embeddings, detections,
+        micro_bare, micro_dets,
+    )  # fmt: skip
+
+
+def micro_trace(pcm: np.ndarray) -> tuple[np.ndarray, list[int]]:
+    """Bare pymicro-wakeword (10 ms chunks; the best window mean per 80 ms step) and our
+    detector with microWakeWord at its defaults, over one stream."""
+    from pymicro_wakeword import MicroWakeWord, MicroWakeWordFeatures
+
+    folder = micro_models_dir()
+    bare = MicroWakeWord.from_config(folder / "micro" / "hey_jarvis.json")
+    feats = MicroWakeWordFeatures()
+    ours = micro_detector()
+    n = len(pcm) // STEP
+    best = np.zeros(n, np.float32)
+    detections = []
+    for i in range(n):
+        frame = pcm[i * STEP : (i + 1) * STEP]
+        for k in range(0, STEP, 160):
+            for f in feats.process_streaming(frame[k : k + 160].tobytes()):
+                best[i] = max(best[i], bare.process_streaming_prob(f) or 0.0)
+        detections += [d.sample_16k for d in ours.process(frame)]
+    return best, detections
 
 
 def windows(embeddings: np.ndarray, steps: np.ndarray, n_frames: int = 16) -> np.ndarray:
@@ -230,7 +277,15 @@ def main() -> int:
     parser.add_argument(
         "--save-verifier", metavar="PATH", help="write the trained verifier (.npz) here"
     )
+    parser.add_argument(
+        "--endpoint-only", action="store_true", help="only the wake word's end estimate"
+    )
     args = parser.parse_args()
+    from bench.wake_endpoint import measure
+
+    if args.endpoint_only:
+        print("\n".join(measure(args.workers)))
+        return 0
 
     t0 = time.monotonic()
     neg_s = 300.0 if args.quick else 1800.0
@@ -274,6 +329,14 @@ def main() -> int:
     rows: list[tuple[str, list[list[int]]]] = [
         ("bare Model.predict >= 0.5", [rising_edges(t.bare_scores, 0.5) for t in eval_tr]),  # type: ignore[arg-type]
         (f"ours, defaults (real detector): {describe(cfg)}", [t.detections for t in eval_tr]),
+        (
+            "bare microWakeWord >= 0.97 (pymicro-wakeword)",
+            [rising_edges(t.micro_bare, 0.97) for t in eval_tr],  # type: ignore[arg-type]
+        ),
+        (
+            "ours, microWakeWord defaults (cutoff 0.97, microVAD)",
+            [t.micro_detections for t in eval_tr],  # type: ignore[misc]
+        ),
         ("step 0: t=0.5, no gate (replay)", [replay(t, base) for t in eval_tr]),
         (
             "step 1: + patience 2",
@@ -315,10 +378,23 @@ def main() -> int:
         f"false accepts/h {ours.fa_per_h:.1f} vs {bare.fa_per_h:.1f} -> "
         f"{'BETTER OR EQUAL ON BOTH' if ours.recall >= bare.recall and ours.fa_per_h <= bare.fa_per_h else 'NOT better on both'}"
     )
+    mbare, mours = results[rows[2][0]], results[rows[3][0]]
+    print(
+        f"microWakeWord ours vs bare: recall {mours.recall:.3f} vs {mbare.recall:.3f}, "
+        f"false accepts/h {mours.fa_per_h:.1f} vs {mbare.fa_per_h:.1f}; "
+        f"vs ours openWakeWord: recall {mours.recall:.3f} vs {ours.recall:.3f}, "
+        f"false accepts/h {mours.fa_per_h:.1f} vs {ours.fa_per_h:.1f}"
+    )
+    for name, r in (("openWakeWord ours", ours), ("microWakeWord ours", mours)):
+        print(f"::metric wake_accuracy | recall, {name} | {r.recall:.3f} |")
+        print(f"::metric wake_accuracy | false accepts/h, {name} | {r.fa_per_h:.1f} |")
+    print(f"microWakeWord ours missed: {dict(mours.missed)}")
+    print(f"microWakeWord ours false accepts: {dict(mours.false_accepts.most_common(12))}")
     print(f"bare missed: {dict(bare.missed)}")
     print(f"ours missed: {dict(ours.missed)}")
     print(f"bare false accepts: {dict(bare.false_accepts.most_common(12))}")
-    print(f"ours false accepts: {dict(ours.false_accepts.most_common(12))}")
+    print(f"ours false accepts: {dict(ours.false_accepts.most_common(12))}\n")
+    print("\n".join(measure(args.workers)))
     return 0
 
 

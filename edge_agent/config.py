@@ -182,17 +182,44 @@ class EarconsConfig:
 
 @dataclass(frozen=True, slots=True)
 class WakeConfig:
-    """[wake]: the wake-word detector (openWakeWord, onnxruntime)."""
+    """[wake]: the wake-word detector (openWakeWord or microWakeWord)."""
 
+    engine: Literal["openwakeword", "microwakeword"] = _f(
+        "openwakeword",
+        "wake-word engine: 'openwakeword' (ONNX, CC BY-NC-SA models, best recall) or "
+        "'microwakeword' (TFLite, Apache-2.0 models, ~10x less CPU and memory)",
+    )
     models: tuple[str, ...] = _f(
         ("hey_jarvis",),
-        "wake-word models: built-in names (hey_jarvis, alexa, hey_mycroft, "
-        "hey_rhasspy) or paths to custom .onnx files",
+        "wake-word models: built-in names (openwakeword: hey_jarvis, alexa, hey_mycroft, "
+        "hey_rhasspy; microwakeword: hey_jarvis, okay_nabu, hey_mycroft, alexa) or paths to "
+        "custom models (openwakeword: .onnx; microwakeword: .tflite with its .json manifest)",
     )
     models_dir: str = _f(
         "", "where the built-in models are stored; empty means <daemon.state_dir>/models"
     )
-    threshold: float = _f(0.5, "score a frame must reach to count, 0.0 to 1.0", min=0.0, max=1.0)
+    threshold: float = _f(
+        0.5, "openwakeword: score a frame must reach to count, 0.0 to 1.0", min=0.0, max=1.0
+    )
+    micro_cutoff: float = _f(
+        0.0,
+        "microwakeword: probability a frame must reach; 0 = each model's own cutoff from its "
+        "manifest (hey_jarvis 0.97, okay_nabu 0.85, hey_mycroft 0.95, alexa 0.9)",
+        min=0.0,
+        max=1.0,
+    )
+    micro_window: int = _f(
+        0,
+        "microwakeword: probabilities averaged per decision; 0 = the manifest's (5)",
+        min=0,
+        max=100,
+    )
+    vad_model: Literal["auto", "silero", "micro"] = _f(
+        "auto",
+        "VAD for the gate and the wake word's end estimate: 'silero' (onnxruntime), 'micro' "
+        "(pymicro-vad, no onnxruntime); 'auto' = silero with openwakeword, micro with "
+        "microwakeword",
+    )
     patience_frames: int = _f(
         1, "consecutive 80 ms frames at or above the threshold before a detection", min=1, max=10
     )

@@ -25,7 +25,7 @@ TEST_ENTRY: Final = (
 
 
 async def wake_models(cfg: Config, folder: Path) -> CheckResult:
-    """The configured wake models from `folder` verify, load into onnxruntime and run."""
+    """The configured wake engine's models from `folder` verify, load and run."""
     return await in_thread(_wake_blocking, cfg, folder)
 
 
@@ -44,9 +44,13 @@ def _wake_blocking(cfg: Config, folder: Path) -> CheckResult:
         detector.process(np.zeros(SAMPLE_RATE_HZ, dtype=np.int16))
     except WakeModelError as exc:
         return fail("wake models", str(exc).removesuffix(f"; {FIX_HINT}"), hint)
-    except Exception as exc:  # onnxruntime rejects a corrupt or foreign file
+    except Exception as exc:  # onnxruntime / TFLite reject a corrupt or foreign file
         return fail("wake models", f"a model does not load: {type(exc).__name__}: {exc}", hint)
-    return ok("wake models", f"{', '.join(detector.model_names)} load and run (from {folder})")
+    cuts = ", ".join(f"{n} {t:g}" for n, t in detector.thresholds.items())
+    return ok(
+        "wake models",
+        f"{cfg.wake.engine}: {cuts} load and run (threshold per model; from {folder})",
+    )
 
 
 async def gpio(cfg: Config, pin_factory: Any) -> CheckResult:

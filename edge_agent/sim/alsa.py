@@ -29,8 +29,6 @@ terminate every PyAudio instance between rigs. Subprocesses simply get `env`.
 from __future__ import annotations
 
 import contextlib
-import ctypes
-import ctypes.util
 import os
 import shutil
 import tempfile
@@ -39,20 +37,12 @@ from pathlib import Path
 
 import numpy as np
 
+from edge_agent.audio.devices import free_alsa_config
+
 __all__ = ["AlsaFileRig", "free_alsa_config"]
 
 MIC = "fakemic"
 SPEAKER = "fakespk"
-
-
-def free_alsa_config() -> bool:
-    """Drop alsa-lib's cached configuration so the next open re-reads it; False if no alsa-lib."""
-    name = ctypes.util.find_library("asound") or "libasound.so.2"
-    try:
-        lib = ctypes.CDLL(name)
-    except OSError:
-        return False
-    return int(lib.snd_config_update_free_global()) == 0
 
 
 class AlsaFileRig:

@@ -21,7 +21,18 @@ import numpy as np
 
 from edge_agent.sim.speech import speak
 
-__all__ = ["RATE_HZ", "Span", "Stream", "WakeSet", "build_wakeset", "speech_bounds"]
+__all__ = [
+    "PAUSES_S",
+    "RATE_HZ",
+    "PauseItem",
+    "PauseStream",
+    "Span",
+    "Stream",
+    "WakeSet",
+    "build_pauseset",
+    "build_wakeset",
+    "speech_bounds",
+]
 
 RATE_HZ: Final = 16000
 WAKE_TEXT: Final = "hey jarvis"
@@ -79,6 +90,8 @@ SENTENCES: Final = {
     ],
 }  # fmt: skip
 Kind = Literal["wake", "near", "speech", "noise", "silence"]
+# The pauses people leave between "hey jarvis" and the question (None: no question at all).
+PAUSES_S: Final = (None, 0.0, 0.3, 0.8, 1.5)
 
 
 @dataclass(frozen=True, slots=True)
@@ -295,4 +308,68 @@ def _layout_negatives(
             flush()
     if lay.length > RATE_HZ:
         flush()
+    return streams
+
+
+@dataclass(frozen=True, slots=True)
+class PauseItem:
+    """ "hey jarvis", a pause, a question: the parts' true bounds (16 kHz indices)."""
+
+    voice: str
+    speed_wpm: int
+    pause_s: float | None  # None: the wake word alone
+    wake_start: int
+    wake_end: int  # the wake word's speech ends here (generated separately: exact)
+    question_start: int | None
+    question_end: int | None
+
+
+@dataclass
+class PauseStream:
+    name: str
+    pcm: np.ndarray
+    items: list[PauseItem]
+
+
+def build_pauseset(
+    split: Literal["eval", "train"] = "eval",
+    *,
+    pauses: Sequence[float | None] = PAUSES_S,
+    seed: int = 0,
+    workers: int = 4,
+    floor_rms: float = 30.0,
+) -> list[PauseStream]:
+    """One stream per voice x speed: "hey jarvis" followed by each pause and a question (the
+    parts generated separately, trimmed to their speech and concatenated, so the wake word's end
+    and the question's start are known to the sample), items 3-3.5 s apart over a noise floor."""
+    rng = np.random.default_rng(seed)
+    voices, questions = VOICES[split], QUESTIONS[split]
+    texts = [(WAKE_TEXT, v, s) for v in voices for s in SPEEDS_WPM]
+    texts += [(q, v, 160) for v in voices for q in questions]
+    audio = _speak_all(texts, workers)
+
+    def trimmed(key: tuple[str, str, int]) -> np.ndarray:
+        start, end = speech_bounds(audio[key])
+        return audio[key][start:end]
+
+    streams = []
+    for voice in voices:
+        for wpm in SPEEDS_WPM:
+            lay = _Layout(f"pause-{voice}@{wpm}")
+            lay.gap(2.0)
+            items = []
+            for k, pause in enumerate(pauses):
+                wake = trimmed((WAKE_TEXT, voice, wpm))
+                start = lay.length
+                lay.add(wake)
+                q_start = q_end = None
+                if pause is not None:
+                    lay.gap(pause)
+                    q_start = lay.length
+                    lay.add(trimmed((questions[(k + wpm) % len(questions)], voice, 160)))
+                    q_end = lay.length
+                items.append(PauseItem(voice, wpm, pause, start, start + len(wake), q_start, q_end))
+                lay.gap(float(rng.uniform(3.0, 3.5)))
+            stream = lay.stream(floor_rms, rng)
+            streams.append(PauseStream(stream.name, stream.pcm, items))
     return streams

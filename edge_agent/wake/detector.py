@@ -1,13 +1,18 @@
-"""The wake-word detector: 16 kHz int16 audio in, `Detection`s out.
+"""The wake-word detector: 16 kHz int16 audio in, `Detection`s out, whichever the engine.
 
-It is pure apart from onnxruntime: no audio devices, no clocks, no asyncio. Time is counted in
-input samples. Audio of any length is buffered into openWakeWord's 80 ms (1280-sample) steps;
+It is pure apart from the engines' inference: no audio devices, no clocks, no asyncio. Time is
+counted in input samples. The engine (`wake.engine`: openWakeWord in `oww`, microWakeWord in
+`micro`) only turns each 80 ms step into one score per model; thresholds, patience, refractory
+period, VAD gate, end estimate and `wake-test` are shared. Engines and VADs are imported only
+when chosen, so a microWakeWord daemon never loads onnxruntime. Audio of any length is buffered into openWakeWord's 80 ms (1280-sample) steps;
 each step yields one score per model, and a model fires when its score stays at or above its
 threshold for `patience_frames` consecutive steps (once per run of such steps), outside the
 refractory period after its last detection, and — if VAD gating is on — when Silero VAD heard
 speech shortly before. The VAD only runs when it can change a decision: the detector keeps the
 last ~2.5 s of steps and scores them with Silero VAD (from a fresh state) only on a step that
 would otherwise fire, instead of running a second model on every step as openWakeWord does.
+On a detection the same kept audio and VAD scores give the wake word's estimated end
+(`edge_agent.wake.endpoint`): where a turn's audio should start.
 """
 
 from __future__ import annotations
@@ -17,23 +22,28 @@ from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 import numpy as np
 
 from edge_agent.config import WakeConfig
 from edge_agent.errors import WakeModelError
 from edge_agent.wake.decision import DecisionRule, WakeDecision
-from edge_agent.wake.features import STEP_SAMPLES, FeatureStream, VadStream, open_session
+from edge_agent.wake.endpoint import Endpoint, EndpointRule, estimate_end
 from edge_agent.wake.models import ModelPaths
 from edge_agent.wake.verifier import Verifier
 
-__all__ = ["SAMPLE_RATE_HZ", "WARMUP_STEPS", "Detection", "WakeDetector"]
+if TYPE_CHECKING:
+    from edge_agent.wake.micro import MicroScorer
+    from edge_agent.wake.oww import OwwScorer
+    from edge_agent.wake.vad import Vad
+
+__all__ = ["SAMPLE_RATE_HZ", "Detection", "WakeDetector"]
 
 log = logging.getLogger(__name__)
 
 SAMPLE_RATE_HZ: Final = 16000
-WARMUP_STEPS: Final = 5  # openWakeWord zeroes the first 5 scores after a (re)start
+STEP_SAMPLES: Final = 1280  # 80 ms: the step every engine is scored on (openWakeWord's)
 # openWakeWord's VAD gate looks at the steps 4..6 back: the speech of the wake word itself.
 _VAD_SKIP_NEWEST: Final = 4
 _VAD_LOOKBACK_STEPS: Final = 3
@@ -48,33 +58,59 @@ class Detection:
     """A wake word was heard.
 
     `sample_16k` is the absolute 16 kHz input sample index (counted since the detector was
-    built) at the end of the 80 ms step that fired; the wake word ended shortly before it.
+    built) at the end of the 80 ms step that fired; the wake word ended 35-530 ms before it.
+    `end_sample_16k` (same counter) is the estimated end of the wake word's speech: stream a
+    turn from there, not from before the detection (that would start inside the word).
+    `end_method` says how it was found ("silence", "dip" or "fallback", see `endpoint`).
     """
 
     model: str
     score: float
     sample_16k: int
+    end_sample_16k: int
+    end_method: str = "fallback"
 
 
-class _WakeModel:
-    """One wake-word ONNX model, its decision state and optional verifier."""
+class _Model:
+    """One wake word's decision state and optional verifier."""
 
-    def __init__(self, name: str, path: Path, rule: DecisionRule) -> None:
+    def __init__(self, name: str, rule: DecisionRule) -> None:
         self.name = name
-        self.session = open_session(path)
-        inp = self.session.get_inputs()[0]
-        self.input_name = inp.name
-        self.n_frames = int(inp.shape[1])
         self.decision = WakeDecision(rule)
         self.verifier: Verifier | None = None
 
-    def score(self, features: FeatureStream) -> float:
-        out = self.session.run(None, {self.input_name: features.window(self.n_frames)})[0]
-        return float(np.asarray(out).reshape(-1)[0])
+
+def _scorer(cfg: WakeConfig, paths: ModelPaths) -> OwwScorer | MicroScorer:
+    if cfg.engine == "microwakeword":
+        from edge_agent.wake.micro import MicroScorer
+
+        return MicroScorer(paths.wake, cutoff=cfg.micro_cutoff, window=cfg.micro_window)
+    from edge_agent.wake.oww import OwwScorer
+
+    if paths.melspectrogram is None or paths.embedding is None:
+        raise WakeModelError("openWakeWord needs the melspectrogram and embedding models")
+    return OwwScorer(paths.melspectrogram, paths.embedding, paths.wake)
+
+
+def _vad(cfg: WakeConfig, paths: ModelPaths) -> Vad | None:
+    kind = cfg.vad_model
+    if kind == "auto":
+        kind = "micro" if cfg.engine == "microwakeword" else "silero"
+    if kind == "micro":
+        from edge_agent.wake.vad import MicroVad
+
+        return MicroVad()
+    if paths.vad is None:
+        if cfg.vad_threshold > 0:
+            raise WakeModelError("vad_threshold > 0 needs the silero_vad model; pass its path")
+        return None  # no VAD: the end estimate falls back
+    from edge_agent.wake.vad import SileroVad
+
+    return SileroVad(paths.vad)
 
 
 class WakeDetector:
-    """Streaming openWakeWord detector with threshold, patience, refractory and VAD gate."""
+    """Streaming wake-word detector with threshold, patience, refractory and VAD gate."""
 
     def __init__(
         self,
@@ -83,68 +119,81 @@ class WakeDetector:
         *,
         thresholds: Mapping[str, float] | None = None,
         verifier: Verifier | None = None,
+        endpoint: EndpointRule | None = None,
     ) -> None:
         """Load the configured models (only those) from explicit paths.
 
         Args:
-            cfg: the [wake] config: threshold, patience_frames, refractory_s, vad_threshold.
-            model_paths: from `resolve_models`; `vad` must be set when vad_threshold > 0.
-            thresholds: per-model thresholds overriding cfg.threshold, by model name.
-            verifier: overrides cfg.verifier_model (a loaded verifier).
+            cfg: the [wake] config: engine, thresholds, patience, refractory, VAD.
+            model_paths: from `resolve_models`.
+            thresholds: per-model thresholds overriding the configured/manifest ones, by name.
+            verifier: overrides cfg.verifier_model (a loaded verifier; openWakeWord only).
+            endpoint: the wake word's end estimate's knobs (default: EndpointRule()).
 
         Raises:
-            WakeModelError: a model or the verifier cannot be loaded.
+            WakeModelError: a model, the VAD or the verifier cannot be loaded.
         """
         self.cfg = cfg
-        self._features = FeatureStream(model_paths.melspectrogram, model_paths.embedding)
-        per_model = dict(thresholds or {})
+        self._scorer = _scorer(cfg, model_paths)
+        per_model = dict(getattr(self._scorer, "thresholds", {}))
+        if cfg.engine == "openwakeword":
+            per_model = dict.fromkeys(self._scorer.names, cfg.threshold)
+        per_model.update(thresholds or {})
         refractory_16k = round(cfg.refractory_s * SAMPLE_RATE_HZ)
         self._models = [
-            _WakeModel(
+            _Model(
                 name,
-                path,
                 DecisionRule(
-                    threshold=per_model.get(name, cfg.threshold),
+                    threshold=per_model[name],
                     patience_frames=cfg.patience_frames,
                     refractory_16k=refractory_16k,
                     vad_threshold=cfg.vad_threshold,
                     verifier_threshold=cfg.verifier_threshold,
                 ),
             )
-            for name, path in model_paths.wake.items()
+            for name in self._scorer.names
         ]
         if verifier is None and cfg.verifier_model:
             verifier = Verifier.load(Path(cfg.verifier_model).expanduser())
         if verifier is not None:
             matching = [m for m in self._models if m.name == verifier.model]
-            if not matching:
+            if cfg.engine != "openwakeword" or not matching:
                 raise WakeModelError(
-                    f"the verifier is for model {verifier.model!r}, which is not in wake.models "
-                    f"{self.model_names}; fix wake.verifier_model or wake.models"
+                    f"the verifier is for openWakeWord model {verifier.model!r}, which is not in "
+                    f"wake.models {self.model_names}; fix wake.verifier_model or wake.models"
                 )
             matching[0].verifier = verifier
-        self._vad: VadStream | None = None
-        if cfg.vad_threshold > 0:
-            if model_paths.vad is None:
-                raise WakeModelError("vad_threshold > 0 needs the silero_vad model; pass its path")
-            self._vad = VadStream(model_paths.vad)
+        self._vad = _vad(cfg, model_paths)
+        self._endpoint = endpoint or EndpointRule()
         self._recent_steps: deque[np.ndarray] = deque(maxlen=_VAD_HISTORY_STEPS)
+        self._vad_chunks: np.ndarray | None = None  # this step's chunk scores, once computed
         self._pending = np.zeros(0, np.int16)
         self.samples_in = 0  # every input sample since construction
         self.samples_stepped = 0  # samples consumed by whole steps
-        self._steps_since_reset = 0
         self.last_scores: dict[str, float] = {m.name: 0.0 for m in self._models}
         self.vad_runs = 0  # steps on which the VAD gate was evaluated
 
     @property
+    def thresholds(self) -> dict[str, float]:
+        """Each model's effective threshold (configured, or its manifest's cutoff)."""
+        return {m.name: m.decision.rule.threshold for m in self._models}
+
+    def _oww(self) -> OwwScorer:
+        from edge_agent.wake.oww import OwwScorer
+
+        if not isinstance(self._scorer, OwwScorer):
+            raise TypeError("speech embeddings exist only with the openWakeWord engine")
+        return self._scorer
+
+    @property
     def last_embedding(self) -> np.ndarray:
         """The speech embedding (96,) of the last step, for benchmarks and verifier training."""
-        newest: np.ndarray = self._features.embeddings[-1]
+        newest: np.ndarray = self._oww().features.embeddings[-1]
         return newest
 
     def embedding_window(self, n_frames: int = 16) -> np.ndarray:
         """The last n_frames embeddings (n_frames, 96): what a verifier sees at this step."""
-        window: np.ndarray = self._features.window(n_frames)[0]
+        window: np.ndarray = self._oww().features.window(n_frames)[0]
         return window
 
     @property
@@ -153,9 +202,8 @@ class WakeDetector:
 
     def reset(self) -> None:
         """Clear the audio state after a turn; the sample counter keeps counting."""
-        self._features.reset()
+        self._scorer.reset()
         self._recent_steps.clear()
-        self._steps_since_reset = 0
         for model in self._models:
             model.decision.reset()
         self.last_scores = dict.fromkeys(self.last_scores, 0.0)
@@ -184,20 +232,18 @@ class WakeDetector:
         return out
 
     def _step(self, step: np.ndarray) -> list[Detection]:
-        self._features.step(step)
-        if self._vad is not None:
-            self._recent_steps.append(step)
+        scores = self._scorer.step(step)
+        self._recent_steps.append(step)
+        self._vad_chunks = None
         self.samples_stepped += STEP_SAMPLES
-        self._steps_since_reset += 1
-        warming = self._steps_since_reset <= WARMUP_STEPS
         vad_recent: float | None = None
         detections = []
         for model in self._models:
-            score = 0.0 if warming else model.score(self._features)
+            score = scores[model.name]
             self.last_scores[model.name] = score
             verified = None
             if model.verifier is not None and score >= model.decision.rule.threshold:
-                window = self._features.window(model.verifier.n_frames)
+                window = self._oww().features.window(model.verifier.n_frames)
                 verified = float(model.verifier.probability(window)[0])
             if (
                 vad_recent is None
@@ -211,15 +257,33 @@ class WakeDetector:
                 log.info(
                     "wake word %s (score %.3f)", model.name, score, extra={"MODEL": model.name}
                 )
-                detections.append(Detection(model.name, score, self.samples_stepped))
+                end = self._estimate_end()
+                detections.append(
+                    Detection(model.name, score, self.samples_stepped, end.end_16k, end.method)
+                )
         return detections
 
-    def _vad_recent(self) -> float:
-        """The highest Silero VAD score around the wake word (steps 4..6 back), scored now over
-        the kept steps from a fresh VAD state; the last 4 steps are not needed."""
+    def _chunk_scores(self) -> np.ndarray:
+        """Silero VAD's score of every 40 ms chunk of the kept steps, from a fresh state (once
+        per step: the gate and the end estimate share it)."""
         assert self._vad is not None
-        self.vad_runs += 1
-        self._vad.reset()
-        for step in list(self._recent_steps)[:-_VAD_SKIP_NEWEST]:
-            self._vad.step(step)
-        return max(self._vad.scores[-_VAD_LOOKBACK_STEPS:], default=0.0)
+        if self._vad_chunks is None:
+            self.vad_runs += 1
+            self._vad.reset()
+            self._vad_chunks = self._vad.chunk_scores(np.concatenate(self._recent_steps))
+        return self._vad_chunks
+
+    def _vad_recent(self) -> float:
+        """The highest Silero VAD score around the wake word (steps 4..6 back, each the mean of
+        its two chunks); Silero is causal, so scoring the newest steps too changes nothing."""
+        chunks = self._chunk_scores()
+        per_step = chunks[: len(chunks) // 2 * 2].reshape(-1, 2).mean(axis=1)
+        lookback = per_step[-_VAD_SKIP_NEWEST - _VAD_LOOKBACK_STEPS : -_VAD_SKIP_NEWEST]
+        return float(lookback.max()) if len(lookback) else 0.0
+
+    def _estimate_end(self) -> Endpoint:
+        """Where the wake word that just fired ended (see `endpoint.estimate_end`)."""
+        audio = np.concatenate(self._recent_steps)
+        start = self.samples_stepped - len(audio)
+        chunks = self._chunk_scores() if self._vad is not None else np.zeros(0)
+        return estimate_end(audio, start, self.samples_stepped, chunks, self._endpoint)

@@ -54,11 +54,16 @@ class FeatureStream:
         self.reset()
 
     def _prime(self) -> np.ndarray:
-        """The embeddings AudioFeatures starts from (fixed seed here, so runs repeat)."""
+        """The embeddings AudioFeatures starts from (fixed seed here, so runs repeat).
+
+        One window per run, not openWakeWord's batch of ~40: onnxruntime's arena keeps the
+        largest run's buffers for the life of the session, and the batch left ~25 MB there
+        (the embedding of each window does not depend on the batch, so the result is equal).
+        """
         noise = np.random.default_rng(0).integers(-1000, 1000, 16000 * _INIT_NOISE_S)
         spec = self._melspectrogram(noise.astype(np.int16))
-        windows = [spec[i : i + _MEL_WINDOW] for i in range(0, len(spec) - _MEL_WINDOW + 1, 8)]
-        return self._embed(np.stack(windows))
+        starts = range(0, len(spec) - _MEL_WINDOW + 1, 8)
+        return np.concatenate([self._embed(spec[i : i + _MEL_WINDOW][None]) for i in starts])
 
     def reset(self) -> None:
         """Forget the audio heard so far (e.g. after a turn)."""
@@ -107,14 +112,18 @@ class VadStream:
         self._c = np.zeros((2, 1, 64), np.float32)
         self.scores: list[float] = []
 
-    def step(self, pcm: np.ndarray) -> float:
-        """Score one step: the probability that it holds speech."""
-        chunk_scores = []
-        for start in range(0, len(pcm), 640):
-            chunk = (pcm[start : start + 640] / 32767).astype(np.float32)[None, :]
+    def chunk_scores(self, pcm: np.ndarray) -> np.ndarray:
+        """Score each whole 640-sample (40 ms) chunk of `pcm`, continuing the current state."""
+        scores = np.zeros(len(pcm) // 640, np.float32)
+        for i in range(len(scores)):
+            chunk = (pcm[i * 640 : (i + 1) * 640] / 32767).astype(np.float32)[None, :]
             feed = {"input": chunk, "h": self._h, "c": self._c, "sr": self._sr}
             out, self._h, self._c = self._session.run(None, feed)
-            chunk_scores.append(float(out[0][0]))
-        score = float(np.mean(chunk_scores))
+            scores[i] = float(out[0][0])
+        return scores
+
+    def step(self, pcm: np.ndarray) -> float:
+        """Score one step: the probability that it holds speech."""
+        score = float(np.mean(self.chunk_scores(pcm)))
         self.scores = [*self.scores[-self._history + 1 :], score]
         return score

@@ -82,12 +82,18 @@ WAKE_WORDS: Final = ("hey_jarvis", "alexa", "hey_mycroft", "hey_rhasspy")
 
 @dataclass(frozen=True, slots=True)
 class ModelPaths:
-    """Explicit, verified model files for one detector."""
+    """Explicit, verified model files for one detector.
 
-    melspectrogram: Path
-    embedding: Path
-    wake: dict[str, Path]  # wake-word name (as reported in detections) -> .onnx file
+    openWakeWord: the two feature models and one .onnx per wake word. microWakeWord: no
+    feature models; `wake` maps each name to its JSON manifest (the .tflite beside it).
+    `vad` is Silero's .onnx (None: no Silero; microVAD needs no file).
+    """
+
+    melspectrogram: Path | None
+    embedding: Path | None
+    wake: dict[str, Path]  # wake-word name (as reported in detections) -> .onnx / .json
     vad: Path | None = None
+    engine: str = "openwakeword"
 
 
 def sha256_file(path: Path) -> str:
@@ -241,22 +247,35 @@ def resolve_models(
     Args:
         cfg: the configuration (wake.models, wake.vad_threshold, models dir).
         models_dir: overrides $EDGE_AGENT_MODELS_DIR and the configured directory.
-        vad: load the Silero VAD model; default: when wake.vad_threshold > 0.
+        vad: load a VAD; default: yes (the VAD gate and the wake word's end estimate use it).
+            Silero's file unless wake.vad_model picks microVAD ('auto': with microwakeword).
 
     Raises:
         WakeModelError: a model is missing, corrupt or not an .onnx file, with the fix.
     """
     folder = models_dir or default_models_dir(cfg)
+    use_vad = True if vad is None else vad
+    if cfg.wake.engine == "microwakeword":
+        from edge_agent.wake.micro_models import resolve_micro_models
+
+        silero = use_vad and cfg.wake.vad_model == "silero"
+        return ModelPaths(
+            None,
+            None,
+            resolve_micro_models(cfg.wake.models, folder),
+            _builtin_path(folder, "silero_vad") if silero else None,
+            "microwakeword",
+        )
     wake: dict[str, Path] = {}
     for spec in cfg.wake.models:
         name, path = (
             (spec, _builtin_path(folder, spec)) if spec in WAKE_WORDS else _custom_path(spec)
         )
         wake[name] = path
-    use_vad = cfg.wake.vad_threshold > 0 if vad is None else vad
+    silero = use_vad and cfg.wake.vad_model != "micro"
     return ModelPaths(
         melspectrogram=_builtin_path(folder, "melspectrogram"),
         embedding=_builtin_path(folder, "embedding_model"),
         wake=wake,
-        vad=_builtin_path(folder, "silero_vad") if use_vad else None,
+        vad=_builtin_path(folder, "silero_vad") if silero else None,
     )

@@ -35,3 +35,28 @@ def test_missing_device_error_lists_what_exists(pa) -> None:
 def test_ambiguous_substring_is_an_error(pa) -> None:
     with pytest.raises(DeviceNotFound, match="ambiguous"):
         find_device(pa, "d", "output")  # duplex, default, ...
+
+
+def test_open_pyaudio_unloads_the_alsa_plugins_it_probed_and_devices_still_open(
+    alsa_rig: AlsaFileRig,
+) -> None:
+    """PortAudio's probe loads every alsa-lib plugin; open_pyaudio frees them again, and a
+    stream on a listed device still opens and delivers audio afterwards."""
+    import subprocess
+    import sys
+
+    code = (
+        "from edge_agent.audio.devices import find_device, open_pyaudio\n"
+        "pa = open_pyaudio()\n"
+        "maps = open('/proc/self/maps').read()\n"
+        "print('plugins', maps.count('libasound_module_pcm_'))\n"
+        "import pyaudio\n"
+        "mic = find_device(pa, 'fakemic', 'input').index\n"
+        "s = pa.open(format=pyaudio.paInt16, channels=1, rate=16000, input=True,\n"
+        "            input_device_index=mic, frames_per_buffer=320)\n"
+        "print('read', len(s.read(320, exception_on_overflow=False)))\n"
+        "s.close(); pa.terminate()\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    lines = dict(line.split() for line in out.stdout.splitlines())
+    assert lines == {"plugins": "0", "read": "640"}

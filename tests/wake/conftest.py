@@ -49,3 +49,13 @@ def speech_end(pcm: np.ndarray, level: int = 300) -> int:
     """Index just after the last sample louder than `level` (espeak pads with silence)."""
     loud = np.flatnonzero(np.abs(pcm.astype(np.int32)) > level)
     return int(loud[-1]) + 1 if len(loud) else 0
+
+
+@pytest.fixture(scope="session")
+def micro_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Verified copies of pymicro-wakeword's built-in models (a package dependency: no network)."""
+    from edge_agent.wake.micro_models import fetch_micro_models
+
+    dest = tmp_path_factory.mktemp("micro-models")
+    fetch_micro_models(dest)
+    return dest

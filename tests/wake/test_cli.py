@@ -78,7 +78,10 @@ def test_wake_test_bad_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
 def test_models_fetch_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["models", "fetch", "--dir", str(tmp_path / "m")]) == 0
     printed = capsys.readouterr().out.split()
-    assert len(printed) == 7 and all(Path(p).is_file() for p in printed)
+    assert len(printed) == 7 + 4 and all(Path(p).is_file() for p in printed)
+    micro = sorted(Path(p).name for p in printed if Path(p).parent.name == "micro")
+    assert micro == ["alexa.json", "hey_jarvis.json", "hey_mycroft.json", "okay_nabu.json"]
+    assert all((tmp_path / "m" / "micro" / f"{Path(n).stem}.tflite").is_file() for n in micro)
     empty = tmp_path / "empty"
     empty.mkdir()
     assert main(["models", "fetch", "--dir", str(tmp_path / "n"), "--source", str(empty)]) == 69

@@ -72,8 +72,9 @@ def test_resolve_gives_explicit_paths(models_dir: Path) -> None:
         "alexa": models_dir / "alexa_v0.1.onnx",
     }
     assert paths.melspectrogram == models_dir / "melspectrogram.onnx"
-    assert paths.vad is None
-    assert resolve_models(_cfg(models_dir, vad_threshold=0.3)).vad == models_dir / "silero_vad.onnx"
+    # Silero VAD is loaded even without the gate: the wake word's end estimate uses it.
+    assert paths.vad == models_dir / "silero_vad.onnx"
+    assert resolve_models(_cfg(models_dir), vad=False).vad is None
 
 
 def test_resolve_missing_or_corrupt_says_how_to_fix(tmp_path: Path) -> None:

@@ -1,0 +1,134 @@
+"""The wake word's end estimate: its error against the true end, on generated speech.
+
+    PYTHONPATH=. python bench/wake_endpoint.py [--workers 2]   (also part of wake_accuracy.py)
+
+edge_agent.sim.wakeset.build_pauseset: "hey jarvis" (12 voices x 3 speeds) alone and followed
+by a question after 0, 0.3, 0.8 and 1.5 s, each part generated separately and concatenated, so
+the wake word's true end and the question's start are known to the sample. The detector runs
+over each stream at its defaults; for each detection:
+
+- error = estimated end - true end (ms): < 0 is early (that much of the wake word is streamed),
+  > 0 late (with a question after a pause of p s, late by more than p cuts into the question);
+- "wake > 100 ms": more than ~100 ms of the wake word would be streamed;
+- "cut": the estimate is after the question's first sample (a lost word);
+
+for our estimate at its defaults, the same with the dip rule on, and today's start (500 ms before
+the detection), on the same detections in the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import sys
+from collections.abc import Callable
+from multiprocessing import Pool
+
+import numpy as np
+
+from edge_agent.config import WakeConfig
+from edge_agent.sim.wakeset import PAUSES_S, RATE_HZ, PauseStream, build_pauseset
+from edge_agent.wake.detector import WakeDetector
+from edge_agent.wake.endpoint import EndpointRule, estimate_end
+from edge_agent.wake.features import VadStream
+
+KEPT = 32 * 1280  # the detector's kept audio (2.56 s)
+MATCH_S = 1.0
+
+
+@dataclasses.dataclass(frozen=True)
+class Hit:
+    pause_s: float | None
+    wake_end: int
+    question_start: int | None
+    detection: int
+    ends: dict[str, int]  # estimator name -> estimated end
+
+
+def _estimators() -> dict[str, Callable[[np.ndarray, int, int, np.ndarray], int]]:
+    dip = EndpointRule(dip=0.6)
+    return {
+        "dip rule on (dip=0.6)": lambda a, s, d, c: estimate_end(a, s, d, c, dip).end_16k,
+        "today: detection - 500 ms": lambda a, s, d, c: d - RATE_HZ // 2,
+    }
+
+
+def run_stream(stream: PauseStream) -> list[Hit]:
+    from bench.wake_accuracy import model_paths
+
+    paths = model_paths()
+    det = WakeDetector(WakeConfig(), paths)
+    assert paths.vad is not None
+    vad = VadStream(paths.vad)
+    found = []
+    for i in range(0, len(stream.pcm), 1280):
+        found += det.process(stream.pcm[i : i + 1280])
+    hits = []
+    for item in stream.items:
+        mine = [d for d in found if item.wake_start <= d.sample_16k <= item.wake_end + RATE_HZ]
+        if not mine:
+            continue
+        d = mine[0]
+        start = d.sample_16k - KEPT
+        audio = stream.pcm[start : d.sample_16k]
+        vad.reset()
+        chunks = vad.chunk_scores(audio)
+        ends = {"ours (defaults)": d.end_sample_16k}
+        ends.update({k: f(audio, start, d.sample_16k, chunks) for k, f in _estimators().items()})
+        hits.append(Hit(item.pause_s, item.wake_end, item.question_start, d.sample_16k, ends))
+    return hits
+
+
+def report(hits: list[Hit], n_items: int) -> list[str]:
+    """The table: per estimator and pause, error percentiles, early/late, wake > 100 ms, cuts."""
+    lines = [
+        f"wake word end estimate: {len(hits)} detections of {n_items} items "
+        "(error = estimate - true end, ms; early < 0 streams that much of the wake word)",
+        f"{'estimator':28} {'pause':>5} {'n':>3} {'err p50':>7} {'|err| p95':>9} "
+        f"{'min':>5} {'max':>5} {'early':>5} {'late':>4} {'wake>100':>8} {'cut':>3}",
+    ]
+    for name in hits[0].ends if hits else []:
+        for pause in PAUSES_S:
+            sel = [h for h in hits if h.pause_s == pause]
+            if not sel:
+                continue
+            err = np.array([(h.ends[name] - h.wake_end) * 1000 / RATE_HZ for h in sel])
+            cut = sum(
+                1 for h in sel if h.question_start is not None and h.ends[name] > h.question_start
+            )
+            label = "alone" if pause is None else f"{pause:g} s"
+            lines.append(
+                f"{name:28} {label:>5} {len(sel):3d} {np.median(err):7.0f} "
+                f"{np.percentile(np.abs(err), 95):9.0f} {err.min():5.0f} {err.max():5.0f} "
+                f"{int((err < 0).sum()):5d} {int((err > 0).sum()):4d} "
+                f"{int((err < -100).sum()):8d} {cut:3d}"
+            )
+    lat = np.array([(h.detection - h.wake_end) * 1000 / RATE_HZ for h in hits])
+    if len(lat):
+        lines.append(
+            f"detection latency after the true end: p50 {np.median(lat):.0f} ms, "
+            f"min {lat.min():.0f}, max {lat.max():.0f}"
+        )
+    return lines
+
+
+def measure(workers: int) -> list[str]:
+    streams = build_pauseset("eval", workers=2 * workers)
+    with Pool(workers) as pool:
+        hits = [h for hs in pool.map(run_stream, streams, chunksize=1) for h in hs]
+    return report(hits, sum(len(s.items) for s in streams))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 2)
+    args = parser.parse_args()
+    print("\n".join(measure(args.workers)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,204 @@
+"""Where the wake word's speech ended: the sample a turn's audio should start from.
+
+A detector fires 35-530 ms (p50 ~200 ms) after the wake word ends, so "the detection minus a
+pre-roll" lands inside the word: the server's VAD then hears "…vis", the user's pause after the
+earcon ends that turn, and the question is lost. This module looks back from the detection at
+the audio the detector kept and at Silero VAD's per-40 ms speech probabilities over it:
+
+1. ``silence``: the latest place in the search window where speech (VAD >= `speech`) is
+   followed by a chunk below `silence` — the pause after "hey jarvis" — confirmed and refined
+   to 10 ms with the frames' energy: the first frame at the room's floor (measured on the
+   chunks VAD calls non-speech) that starts >= 50 ms of quiet lasting `pause_ms` or up to the
+   detection (a stop consonant's closure is shorter).
+2. ``dip`` (off by default): no pause (one breath: "hey jarvis what's the weather"): the
+   earliest VAD dip below `dip` no earlier than `fallback_ms` before the detection, refined to
+   the quietest 10 ms frame around it. It put 16 of 20 one-breath estimates within 100 ms of
+   the end but cut 218 ms into one question, so it stays off.
+3. ``fallback``: neither: the detection minus `fallback_ms` (early rather than late: a little of
+   the wake word before a question said in one breath costs nothing, a cut question does).
+
+Pure: numpy in, an `Endpoint` out; no models (the caller runs the VAD), no clock.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final, Literal
+
+import numpy as np
+
+__all__ = ["VAD_CHUNK", "Endpoint", "EndpointRule", "estimate_end"]
+
+VAD_CHUNK: Final = 640  # 40 ms at 16 kHz: the chunk Silero VAD scores, as openWakeWord feeds it
+_FRAME: Final = 160  # 10 ms energy frames for the refinement
+
+Method = Literal["silence", "dip", "fallback"]
+
+
+@dataclass(frozen=True, slots=True)
+class EndpointRule:
+    """The knobs (measured on the synthetic sets with bench/wake_accuracy.py)."""
+
+    speech: float = 0.5  # a chunk at or above this VAD score is speech
+    silence: float = 0.35  # a chunk below this one is not
+    dip: float = 0.0  # a dip in continuous speech must go below this (0 = off: see docs)
+    search_ms: int = 640  # the wake word ends at most this long before the detection
+    fallback_ms: int = 450  # no silence and no dip: assume it ended this long before
+    dip_margin_ms: int = 10
+    quiet_frames: int = 3  # a pause starts with this many 10 ms frames at the floor
+    tail_frames: int = 5  # ...or this many, when the audio ends before `pause_ms` is over
+    pause_ms: int = 200  # ...and stays (90 %) quiet this long, or to the end of the audio  # a dip's estimate is this much before its quietest frame
+    floor_ratio: float = 3.0  # "louder than the floor": this many times the floor's RMS
+    peak_ratio: float = 0.02  # ...and at least this fraction of the speech's peak RMS
+    speech_ratio: float = 0.25  # a floor whose level passes this x the speech's: no pauses
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    """The estimated end of the wake word (absolute 16 kHz sample index) and how it was found."""
+
+    end_16k: int
+    method: Method
+
+
+def _frame_rms(pcm: np.ndarray) -> np.ndarray:
+    n = len(pcm) // _FRAME
+    frames = pcm[: n * _FRAME].astype(np.float64).reshape(n, _FRAME)
+    rms: np.ndarray = np.sqrt(np.mean(frames**2, axis=1))
+    return rms
+
+
+def estimate_end(
+    audio: np.ndarray,
+    audio_start_16k: int,
+    detection_16k: int,
+    vad_chunks: np.ndarray,
+    rule: EndpointRule = EndpointRule(),  # frozen: a shared default is safe
+) -> Endpoint:
+    """The sample where the wake word's speech ended, looking back from the detection.
+
+    Args:
+        audio: 16 kHz int16 audio the detector kept, ending at or after the detection.
+        audio_start_16k: the absolute sample index of ``audio[0]``.
+        detection_16k: the detection's sample index (the end of the step that fired).
+        vad_chunks: Silero VAD's speech probability of each whole 640-sample chunk of
+            ``audio``, from its start (``vad_chunks[k]`` scores ``audio[640k:640(k+1)]``).
+        rule: the thresholds.
+
+    Returns:
+        An index between ``detection_16k - rule.search_ms`` (or the audio's start) and
+        ``detection_16k``.
+    """
+    pcm = np.asarray(audio, np.int16).reshape(-1)
+    probs = np.asarray(vad_chunks, np.float64).reshape(-1)
+    det = detection_16k - audio_start_16k  # relative to the audio
+    fallback = detection_16k - rule.fallback_ms * 16
+    n_chunks = min(len(probs), len(pcm) // VAD_CHUNK, det // VAD_CHUNK)
+    if det <= 0 or n_chunks < 2:
+        return Endpoint(max(audio_start_16k, fallback), "fallback")
+    probs = probs[:n_chunks]
+    lo = max(0, (det - rule.search_ms * 16) // VAD_CHUNK)
+    rms = _frame_rms(pcm[: n_chunks * VAD_CHUNK])
+
+    level = _loud_level(rms, probs, rule)
+    # 1. speech then quiet: the latest end of a speech run (hysteresis) in the window.
+    edge = _last_speech_end(probs, lo, rule)
+    if edge is None and probs[-1] >= rule.speech:
+        edge = n_chunks - 1  # the word may have ended in the last chunk (a short latency)
+    end = (
+        None
+        if edge is None or level is None
+        else _first_quiet(rms, edge, level, rule, probs[-1] < rule.speech)
+    )
+    if end is None and level is not None:
+        end = _energy_pause(rms, probs, level, lo * VAD_CHUNK // _FRAME, rule)
+    if end is not None:
+        return Endpoint(audio_start_16k + min(end, det), "silence")
+    # 2. continuous speech: the earliest clear dip that is late enough to follow the word.
+    earliest = max(lo, (det - rule.fallback_ms * 16) // VAD_CHUNK)
+    for k in range(earliest, n_chunks - 1):
+        if probs[k] < rule.dip and probs[k] <= probs[k - 1] and probs[k] <= probs[k + 1]:
+            first, last = (k - 1) * VAD_CHUNK // _FRAME, (k + 2) * VAD_CHUNK // _FRAME
+            quietest = first + int(np.argmin(rms[first:last]))
+            end = max(0, quietest * _FRAME - rule.dip_margin_ms * 16)
+            return Endpoint(audio_start_16k + end, "dip")
+    return Endpoint(max(audio_start_16k, fallback), "fallback")
+
+
+def _energy_pause(
+    rms: np.ndarray, probs: np.ndarray, level: float, lo: int, rule: EndpointRule
+) -> int | None:
+    """The earliest pause (as `_first_quiet` defines it) from frame `lo` on that follows sound
+    the VAD calls speech: for a VAD that holds "speech" for a while after it ends (microVAD
+    does for ~0.5 s), so its edge comes after the detection."""
+    per_chunk = VAD_CHUNK // _FRAME
+    for i in range(max(lo, 1), len(rms)):
+        if rms[i - 1] > level and rms[i] <= level:
+            chunk = (i - 1) // per_chunk
+            if probs[max(0, chunk - 1) : chunk + 1].max() >= rule.speech:
+                start = _first_quiet(rms, i // per_chunk, level, rule, True, first_frame=i)
+                if start is not None:
+                    return start
+    return None
+
+
+def _loud_level(rms: np.ndarray, probs: np.ndarray, rule: EndpointRule) -> float | None:
+    """The RMS above which a 10 ms frame is sound, not the room's floor; None when it cannot
+    be told (no non-speech chunk to measure the floor on, or a floor too close to the speech)."""
+    per_chunk = VAD_CHUNK // _FRAME
+    frame_probs = np.repeat(probs, per_chunk)[: len(rms)]
+    floor_frames, speech_frames = rms[frame_probs < rule.silence], rms[frame_probs >= rule.speech]
+    if len(floor_frames) < per_chunk or len(speech_frames) == 0:
+        return None
+    floor, speech = float(np.median(floor_frames)), float(np.median(speech_frames))
+    level = max(rule.floor_ratio * floor, rule.peak_ratio * float(rms.max()))
+    return level if level <= rule.speech_ratio * speech else None
+
+
+def _last_speech_end(probs: np.ndarray, lo: int, rule: EndpointRule) -> int | None:
+    """The last chunk of the latest speech run that ended (a chunk below `silence`, or the
+    audio's end while below `speech`, came after it) at or after chunk `lo`."""
+    last_end: int | None = None
+    in_speech, last_speech = False, -1
+    for k, p in enumerate(probs):
+        if p >= rule.speech:
+            in_speech, last_speech = True, k
+        elif in_speech and p < rule.silence:
+            in_speech = False
+            if last_speech >= lo:
+                last_end = last_speech
+    if in_speech and last_speech < len(probs) - 1 and last_speech >= lo:
+        last_end = last_speech  # the audio ends below `speech` after it: a short latency
+    return last_end
+
+
+def _first_quiet(
+    rms: np.ndarray,
+    k: int,
+    level: float,
+    rule: EndpointRule,
+    vad_dropping: bool,
+    *,
+    first_frame: int | None = None,
+) -> int | None:
+    """The start (in samples) of the first pause that begins within chunks k-1..k+1 (Silero
+    lags the sound by up to a chunk): where the speech run ending in chunk k went quiet.
+
+    A pause is `quiet_frames` 10 ms frames at or below `level` that stay (90 %) quiet for
+    `pause_ms`; one cut short by the end of the audio needs `tail_frames` (a stop consonant's
+    closure just before the detection is shorter) and a dropping VAD (`vad_dropping`).
+    None when there is none (no pause: one breath).
+    """
+    per_chunk = VAD_CHUNK // _FRAME
+    first = max(0, k - 1) * per_chunk if first_frame is None else first_frame
+    last = (k + 2) * per_chunk if first_frame is None else first_frame + 1
+    quiet = rms <= level
+    hold = rule.pause_ms // 10
+    for i in range(first, min(len(rms), last)):
+        if i + rule.quiet_frames > len(rms) or not quiet[i : i + rule.quiet_frames].all():
+            continue
+        if i + hold > len(rms) and (not vad_dropping or i + rule.tail_frames > len(rms)):
+            continue
+        if quiet[i : i + hold].mean() >= 0.9:
+            return i * _FRAME
+    return None
