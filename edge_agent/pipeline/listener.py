@@ -38,7 +38,6 @@ log = logging.getLogger(__name__)
 
 _STEP_16K: Final = 1280  # openWakeWord's 80 ms step: hand the detector whole steps
 _STEP_24K: Final = 1920  # the same 80 ms at the capture rate: wake the loop once per step
-_FIRE_DELAY_24K: Final = 24 * 200  # the detector's typical delay after the wake word ends
 _STALL_S: Final = 3.0  # no frame for this long while open (and not reported lost) = unhealthy
 
 
@@ -163,11 +162,9 @@ class Listener:
             pending, pending_n = [], 0
             for d in await asyncio.to_thread(detector.process, block):
                 sample = start + (d.sample_16k - base_16k) * RATE_HZ // WAKE_RATE_HZ
-                end_16k = getattr(d, "end_sample_16k", None)
-                if end_16k is None:  # no estimate: the detector fires ~200 ms after the word
-                    stream_from = sample - _FIRE_DELAY_24K
-                else:
-                    stream_from = start + (end_16k - base_16k) * RATE_HZ // WAKE_RATE_HZ
+                # stream from the wake word's end: never inside it (its tail and the user's
+                # pause would be a whole turn to the service's VAD)
+                stream_from = start + (d.end_sample_16k - base_16k) * RATE_HZ // WAKE_RATE_HZ
                 self.last_wake_sample = sample
                 self.detections += 1
                 self._post(WakeDetected(d.model, d.score, sample, stream_from))

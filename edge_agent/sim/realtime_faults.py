@@ -93,6 +93,7 @@ class Faults:
     fatal_code: str | None = None  # next connection: an error with this code, then close
     handshake_status: int | None = None  # answer upgrades with this HTTP status
     handshake_status_count: int = 0  # ...this many times (0 = until cleared)
+    session_delay_ms: int = 0  # a slow connect: wait this long before session.created (once)
     responses: list[ResponseFault | None] = field(default_factory=list)  # one per response
 
     def next_response(self) -> ResponseFault | None:

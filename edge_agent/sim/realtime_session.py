@@ -142,6 +142,9 @@ class EmulatedSession:
                 await self.error(code, f"Emulated fatal error {code}.")
                 await self.ws.close(1008, code)
                 return
+            if f.session_delay_ms:
+                delay_ms, f.session_delay_ms = f.session_delay_ms, 0
+                await asyncio.sleep(delay_ms / 1000)
             await self.send("session.created", session=self.session)
             async for raw in self.ws:
                 await self._receive(raw)
