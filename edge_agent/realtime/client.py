@@ -261,21 +261,27 @@ class RealtimeClient:
         await self.events.put(event)
 
     async def _run(self) -> None:
-        """Connect (retrying) and serve one session; every way out is reported once."""
+        """Connect (retrying) and serve one session; every way out is reported once, after
+        the socket is closed (so a `connect_soon()` on hearing it opens a new session)."""
+        ended: SessionLost | FatalRealtimeError
         try:
-            await self._connect_and_serve()
-        except asyncio.CancelledError:
-            raise
+            ended = SessionLost(await self._connect_and_serve())
         except FatalRealtimeError as exc:
-            await self._fail(exc)
+            ended = exc
         except Exception as exc:  # a bug or a hostile frame must not leave the turn hanging
             log.exception("realtime connection task failed")
-            self._set_state(ClientState.CLOSED)
-            await self._emit(SessionLost(f"internal error: {type(exc).__name__}"))
+            ended = SessionLost(f"internal error: {type(exc).__name__}")
         finally:
             await self._drop_session()
+        self._task = None
+        if isinstance(ended, FatalRealtimeError):
+            await self._fail(ended)
+            return
+        self._set_state(ClientState.CLOSED)
+        await self._emit(ended)
 
-    async def _connect_and_serve(self) -> None:
+    async def _connect_and_serve(self) -> str:
+        """Returns why the ready session ended."""
         initial_s, max_s = self._backoff
         delays = p.backoff(initial_s, 2.0, max_s, rng=self._rng)
         while True:
@@ -299,9 +305,7 @@ class RealtimeClient:
                 await asyncio.sleep(next(delays))
                 continue
             break
-        reason = await self._serve(ws)
-        self._set_state(ClientState.CLOSED)
-        await self._emit(SessionLost(reason, will_retry=False))
+        return await self._serve(ws)
 
     async def _fail(self, exc: FatalRealtimeError) -> None:
         self._fatal = exc

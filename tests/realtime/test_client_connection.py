@@ -266,3 +266,24 @@ async def test_a_fatal_error_is_raised_even_while_the_app_lags(
         await client.ensure_connected(timeout_s=TIMEOUT_S)
     assert client.state is ClientState.FAILED
     assert [type(await client.events.get()) for _ in range(2)] == [SessionLost, SessionFatal]
+
+
+async def test_an_unexpected_error_in_the_connection_task_is_a_lost_session(
+    emulator: RealtimeEmulator, make_client, caplog: pytest.LogCaptureFixture
+) -> None:
+    broken = [True]
+
+    def instructions() -> str:
+        if broken[0]:
+            raise RuntimeError("a bug")
+        return "ok"
+
+    client = make_client(instructions=instructions)
+    client.connect_soon()
+    lost = await next_of(client, SessionLost)
+    assert lost.reason == "internal error: RuntimeError" and not lost.will_retry
+    assert client.state is ClientState.CLOSED  # not READY with a dead task behind it
+    assert "realtime connection task failed" in caplog.text
+    broken[0] = False
+    await client.ensure_connected()  # the next turn connects again
+    assert client.state is ClientState.READY
