@@ -23,6 +23,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Protocol
 
+from edge_agent.assistant.ringing import RingPolicy
 from edge_agent.config import Config
 from edge_agent.errors import ConfigError, EdgeAgentError, FatalRealtimeError
 from edge_agent.states import Action, BeginTurn, Event, State
@@ -121,6 +122,7 @@ class App:
         turns: TurnLog | None = None,
         snapshots: Sequence[Callable[[], Event | None]] = (),
         cost_usd: Callable[[str, object], float | None] | None = None,
+        ring: RingPolicy | None = None,
     ) -> None:
         """
         Args:
@@ -135,6 +137,7 @@ class App:
             snapshots: fed to the core before every event (the speaker's heard counter), so a
                 decision such as a truncation uses the counter of that very moment.
             cost_usd: prices one response for the turn summary's COST_USD (see TurnCore).
+            ring: the timers' ringing rules (default: `policy_from`'s config).
         """
         self.config = config
         self.components = tuple(components)
@@ -143,7 +146,8 @@ class App:
         self.handle_signals = handle_signals
         self.close_timeout_s = close_timeout_s
         self.turns = turns if turns is not None else TurnLog()
-        self.core = TurnCore(policy_from(config), turns=self.turns, cost_usd=cost_usd)
+        ring = ring or RingPolicy(config.timers.ring_timeout_s, config.timers.speak_label)
+        self.core = TurnCore(policy_from(config), turns=self.turns, cost_usd=cost_usd, ring=ring)
         self.events: asyncio.Queue[Event] = asyncio.Queue()
         self.exit_code = 0
         self.ready = asyncio.Event()  # set once READY=1 was sent (tests and simulate wait on it)

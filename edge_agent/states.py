@@ -35,6 +35,8 @@ from typing import Final, Literal
 
 __all__ = [
     "Action",
+    "AnnouncementDone",
+    "AnnouncementStarted",
     "BargeIn",
     "BeginTurn",
     "BudgetRefused",
@@ -142,6 +144,16 @@ class ReplyFailed(Event):
 
 
 @dataclass(frozen=True, slots=True)
+class AnnouncementStarted(Event):
+    """Something is to be said without a user turn (a notice, a timer's label)."""
+
+
+@dataclass(frozen=True, slots=True)
+class AnnouncementDone(Event):
+    """The announcement was said and played out; it opens no mic (no follow-up window)."""
+
+
+@dataclass(frozen=True, slots=True)
 class BudgetRefused(Event):
     """The cost budget is used up and set to refuse: this turn opens no session."""
 
@@ -189,7 +201,7 @@ class PlayEarcon(Action):
 
 @dataclass(frozen=True, slots=True)
 class BeginTurn(Action):
-    trigger: Literal["wake", "talk", "follow_up", "barge_in"]
+    trigger: Literal["wake", "talk", "follow_up", "barge_in", "announcement"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -342,6 +354,11 @@ def _resume(p: Policy, e: Event) -> list[Action]:
     ]
 
 
+def _announce(p: Policy, e: Event) -> list[Action]:
+    """A turn without the user: nothing is streamed, the turn cap still holds."""
+    return [BeginTurn("announcement"), StartTimer(p.max_turn_s)]
+
+
 def _cap(p: Policy, e: Event) -> list[Action]:
     """Once the user talks, the no-speech timer gives way to the turn cap."""
     return [StartTimer(p.max_turn_s)]
@@ -375,6 +392,7 @@ TRANSITIONS: Final[dict[tuple[State, type[Event]], tuple[Target, Builder]]] = {
     (State.IDLE, TalkPressed): (State.LISTENING, _listen("talk", False)),
     (State.IDLE, MuteToggle): (State.MUTED, _const(CloseMic(), PlayEarcon("muted"))),
     (State.IDLE, Failure): (State.ERROR, _const(PlayEarcon("error"))),
+    (State.IDLE, AnnouncementStarted): (State.THINKING, _announce),
     (State.LISTENING, SpeechStarted): (State.LISTENING, _cap),
     (State.LISTENING, SpeechStopped): (State.THINKING, _speech_stopped),
     (State.LISTENING, ReplyStarted): (State.SPEAKING, _reply_started),
@@ -408,6 +426,7 @@ TRANSITIONS: Final[dict[tuple[State, type[Event]], tuple[Target, Builder]]] = {
     (State.THINKING, MuteToggle): (State.MUTED, _MUTE),
     (State.THINKING, Failure): (State.ERROR, _FAIL),
     (State.THINKING, ReplyFailed): (State.IDLE, _REPLY_FAILED),
+    (State.THINKING, AnnouncementDone): (State.IDLE, _const(EndTurn("completed"))),
     (State.SPEAKING, ReplyStarted): (State.SPEAKING, _const()),
     (State.SPEAKING, ReplyDone): (_after_reply, _reply_done),
     (State.SPEAKING, WakeDetected): (State.LISTENING, _barge("wake", True)),
@@ -435,12 +454,14 @@ TRANSITIONS: Final[dict[tuple[State, type[Event]], tuple[Target, Builder]]] = {
     (State.SPEAKING, MuteToggle): (State.MUTED, _MUTE),
     (State.SPEAKING, Failure): (State.ERROR, _FAIL),
     (State.SPEAKING, ReplyFailed): (State.IDLE, _REPLY_FAILED),
+    (State.SPEAKING, AnnouncementDone): (State.IDLE, _const(EndTurn("completed"))),
     (State.MUTED, MuteToggle): (State.IDLE, _const(OpenMic(), PlayEarcon("unmuted"))),
     (State.ERROR, Recovered): (State.IDLE, _const()),
     (State.ERROR, WakeDetected): (State.LISTENING, _listen("wake", True)),
     (State.ERROR, TalkPressed): (State.LISTENING, _listen("talk", False)),
     (State.ERROR, MuteToggle): (State.MUTED, _const(CloseMic(), PlayEarcon("muted"))),
     (State.ERROR, Failure): (State.ERROR, _const()),
+    (State.ERROR, AnnouncementStarted): (State.THINKING, _announce),
 }
 """The whole state machine. `docs` and tests read this table; keep every rule here."""
 

@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -110,8 +110,8 @@ class Assistant:
         if "timers" in self.enabled:
             await self.scheduler.start(post)
 
-    def handle(self, state: Any, actions: Sequence[Any]) -> None:
-        pass
+    def handlers(self) -> dict[type, Callable[[Any], None]]:
+        return {}  # it only posts (TimerFired); the ringing is the turn core's and the speaker's
 
     def is_healthy(self) -> bool:
         return self.scheduler.is_healthy()

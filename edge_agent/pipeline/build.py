@@ -68,12 +68,16 @@ def build_app(
         extra_components: appended after the built ones (e.g. a timeline recorder).
         client_options: extra `RealtimeClient` keyword arguments (e.g. backoff in tests).
     """
+    from edge_agent.assistant.assembly import build_assistant
     from edge_agent.tools.home import build_registry
     from edge_agent.tools.http import make_http_client
+    from edge_agent.tools.weather import WeatherService
 
     turns = TurnLog()
     http = make_http_client(cfg.tools)
-    registry = build_registry(cfg, http)
+    weather = WeatherService(cfg.weather, http, timeout_s=cfg.tools.http_timeout_s)
+    assistant = build_assistant(cfg, weather)  # clock and home, timers, volume
+    registry = build_registry(cfg, http, assistant=assistant)
 
     def instructions() -> str:
         return "\n\n".join(t for t in (cfg.realtime.instructions, registry.instructions()) if t)
@@ -86,6 +90,7 @@ def build_app(
         **(client_options or {}),
     )
     speaker = Speaker(cfg.audio, cfg.earcons, pa_factory=pa_factory)
+    assistant.volume.on_change(speaker.playback.set_volume)  # earcons and replies follow it
     listener = Listener(cfg, model_paths=model_paths, pa_factory=pa_factory)
     tools = ToolRunner(registry, http)
     link = SpeechLink(client)
@@ -94,7 +99,17 @@ def build_app(
     usage = UsageKeeper(cfg, http)
     app = App(
         cfg,
-        components=[speaker, listener, tools, link, streamer, status, usage, *extra_components],
+        components=[
+            speaker,
+            listener,
+            tools,
+            link,
+            streamer,
+            status,
+            usage,
+            assistant,
+            *extra_components,
+        ],
         notifier=notifier,
         log_level=log_level,
         handle_signals=handle_signals,

@@ -54,7 +54,7 @@ class SpeechLink:
             CloseSession: lambda a: c.close_session(),
             Truncate: lambda a: c.truncate(a.item_id, a.audio_end_ms),
             CancelReply: lambda a: c.cancel_response(a.response_id),
-            RequestReply: lambda a: c.request_response(),
+            RequestReply: lambda a: c.request_response(a.say),
             SendToolOutput: lambda a: c.send_function_output(a.call_id, a.output_json),
             AddNote: lambda a: c.add_note(a.text),
             ClearInput: lambda a: c.clear_input(),

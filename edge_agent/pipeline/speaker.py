@@ -16,12 +16,13 @@ from collections.abc import Callable
 import numpy as np
 
 from edge_agent.app import Handlers
+from edge_agent.assistant.ring_loop import RingLoop
 from edge_agent.audio.devices import open_pyaudio
 from edge_agent.audio.earcons import earcon
 from edge_agent.audio.playback import Playback
 from edge_agent.config import AudioConfig, EarconsConfig
 from edge_agent.states import Event, PlayEarcon, StopPlayback
-from edge_agent.turn.actions import AwaitPlayout, PlayReply
+from edge_agent.turn.actions import AwaitPlayout, PlayReply, Ring
 from edge_agent.turn.events import Heard, PlayedOut
 
 __all__ = ["Speaker"]
@@ -49,6 +50,7 @@ class Speaker:
         self._segments: dict[str, list[tuple[int, int]]] = {}  # item -> [(start, length)]
         self._post: Callable[[Event], None] = lambda e: None
         self._waits: set[asyncio.Task[None]] = set()
+        self._ringing: RingLoop | None = None
 
     async def start(self, post: Callable[[Event], None]) -> None:
         self._post = post
@@ -60,12 +62,15 @@ class Speaker:
             PlayReply: lambda a: self.write_reply(a.item_id, a.pcm),
             StopPlayback: lambda a: self.stop(),
             AwaitPlayout: self._await_playout,
+            Ring: self._ring,
         }
 
     def is_healthy(self) -> bool:
         return True  # a lost speaker is retried on the next reply; the mic proves liveness
 
     async def aclose(self) -> None:
+        if self._ringing is not None:
+            await self._ringing.stop()
         for task in list(self._waits):
             task.cancel()
         await self.playback.aclose()
@@ -107,6 +112,18 @@ class Speaker:
         self.playback.write(samples)
         self.written_samples += len(samples)
         self.playback.end_of_stream()
+
+    def _ring(self, action: Ring) -> None:
+        """The ringing earcon on a loop (one cycle whenever the speaker is free) until off."""
+        if action.on:
+            if self._ringing is None:
+                self._ringing = RingLoop(self.playback, earcon("ringing", self._earcons))
+                self._ringing.start()
+        elif self._ringing is not None:
+            loop, self._ringing = self._ringing, None
+            task = asyncio.create_task(loop.stop(), name="ringing-stop")
+            self._waits.add(task)
+            task.add_done_callback(self._waits.discard)
 
     def _await_playout(self, action: AwaitPlayout) -> None:
         task = asyncio.create_task(self._drain(action.token), name="speaker-playout")

@@ -13,7 +13,7 @@ from typing import Any
 from edge_agent.app import Handlers
 from edge_agent.config import StatusConfig
 from edge_agent.states import Event, State
-from edge_agent.turn.actions import ShowBudget, StateChanged
+from edge_agent.turn.actions import Ring, ShowBudget, StateChanged
 
 __all__ = ["StatusPanel"]
 
@@ -43,7 +43,11 @@ class StatusPanel:
         )
 
     def handlers(self) -> Handlers:
-        return {StateChanged: self._show, ShowBudget: self._show_budget}
+        return {StateChanged: self._show, ShowBudget: self._show_budget, Ring: self._ring}
+
+    def _ring(self, action: Ring) -> None:
+        if self.leds is not None:
+            self.leds.set_ringing(action.on)
 
     def _show_budget(self, action: ShowBudget) -> None:
         if self.leds is not None:

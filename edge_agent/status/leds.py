@@ -223,6 +223,17 @@ class StatusLeds:
             brightness=led.brightness,
         )
         self.budget_reached = False
+        try:
+            ringing = parse_pattern(led.ringing)
+        except PatternError as exc:
+            raise ConfigError(f"status.led.ringing = {led.ringing!r}: {exc}") from None
+        self._ringing_frames = frames(
+            ringing,
+            dimmable=self._backend.is_dimmable,
+            colour=self._backend.has_colour,
+            brightness=led.brightness,
+        )
+        self.is_ringing = False
 
     @property
     def is_enabled(self) -> bool:
@@ -238,6 +249,8 @@ class StatusLeds:
         if state is self.state:
             return
         self.state = state
+        if self.is_ringing:
+            return  # the ringing pattern stays until the ringing stops
         budget = state is State.IDLE and self.budget_reached
         self._backend.play(self._budget_frames if budget else self._frames[state], TICK_S)
         log.debug(
@@ -256,6 +269,17 @@ class StatusLeds:
         if self.state is State.IDLE:
             self.state = None
             self.show(State.IDLE)
+
+    def set_ringing(self, on: bool) -> None:
+        """While a timer or alarm rings, show ``status.led.ringing`` whatever the state."""
+        if on == self.is_ringing:
+            return
+        self.is_ringing = on
+        if on:
+            self._backend.play(self._ringing_frames, TICK_S)
+        elif self.state is not None:
+            state, self.state = self.state, None
+            self.show(state)
 
     def close(self) -> None:
         """Turn the LED off and release its pins."""

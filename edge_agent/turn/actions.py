@@ -28,6 +28,7 @@ __all__ = [
     "PlayReply",
     "RecordUsage",
     "RequestReply",
+    "Ring",
     "RunTool",
     "SendToolOutput",
     "SetTranscription",
@@ -115,7 +116,12 @@ class CancelReply(Action):
 
 @dataclass(frozen=True, slots=True)
 class RequestReply(Action):
-    """Ask for a response (no other response is active or requested)."""
+    """Ask for a response (no other response is active or requested).
+
+    `say`: an announcement — the model is to say exactly this text and call no tool.
+    """
+
+    say: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,6 +181,14 @@ class RecordUsage(Action):
     usage: object
     model: str = ""  # the session's model ("" = the configured one)
     response_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Ring(Action):
+    """Start (or stop) ringing: the ringing earcon on a loop and the ringing LED pattern."""
+
+    on: bool
+    timer_ids: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

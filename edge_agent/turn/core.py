@@ -26,12 +26,17 @@ Must not: do I/O, read a clock, or know a wire protocol's event names.
 from __future__ import annotations
 
 import uuid
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final, Literal
 
+from edge_agent.assistant import ringing as rp
+from edge_agent.assistant.timers import TimerFired
 from edge_agent.states import (
     Action,
+    AnnouncementDone,
+    AnnouncementStarted,
     BeginTurn,
     BudgetRefused,
     CancelResponse,
@@ -40,6 +45,7 @@ from edge_agent.states import (
     Event,
     Failure,
     InvalidTransition,
+    PlayEarcon,
     Policy,
     ReplyDone,
     ReplyFailed,
@@ -51,6 +57,7 @@ from edge_agent.states import (
     State,
     StopPlayback,
     StopStreaming,
+    TalkPressed,
     Timeout,
     TruncateReply,
     WakeDetected,
@@ -65,6 +72,7 @@ from edge_agent.turn.actions import (
     Log,
     PlayReply,
     RecordUsage,
+    Ring,
     SetTranscription,
     ShowBudget,
     StateChanged,
@@ -74,6 +82,7 @@ from edge_agent.turn.actions import (
     UserTurnStarted,
 )
 from edge_agent.turn.events import (
+    Announce,
     BudgetChanged,
     Heard,
     PlayedOut,
@@ -100,6 +109,7 @@ __all__ = ["TurnCore", "TurnPolicy"]
 _IN_TURN: Final = frozenset({State.LISTENING, State.THINKING, State.SPEAKING})
 _REPLYING: Final = frozenset({State.THINKING, State.SPEAKING})
 _TURN_OVER: Final = frozenset({State.IDLE, State.ERROR, State.MUTED})
+_MAX_QUEUED_ANNOUNCEMENTS: Final = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,9 +145,11 @@ class TurnCore:
         turns: TurnLog | None = None,
         turn_ids: Callable[[], str] = _new_turn_id,
         cost_usd: Callable[[str, object], float | None] | None = None,
+        ring: rp.RingPolicy | None = None,
     ) -> None:
         """`cost_usd(model, usage)`: what one response cost ("" = the configured model); None
-        when it cannot be priced. Without it turn summaries carry no COST_USD."""
+        when it cannot be priced. Without it turn summaries carry no COST_USD. `ring`: the
+        timers' ringing rules (`edge_agent.assistant.ringing`); fed `TimerFired` events."""
         self.policy = policy or TurnPolicy()
         self.turns = turns if turns is not None else TurnLog()
         self._turn_ids = turn_ids
@@ -161,6 +173,9 @@ class TurnCore:
         self._budget = BudgetChanged()
         self._session_model = ""  # "" = the configured model
         self._refuse_turn = False
+        self._ring = ring or rp.RingPolicy()
+        self._announcements: deque[Announce] = deque()
+        self._announcing: Announce | None = None
         self._now_ms = 0
         self._out: list[Action] = []
 
@@ -176,6 +191,8 @@ class TurnCore:
     def next_deadline_ms(self) -> int | None:
         """When the core wants a `Tick()` (None: no timer running)."""
         due = [d for d in (self._timer_ms, self.replies.next_deadline_ms()) if d is not None]
+        if self._ring.is_ringing:
+            due.append(round(self._ring.give_up_at_s * 1000))
         if self._is_between_turns():
             session_due = self.session.deadline_ms()
             if session_due is not None:
@@ -223,6 +240,13 @@ class TurnCore:
                 self._played_out(token)
             case BudgetChanged():
                 self._budget_changed(ev)
+            case Announce():
+                self._queue_announcement(ev)
+            case TimerFired():
+                self._ring_actions(self._ring.handle(ev, now_s=self._now_ms / 1000, online=True))
+            case WakeDetected() | TalkPressed() if self._ring.is_ringing:
+                source = "wake_word" if isinstance(ev, WakeDetected) else "talk_button"
+                self._ring_actions(self._ring.handle(rp.StopHeard(source, self._now_ms / 1000)))
             case _:
                 self._step(ev)
 
@@ -244,6 +268,11 @@ class TurnCore:
         for action in actions:
             self._translate(action, event)
         self._sync_stream()
+        if (old in _TURN_OVER) != (new in _TURN_OVER):
+            busy = rp.ConversationBusy if new not in _TURN_OVER else rp.ConversationIdle
+            self._ring_actions(self._ring.handle(busy(self._now_ms / 1000)))
+        if new is State.IDLE and new is not old:
+            self._next_announcement()
         if self._refuse_turn:
             self._refuse_turn = False
             reason = self._budget.reason or "the cost budget is reached"
@@ -320,6 +349,7 @@ class TurnCore:
             self._mark_stream_started()
 
     def _end_turn(self, outcome: str) -> None:
+        self._announcing = None
         record = self.turns.current
         if record is not None:
             record.reply_samples = self.replies.heard_samples()
@@ -366,6 +396,8 @@ class TurnCore:
         if self.state in _IN_TURN:
             self._mark_stream_started()
         self._transcript_wanted = False
+        if self._announcing is not None and self.state is State.THINKING:
+            self._emit(*self.replies.request(say=self._announcing.text))
 
     def _session_lost(self, ev: SessionLost) -> None:
         self.session.closed()
@@ -385,6 +417,8 @@ class TurnCore:
 
     def _tick(self) -> None:
         now = self._now_ms
+        if self._ring.is_ringing:
+            self._ring_actions(self._ring.handle(rp.Tick(now / 1000)))
         self._emit(*self.replies.tick(now))
         self._sync_stream()
         if self._timer_ms is not None and now >= self._timer_ms:
@@ -509,7 +543,52 @@ class TurnCore:
         if not self.replies.is_idle:
             return
         self.replies.played_out()
-        self._step(ReplyDone())
+        announced, self._announcing = self._announcing, None
+        if announced is not None and not announced.start_conversation:
+            self._step(AnnouncementDone())  # it opens no mic
+        else:
+            self._step(ReplyDone())
+
+    # -- announcements and ringing --------------------------------------------------------------
+    def _queue_announcement(self, ev: Announce) -> None:
+        if len(self._announcements) >= _MAX_QUEUED_ANNOUNCEMENTS:
+            self._emit(
+                Log("warning", "announcement dropped: too many queued", {"SOURCE": ev.source})
+            )
+            return
+        self._announcements.append(ev)
+        if self.state is State.IDLE:
+            self._next_announcement()
+
+    def _next_announcement(self) -> None:
+        """Say the next queued announcement as its own turn (a turn in progress goes first)."""
+        if not self._announcements or self._announcing is not None:
+            return
+        ev = self._announcements.popleft()
+        fields = {"SOURCE": ev.source[:40]}
+        if not self.session.is_open and self._budget.action == "refuse":
+            self._emit(Log("warning", "announcement not spoken: budget reached", fields))
+            self._emit(PlayEarcon("done"))
+            return
+        self._emit(Log("info", f"announcement from {ev.source[:40] or 'unknown'}", fields))
+        self._announcing = ev
+        self._step(AnnouncementStarted())
+        if self.session.is_ready and self.state is State.THINKING:
+            self._emit(*self.replies.request(say=ev.text))
+
+    def _ring_actions(self, actions: list[rp.RingAction]) -> None:
+        for action in actions:
+            match action:
+                case rp.StartRinging(timer_ids=ids):
+                    self._emit(Ring(True, ids))
+                case rp.StopRinging(reason=reason, timer_ids=ids, rang_s=rang_s):
+                    fields = {"TIMER_IDS": ",".join(map(str, ids)), "TIMER_STOP": reason}
+                    self._emit(
+                        Ring(False, ids),
+                        Log("info", f"ringing stopped ({reason}) after {rang_s:g} s", fields),
+                    )
+                case rp.Announce(text=text):
+                    self._queue_announcement(Announce(text, "timer"))
 
     def _budget_changed(self, ev: BudgetChanged) -> None:
         if ev.reached != self._budget.reached:

@@ -70,6 +70,7 @@ class Replies:
         self.active_id: str | None = None
         self._create_sent = False
         self._create_wanted = False
+        self._say = ""
         self._cancel_on_start = False
         self._dropped: list[str] = []  # responses whose audio must not play, whose end is moot
         self._audio_started: set[str] = set()
@@ -191,9 +192,11 @@ class Replies:
             return out
         return self._maybe_request()
 
-    def request(self) -> list[Action]:
-        """Ask for a reply (text turn, manual commit); queued while one is active."""
+    def request(self, say: str = "") -> list[Action]:
+        """Ask for a reply (text turn, manual commit, an announcement's `say`); queued while
+        one is active."""
         self._create_wanted = True
+        self._say = say
         return self._maybe_request()
 
     def tick(self, now_ms: int) -> list[Action]:
@@ -271,4 +274,5 @@ class Replies:
             return []
         self._create_wanted = False
         self._create_sent = True
-        return [RequestReply()]
+        say, self._say = self._say, ""
+        return [RequestReply(say)]

@@ -28,7 +28,8 @@ def samples(pcm: bytes) -> np.ndarray:
 async def test_wake_word_barges_in_during_a_long_reply(pins: MockFactory) -> None:
     scenario = Scenario((Turn(reply=LONG_REPLY), Turn(reply=SHORT_REPLY)))
     question, _ = spoken_request("tell me a long story", tail_s=0.3)
-    wake_again = np.concatenate([trim_silence(speak("hey jarvis")), np.zeros(12000, np.int16)])
+    # the barge-in's own question: streamed from the wake word's end, never its tail
+    wake_again, _ = spoken_request("what time is it", lead_s=0.0, tail_s=0.8)
     async with PipelineRig(
         e2e_config(follow_up_s=0.0), scenario=scenario, pin_factory=pins, emulator_pace=0.5
     ) as rig:

@@ -7,6 +7,7 @@ emulator's scripted reply: a pipeline that streamed the wrong audio fails here.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 
 import numpy as np
@@ -14,11 +15,13 @@ import pytest
 from gpiozero.pins.mock import MockFactory
 
 from edge_agent.audio.earcons import earcon
+from edge_agent.config import DaemonConfig, TimersConfig
 from edge_agent.sim.audio_match import locate
-from edge_agent.sim.pipeline_rig import PipelineRig, spoken_request
+from edge_agent.sim.pipeline_rig import PipelineRig, spoken_request, trim_silence
 from edge_agent.sim.pipeline_rig import played_prefix as longest_prefix
 from edge_agent.sim.realtime_faults import ResponseFault
-from edge_agent.sim.scenario import Reply, Scenario, Turn, tone
+from edge_agent.sim.scenario import Call, Reply, Scenario, Turn, tone
+from edge_agent.sim.speech import speak
 
 from .conftest import e2e_config
 
@@ -202,3 +205,58 @@ async def test_hostile_frames_mid_reply_never_kill_the_session(
     assert longest_prefix(heard, as_samples(REPLY.pcm))[1] == len(REPLY.pcm) // 2
     assert "Traceback" not in caplog.text
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+async def test_a_timer_rings_says_its_label_and_the_wake_word_stops_it(
+    pins: MockFactory,
+    tmp_path,
+    caplog: pytest.LogCaptureFixture,  # type: ignore[no-untyped-def]
+) -> None:
+    done = Reply("Your pasta timer is done.", tone(660, 900))
+    scenario = Scenario(
+        (
+            Turn(
+                calls=(Call("set_timer", {"duration": 3, "label": "pasta"}),),
+                then=Reply("Timer set.", tone(440, 300)),
+            ),
+            Turn(reply=done),  # what the model says when it rings
+        )
+    )
+    cfg = dataclasses.replace(
+        e2e_config(follow_up_s=0.0),
+        daemon=DaemonConfig(state_dir=str(tmp_path / "state"), cache_dir=str(tmp_path / "cache")),
+        timers=TimersConfig(ring_timeout_s=20.0),
+    )
+    ask, _ = spoken_request("set a timer for three seconds for the pasta")
+    wake_word = np.concatenate([trim_silence(speak("hey jarvis")), np.zeros(RATE, np.int16)])
+    async with PipelineRig(cfg, scenario=scenario, pin_factory=pins) as rig:
+        assert rig.emulator is not None and rig.pipeline is not None
+        await rig.say(ask)
+        await rig.wait_turns(1)
+        set_at = [
+            r.created for r in caplog.records if r.getMessage().startswith("tool set_timer ok")
+        ]
+        assert set_at, "the timer tool ran"
+        ringing = earcon("ringing", cfg.earcons)
+        assert ringing is not None
+        await rig.wait_for(
+            lambda: longest_prefix(rig.heard(), ringing)[1] > RATE // 2, 15, "the ringing earcon"
+        )
+        await rig.wait_for(
+            lambda: longest_prefix(rig.heard(), as_samples(done.pcm))[1] > RATE // 2,
+            15,
+            "the label spoken",
+        )
+        await rig.say(wake_word)  # the wake word stops the ringing and opens no turn
+        await rig.wait_for(
+            lambda: any("ringing stopped (wake_word)" in r.getMessage() for r in caplog.records),
+            10,
+            "the ringing stopped",
+        )
+        turns = list(rig.pipeline.turns.finished)
+        requests = rig.emulator.events_of("response.create")
+    fired = [r for r in caplog.records if getattr(r, "TIMER_ID", None) is not None]
+    assert fired, "a journal record with TIMER fields"
+    assert [t.trigger for t in turns] == ["wake", "announcement"]  # the stopping wake: no turn
+    [say] = [r for r in requests if r.get("response", {}).get("tool_choice") == "none"]
+    assert "pasta" in say["response"]["instructions"]
