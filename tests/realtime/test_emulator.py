@@ -14,6 +14,8 @@ from websockets.exceptions import InvalidStatus
 
 from edge_agent.sim.realtime_server import RealtimeEmulator
 from tests.realtime.conftest import KEY, TIMEOUT_S, silence, speech
+from tests.realtime.conftest import recv_until as _until
+from tests.realtime.conftest import send_event as _send
 
 
 async def test_openai_sdk_client_completes_text_and_audio_turns(emulator: RealtimeEmulator):
@@ -60,20 +62,6 @@ async def _raw(emu: RealtimeEmulator, key: str = KEY, **headers: str):
         emu.url + "?model=gpt-realtime",
         additional_headers={"Authorization": f"Bearer {key}", **headers},
     )
-
-
-async def _until(ws, kind: str, seen: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-    async with asyncio.timeout(TIMEOUT_S):
-        while True:
-            ev = json.loads(await ws.recv())
-            if seen is not None:
-                seen.append(ev)
-            if ev["type"] == kind:
-                return ev
-
-
-async def _send(ws, kind: str, **fields: Any) -> None:
-    await ws.send(json.dumps({"type": kind, **fields}))
 
 
 async def test_handshake_rejects_a_bad_key_with_401(emulator: RealtimeEmulator) -> None:

@@ -180,11 +180,11 @@ def test_the_odd_length_delta_names_the_reason(caplog):
 
 
 JSON = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=20),
     lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4),
     max_leaves=20,
 )  # fmt: skip
-SETTINGS = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 @SETTINGS
@@ -238,3 +238,15 @@ def test_bytes_spliced_into_real_frames_never_raise(
     frame = json.dumps(case[0]).encode()
     cut = len(junk) % max(1, len(frame))
     _check(e.parse_server_event(frame[:cut] + junk + frame[cut:]))
+
+
+@SETTINGS
+@given(
+    st.sampled_from(CORPUS),
+    st.dictionaries(st.text(min_size=1, max_size=10).map(lambda k: "x_" + k), JSON, max_size=4),
+)
+def test_fields_the_service_may_add_later_change_nothing(
+    case: tuple[dict[str, Any], object], extra: dict[str, Any]
+) -> None:
+    raw, expected = case
+    assert e.parse_server_event(json.dumps({**extra, **raw})) == expected
