@@ -388,6 +388,8 @@ class EmulatedSession:
                 eid,
             )
             return
+        if self.idle_task is not None and self.idle_task is not asyncio.current_task():
+            self.idle_task.cancel()  # a turn is under way: the idle countdown stops
         self.cancel_reason, self.cancelled = None, asyncio.Event()
         rid = self.emu.next_id("resp")
         self.response_task = asyncio.create_task(self._respond(rid), name="emu-response")
@@ -417,27 +419,32 @@ class EmulatedSession:
 
     async def _respond(self, rid: str) -> None:
         response = {"id": rid, "object": "realtime.response", "status": "in_progress"}
-        status = "failed"
+        status, audio_ms = "failed", 0
         fault = self.emu.faults.next_response()
         try:
             billed = self.bill_input()
             await self.send("response.created", response={**response, "output": []})
-            status = await EmulatedResponse(self, rid, billed, fault).play(*self._plan())
+            streamer = EmulatedResponse(self, rid, billed, fault)
+            status = await streamer.play(*self._plan())
+            audio_ms = streamer.out_audio_ms
         except ConnectionClosed:
             return
         finally:
             if self.response_task is asyncio.current_task():
                 self.response_task = None
         if status == "completed":
-            self._arm_idle_timeout()
+            self._arm_idle_timeout(audio_ms)
 
-    def _arm_idle_timeout(self) -> None:
+    def _arm_idle_timeout(self, audio_ms: int) -> None:
+        """idle_timeout_ms counts from response.done + the reply's audio length (the service's
+        estimate of when playback ends, realtime-protocol.md §6)."""
         vad = self.vad_settings
         if vad is not None and vad.idle_timeout_ms:
-            self.idle_task = asyncio.create_task(self._idle(vad.idle_timeout_ms), name="emu-idle")
+            idle = self._idle(vad.idle_timeout_ms, audio_ms)
+            self.idle_task = asyncio.create_task(idle, name="emu-idle")
 
-    async def _idle(self, idle_ms: int) -> None:
-        await asyncio.sleep(idle_ms / 1000)
+    async def _idle(self, idle_ms: int, audio_ms: int) -> None:
+        await asyncio.sleep((idle_ms + audio_ms) / 1000)
         item_id = self.emu.next_id("item")
         pos = self.input.vad.position_ms
         await self.send(

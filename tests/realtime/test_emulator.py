@@ -174,7 +174,7 @@ async def test_function_call_waits_for_outputs_and_flags_premature_replies(emula
 
 
 async def test_idle_timeout_and_session_expiry(emulator: RealtimeEmulator) -> None:
-    emulator.session_max_s = 0.6
+    emulator.session_max_s = 3.0
     async with await _raw(emulator) as ws:
         await _until(ws, "session.created")
         td = {"type": "server_vad", "idle_timeout_ms": 200}
@@ -185,8 +185,11 @@ async def test_idle_timeout_and_session_expiry(emulator: RealtimeEmulator) -> No
         )
         await _send(ws, "response.create")
         await _until(ws, "response.done")
+        done_at = asyncio.get_running_loop().time()
         timeout = await _until(ws, "input_audio_buffer.timeout_triggered")
         assert timeout["item_id"]
+        # counted from response.done + the 1.2 s of reply audio (the service's estimate)
+        assert asyncio.get_running_loop().time() - done_at >= 1.2 + 0.2 - 0.05
         await _until(ws, "response.done")  # the idle prompt's reply
         err = await _until(ws, "error")
         assert err["error"]["code"] == "session_expired"

@@ -204,3 +204,21 @@ async def test_a_committed_item_is_located_in_the_fed_audio(emulator):
     assert match.quality == pytest.approx(1.0)
     question = locate(voice, item.pcm)  # the whole question is inside the item
     assert question.offset == 300 * S and question.quality == pytest.approx(1.0)
+
+
+async def test_a_new_response_stops_the_idle_countdown(emulator: RealtimeEmulator):
+    emulator.set_turns([])  # 600 ms replies
+    async with await raw_ws(emulator) as ws:
+        await recv_until(ws, "session.created")
+        await update(ws, audio=_vad(type="server_vad", idle_timeout_ms=100))
+        await send_event(ws, "response.create")
+        await recv_until(ws, "response.done")  # arms a countdown: 100 ms + 600 ms of audio
+        await send_event(ws, "response.create")  # ...which this one stops
+        await recv_until(ws, "response.done")
+        seen: list[dict] = []
+        await recv_until(ws, "input_audio_buffer.timeout_triggered", seen)
+        await recv_until(ws, "response.done", seen)  # the reply the timeout asked for
+        await sync(ws, seen)
+    kinds = [e["type"] for e in emulator.server_events]
+    assert kinds.count("input_audio_buffer.timeout_triggered") == 1
+    assert "error" not in kinds[: kinds.index("input_audio_buffer.timeout_triggered") + 1]
