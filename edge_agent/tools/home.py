@@ -79,10 +79,11 @@ class HomeTools:
         tools_cfg: ToolsConfig | None = None,
         clock: Callable[[], float] = time.monotonic,
         driver_factory: DriverFactory = driver_class,
+        confirmations: Confirmations | None = None,
     ) -> None:
         self.cfg = tools_cfg or ToolsConfig()
         self.directory = DeviceDirectory(devices)
-        self.confirmations = Confirmations(self.cfg.confirm_timeout_s)
+        self.confirmations = confirmations or Confirmations(self.cfg.confirm_timeout_s)
         self._http = http
         self._clock = clock
         self._driver_factory = driver_factory
@@ -392,11 +393,18 @@ def build_registry(
 
     The app calls ``registry.new_user_turn()`` when the user starts a speech turn (it unlocks
     pending confirmations) and appends ``registry.instructions()`` (memories) to new sessions.
+    Outside sources (Home Assistant, MCP servers) connect in ``await registry.start()``.
+    One ``confirm_action`` tool (`ConfirmDesk`) serves every source's confirmations.
     """
+    from edge_agent.integrations.sources import add_tool_sources
+    from edge_agent.tools.confirm_desk import CONFIRM_TOOL, ConfirmDesk
     from edge_agent.tools.memory import MemoryStore, memory_tools
     from edge_agent.tools.weather import WeatherService, weather_tools
 
     registry = ToolRegistry(clock=clock)
+    confirmations = Confirmations(cfg.tools.confirm_timeout_s)
+    desk = ConfirmDesk(confirmations, clock=clock)
+    registry.on_new_user_turn(confirmations.new_user_turn)
     timeout_s = cfg.tools.timeout_s
     store: MemoryStore | None = None
     if "memory" in cfg.tools.enabled:
@@ -415,11 +423,16 @@ def build_registry(
             registry.add(tool)
     if "home" in cfg.tools.enabled and cfg.devices:
         home = HomeTools(
-            cfg.devices, http, tools_cfg=cfg.tools, clock=clock, driver_factory=driver_factory
-        )
+            cfg.devices, http, tools_cfg=cfg.tools, clock=clock, driver_factory=driver_factory,
+            confirmations=confirmations,
+        )  # fmt: skip
         for tool in home.tools():
-            registry.add(tool)
-        registry.on_new_user_turn(home.confirmations.new_user_turn)
+            if tool.name != CONFIRM_TOOL:
+                registry.add(tool)
+        desk.register("set_power", functools.partial(home.set_power, confirmed=True))
+        desk.register("set_light", functools.partial(home.set_light, confirmed=True))
         registry.on_close(home.aclose)
         registry.add_secrets(s.reveal() for d in cfg.devices for s in (d.password, d.token) if s)
+    add_tool_sources(cfg, registry, desk, http, clock=clock)
+    registry.add(desk.tool(timeout_s))
     return registry

@@ -1,0 +1,78 @@
+"""One ``confirm_action`` tool for every tool source that asks for spoken confirmation.
+
+Built-in home tools, Home Assistant's MCP tools, MCP servers' tools and ``[[tools.http]]``
+tools all hold sensitive actions behind the same `Confirmations` (tools/confirm.py: one-time
+ids, a new user turn before redeeming, a time limit). `ConfirmDesk` is the thin routing on top:
+a source registers a handler per action name, `ask` stores the action and raises the
+``confirmation_required`` failure, and the one ``confirm_action`` tool redeems the id and runs
+the stored action (the model cannot change what it confirms) through its source's handler.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, NoReturn
+
+from edge_agent.tools.confirm import Confirmations
+from edge_agent.tools.registry import Tool, ToolFailure
+
+__all__ = ["CONFIRM_TOOL", "ConfirmDesk"]
+
+CONFIRM_TOOL = "confirm_action"
+
+ConfirmedHandler = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
+
+
+class ConfirmDesk:
+    """Routes redeemed confirmations to the source that asked for them."""
+
+    def __init__(
+        self, confirmations: Confirmations, *, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.confirmations = confirmations
+        self._clock = clock
+        self._handlers: dict[str, ConfirmedHandler] = {}
+
+    def register(self, action: str, handler: ConfirmedHandler) -> None:
+        """`handler(arguments)` runs `action` once confirmed (no further confirmation)."""
+        self._handlers[action] = handler
+
+    def unregister(self, action: str) -> None:
+        self._handlers.pop(action, None)
+
+    def ask(self, device: str, action: str, arguments: dict[str, Any], say: str) -> NoReturn:
+        """Store the action and fail the call with ``confirmation_required``."""
+        ident = self.confirmations.request(device, action, arguments, self._clock())
+        raise ToolFailure(
+            "confirmation_required",
+            f"ask the user; after a spoken yes call {CONFIRM_TOOL} within "
+            f"{self.confirmations.ttl_s:g} s",
+            device=device,
+            confirmation_id=ident,
+            say=say,
+        )
+
+    async def confirm_action(self, args: dict[str, Any]) -> dict[str, Any]:
+        pending = self.confirmations.redeem(args["confirmation_id"], self._clock())
+        handler = self._handlers.get(pending.action)
+        if handler is None:  # its source went away (an MCP tool list changed)
+            raise ToolFailure("not_available", "that action is no longer offered")
+        return await handler(dict(pending.arguments))
+
+    def tool(self, timeout_s: float) -> Tool:
+        return Tool(
+            CONFIRM_TOOL,
+            "Carry out an action that returned confirmation_required, after the user said yes "
+            "in a new spoken reply. Pass the confirmation_id you were given.",
+            {
+                "type": "object",
+                "properties": {
+                    "confirmation_id": {"type": "string", "pattern": "^c-[0-9a-f]{8}$"},
+                },
+                "required": ["confirmation_id"],
+                "additionalProperties": False,
+            },
+            self.confirm_action,
+            timeout_s,
+        )
