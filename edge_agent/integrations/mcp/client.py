@@ -36,6 +36,8 @@ log = logging.getLogger(__name__)
 
 BACKOFF_S: Final = (1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
 MAX_PAGES: Final = 20
+INIT_TIMEOUT_S: Final = 20.0
+"""A stdio server may take seconds to start (Python imports on a Pi); initialize waits longer."""
 STABLE_S: Final = 60.0
 """A server that ran this long before dying is restarted at once; one that keeps dying waits."""
 
@@ -77,6 +79,7 @@ class McpClient:
         self._lost = asyncio.Event()
         self._runner: asyncio.Task[None] | None = None
         self._refresher: asyncio.Task[None] | None = None
+        self._listener: asyncio.Task[None] | None = None
         self._reconnect_lock = asyncio.Lock()
         self._tasks: set[asyncio.Task[None]] = set()
         transport.on_value = self._on_value
@@ -98,12 +101,12 @@ class McpClient:
         return self.tools
 
     async def aclose(self) -> None:
-        for task in (self._runner, self._refresher):
+        for task in (self._runner, self._refresher, self._listener):
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
-        self._runner = self._refresher = None
+        self._runner = self._refresher = self._listener = None
         for task in list(self._tasks):
             task.cancel()
         self._fail_waiters(McpError("unavailable", "closing"))
@@ -143,7 +146,7 @@ class McpClient:
         self._lost.clear()
         await self.transport.open()
         init = self.session.initialize()
-        response = await self._exchange(init, self.timeout_s)
+        response = await self._exchange(init, max(self.timeout_s, INIT_TIMEOUT_S))
         self.session.accept_initialize(response)
         if hasattr(self.transport, "protocol_version"):
             self.transport.protocol_version = self.session.protocol_version
@@ -151,12 +154,25 @@ class McpClient:
         await self.refresh()
         self.last_error = None
         self.connected.set()
+        self._start_listener()
         log.info(
             "mcp server %s: %d tools",
             self.name,
             len(self.tools),
             extra={"DEVICE": self.name},
         )
+
+    def _start_listener(self) -> None:
+        """Stateful HTTP servers send list_changed on a GET stream: keep one open."""
+        if self._listener is not None:
+            self._listener.cancel()
+        listen = getattr(self.transport, "listen", None)
+        if listen is not None:
+            self._listener = asyncio.create_task(self._listen(listen), name=f"mcp-{self.name}-get")
+
+    async def _listen(self, listen: Callable[[], Awaitable[bool]]) -> None:
+        while self.connected.is_set() and await listen():
+            await self._sleep(self.backoff_s[0])
 
     # -- requests ------------------------------------------------------------------------------
     async def refresh(self) -> list[McpTool]:

@@ -37,6 +37,10 @@ log = logging.getLogger(__name__)
 
 SESSION_HEADER: Final = "mcp-session-id"
 VERSION_HEADER: Final = "mcp-protocol-version"
+HTTP_TIMEOUT: Final = httpx.Timeout(60.0, connect=2.0)
+"""httpx's own limits; the real deadline is the client's asyncio.timeout around each request."""
+LISTEN_TIMEOUT: Final = httpx.Timeout(300.0, connect=2.0)
+"""A quiet GET stream is normal; after this long without a byte it is opened again."""
 
 
 class SessionExpired(McpError):
@@ -92,8 +96,9 @@ class HttpTransport:
         had_session = bool(self.session_id)
         try:
             async with self.http.stream(
-                "POST", self.url, content=body, headers=self.headers(), follow_redirects=False
-            ) as resp:
+                "POST", self.url, content=body, headers=self.headers(), timeout=HTTP_TIMEOUT,
+                follow_redirects=False,
+            ) as resp:  # fmt: skip
                 self._check_status(resp, had_session)
                 if is_init and resp.headers.get(SESSION_HEADER):
                     self.session_id = _clean_session_id(resp.headers[SESSION_HEADER])
@@ -165,6 +170,32 @@ class HttpTransport:
             self.on_value(item)
             answered |= isinstance(item, dict) and "method" not in item
         return answered
+
+    async def listen(self) -> bool:
+        """Read the session's GET stream (server-initiated messages) until it ends.
+
+        Stateful servers send ``tools/list_changed`` there. Returns False when there is no
+        session or the server offers no stream (405), True when a stream ran and ended.
+        """
+        if not self.session_id:
+            return False
+        headers = self.headers()
+        headers["Accept"] = "text/event-stream"
+        del headers["Content-Type"]
+        try:
+            async with self.http.stream(
+                "GET", self.url, headers=headers, timeout=LISTEN_TIMEOUT, follow_redirects=False
+            ) as resp:
+                ctype = resp.headers.get("content-type", "").split(";")[0].strip().lower()
+                if resp.status_code != 200 or ctype != "text/event-stream":
+                    return False
+                framer = SseFramer(self.max_bytes)
+                async for chunk in resp.aiter_raw():
+                    for data in framer.feed(chunk):
+                        self._deliver(data)
+        except (httpx.HTTPError, FrameTooLarge):
+            pass
+        return True
 
     async def aclose(self) -> None:
         """End the session politely (DELETE); errors are irrelevant then."""
