@@ -20,6 +20,7 @@ from typing import Any, Final
 from edge_agent.config import CREDENTIAL_NAME, Config, config_path, load_config
 from edge_agent.doctor import CheckResult, api_key_result, fail, ok, redact, skip, warn
 from edge_agent.errors import ConfigError
+from edge_agent.probes.integrations import homeassistant, mcp_servers
 from edge_agent.probes.machine import gpio, journald, service_user, wake_models
 from edge_agent.probes.network import devices, network, realtime
 from edge_agent.probes.sound import sound
@@ -57,7 +58,8 @@ class DoctorOptions:
     unit_credential: Path = Path("/etc/edge-agent/openai_api_key")
     """The key file the unit loads (LoadCredential=); used when $CREDENTIALS_DIRECTORY is unset."""
     skip: frozenset[str] = frozenset()
-    """Checks not to run: 'audio', 'realtime', 'network', 'wake', 'gpio', 'devices'."""
+    """Checks not to run: 'audio', 'realtime', 'network', 'wake', 'gpio', 'devices',
+    'homeassistant', 'mcp'."""
 
 
 async def run_checks(
@@ -90,7 +92,10 @@ async def run_checks(
     return results
 
 
-CONFIG_CHECKS: Final = ("api key", "network", "realtime", "audio", "wake models", "gpio", "devices")
+CONFIG_CHECKS: Final = (
+    "api key", "network", "realtime", "audio", "wake models", "gpio", "devices", "homeassistant",
+    "mcp",
+)  # fmt: skip
 
 
 def _config_skips() -> list[Job]:
@@ -110,6 +115,8 @@ def _config_jobs(cfg: Config, opts: DoctorOptions) -> list[Job]:
         "wake models": (lambda: _one(wake_models(cfg, _models_dir(cfg, opts))), WAKE_TIMEOUT_S),
         "gpio": (lambda: _one(gpio(cfg, opts.pin_factory)), LOCAL_TIMEOUT_S),
         "devices": (lambda: devices(cfg, t), 3 * t),
+        "homeassistant": (lambda: _one(homeassistant(cfg, t)), 3 * t),
+        "mcp": (lambda: mcp_servers(cfg, t), 4 * t),
     }
     for name, (job, timeout_s) in wanted.items():
         key = name.split()[0]
@@ -175,6 +182,9 @@ def _secrets(cfg: Config | None) -> list[str]:
     found = [cfg.api_key.reveal()]
     for dev in cfg.devices:
         found += [dev.password.reveal(), dev.token.reveal()]
+    found.append(cfg.homeassistant.token.reveal())
+    for srv in cfg.mcp.servers:
+        found += [v.reveal() for _, v in srv.secret_headers]
     return [s for s in found if s]
 
 

@@ -38,6 +38,11 @@ class ConfirmDesk:
         """`handler(arguments)` runs `action` once confirmed (no further confirmation)."""
         self._handlers[action] = handler
 
+    @property
+    def needed(self) -> bool:
+        """Whether any source registered an action that may ask (else no confirm_action)."""
+        return bool(self._handlers)
+
     def unregister(self, action: str) -> None:
         self._handlers.pop(action, None)
 

@@ -434,5 +434,6 @@ def build_registry(
         registry.on_close(home.aclose)
         registry.add_secrets(s.reveal() for d in cfg.devices for s in (d.password, d.token) if s)
     add_tool_sources(cfg, registry, desk, http, clock=clock)
-    registry.add(desk.tool(timeout_s))
+    if desk.needed or cfg.homeassistant.url or any(s.confirm for s in cfg.mcp.servers):
+        registry.add(desk.tool(timeout_s))
     return registry

@@ -41,7 +41,8 @@ class HttpTool:
     def tool(self) -> Tool:
         params = dict(self.cfg.parameters) or {"type": "object", "properties": {}}
         params.setdefault("type", "object")
-        self.desk.register(self.cfg.name, functools.partial(self.call, confirmed=True))
+        if self.cfg.confirm:
+            self.desk.register(self.cfg.name, functools.partial(self.call, confirmed=True))
         return Tool(self.cfg.name, self.cfg.description, params, self.call, self.cfg.timeout_s)
 
     async def call(self, args: dict[str, Any], *, confirmed: bool = False) -> dict[str, Any]:

@@ -84,9 +84,8 @@ async def test_http_modes_list_and_call(
     server: Running = spawn(**mode)
     registry = await _registry(_server_toml("misc", url=server.url), http)
     try:
-        assert {"mcp_misc_echo", "mcp_misc_hang", "mcp_misc_evolve", "confirm_action"} <= set(
-            registry.names
-        )
+        assert {"mcp_misc_echo", "mcp_misc_hang", "mcp_misc_evolve"} <= set(registry.names)
+        assert "confirm_action" not in registry.names  # nothing here asks for a yes
         spec = next(s for s in registry.specs() if s["name"] == "mcp_misc_echo")
         assert spec["parameters"]["required"] == ["text"]
         out = await _call(registry, "mcp_misc_echo", {"text": "hi", "times": 2})

@@ -77,6 +77,7 @@ class McpClient:
         self.connected = asyncio.Event()
         self._waiters: dict[int, asyncio.Future[Response]] = {}
         self._lost = asyncio.Event()
+        self._first_attempt = asyncio.Event()  # set once the first connect succeeded or failed
         self._runner: asyncio.Task[None] | None = None
         self._refresher: asyncio.Task[None] | None = None
         self._listener: asyncio.Task[None] | None = None
@@ -87,13 +88,13 @@ class McpClient:
 
     # -- lifecycle -----------------------------------------------------------------------------
     async def start(self, wait_s: float = 0.0) -> None:
-        """Connect in the background; wait up to `wait_s` for the first tool list."""
+        """Connect in the background; wait up to `wait_s` for the first attempt's outcome."""
         if self._runner is None:
             self._runner = asyncio.create_task(self._run(), name=f"mcp-{self.name}")
         if wait_s > 0:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(wait_s):
-                    await self.connected.wait()
+                    await self._first_attempt.wait()
 
     async def connect_once(self) -> list[McpTool]:
         """One connect + tool listing, no supervision (doctor, the CLI); raises McpError."""
@@ -119,6 +120,7 @@ class McpClient:
             try:
                 await self._connect()
             except McpError as exc:
+                self._first_attempt.set()
                 self.last_error = exc
                 delay = self.backoff_s[min(failures, len(self.backoff_s) - 1)]
                 failures += 1
@@ -131,6 +133,7 @@ class McpClient:
                 )
                 await self._sleep(delay)
                 continue
+            self._first_attempt.set()
             up_since = loop.time()
             await self._lost.wait()
             self.connected.clear()
