@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import json
 import os
 import re
 import stat
@@ -41,8 +42,12 @@ __all__ = [
     "DeviceConfig",
     "EarconsConfig",
     "EntityRef",
+    "HomeAssistantConfig",
     "HomeConfig",
+    "HttpToolConfig",
     "LedConfig",
+    "McpConfig",
+    "McpServerConfig",
     "PriceConfig",
     "RealtimeConfig",
     "Secret",
@@ -377,6 +382,46 @@ class ConversationConfig:
     )
 
 
+def _table(help: str) -> Any:
+    """A TOML table kept as a dict (JSON Schema, headers)."""
+    return field(default_factory=dict, metadata={"help": help})
+
+
+HttpMethod = Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
+
+
+@dataclass(frozen=True, slots=True)
+class HttpToolConfig:
+    """[[tools.http]]: an HTTP API offered to the model as a function (docs/mcp.md)."""
+
+    name: str = _req(
+        "function name the model calls: letters, digits, '_' or '-', e.g. 'get_stock_price'"
+    )
+    description: str = _req("what the tool does and when to use it (the model reads this)")
+    url: str = _req(
+        "http(s) URL template; {placeholders} name parameters and may fill only path segments "
+        "and query values (URL-encoded; never scheme, host or port)"
+    )
+    parameters: dict[str, Any] = _table(
+        "JSON Schema of the arguments (an object schema; each placeholder must be a property)"
+    )
+    method: HttpMethod = _f("GET", "HTTP method")
+    body: Literal["none", "json"] = _f(
+        "none", "'json': send the arguments that fill no placeholder as a JSON object body"
+    )
+    headers: dict[str, str] = _table("fixed request headers (no secrets here: use header_files)")
+    header_files: dict[str, str] = _table(
+        "headers whose values are read from files, e.g. {Authorization = '/etc/edge-agent/api.auth'}"
+    )
+    result_pointer: str = _f(
+        "", "JSON pointer (RFC 6901) picking the result out of a JSON answer, e.g. '/price'"
+    )
+    timeout_s: float = _f(5.0, "cap on one call", min=0.1, max=60.0)
+    max_bytes: int = _f(100_000, "cap on the answer's size in bytes", min=100, max=10_000_000)
+    confirm: bool = _f(False, "ask for a spoken confirmation before each call")
+    secret_headers: tuple[tuple[str, Secret], ...] = field(default=(), metadata={"internal": True})
+
+
 @dataclass(frozen=True, slots=True)
 class ToolsConfig:
     """[tools]: which tools the model gets and how long they may take."""
@@ -403,6 +448,7 @@ class ToolsConfig:
     max_answer_bytes: int = _f(
         262144, "cap on one device's answer body; larger is bad_response", min=1024, max=16777216
     )
+    http: tuple[HttpToolConfig, ...] = field(default=(), metadata={"help": "HTTP tools"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -654,6 +700,64 @@ def parse_entity(family: str, entity: str) -> EntityRef | str | None:
 
 
 @dataclass(frozen=True, slots=True)
+class HomeAssistantConfig:
+    """[homeassistant]: Home Assistant's own tools, over its MCP server (docs/homeassistant.md)."""
+
+    url: str = _f(
+        "",
+        "Home Assistant's base URL, e.g. 'http://homeassistant.local:8123' (empty = off); "
+        "edge-agent speaks MCP to <url>/api/mcp",
+    )
+    token_file: str = _f("", "file holding a long-lived access token (your profile → Security)")
+    area: str = _f(
+        "",
+        "the area this speaker is in, as Home Assistant names it ('turn off the lights' means "
+        "this area)",
+    )
+    allow_unlock: bool = _f(
+        False,
+        "let the model unlock locks and disarm alarms, still after a spoken confirmation",
+    )
+    allow_open: bool = _f(
+        False,
+        "let the model open garage doors, gates and door covers, still after a spoken confirmation",
+    )
+    timeout_s: float = _f(5.0, "cap on one request to Home Assistant", min=0.5, max=60.0)
+    token: Secret = field(default=Secret(""), metadata={"internal": True})
+
+
+@dataclass(frozen=True, slots=True)
+class McpServerConfig:
+    """[[mcp.servers]]: an MCP server whose tools the model may use (docs/mcp.md)."""
+
+    name: str = _req(
+        "short name: lowercase letters, digits and '-'; its tools are offered as mcp_<name>_<tool>"
+    )
+    url: str = _f("", "Streamable HTTP endpoint, e.g. 'http://127.0.0.1:8000/mcp' (or command)")
+    token_file: str = _f("", "file holding a bearer token sent to url")
+    header_files: dict[str, str] = _table(
+        "headers whose values are read from files, e.g. {X-Api-Key = '/etc/edge-agent/x.key'}"
+    )
+    command: str = _f("", "program run as a stdio server, without a shell (or url)")
+    args: tuple[str, ...] = _f((), "the command's arguments")
+    allow: tuple[str, ...] = _f(
+        (),
+        "tools offered to the model, by the server's names; ['*'] = all. None until listed: "
+        "a tool's description is text the model obeys, so vet it first (doctor lists them)",
+    )
+    confirm: tuple[str, ...] = _f((), "tools that need a spoken confirmation before each call")
+    timeout_s: float = _f(10.0, "cap on one request to the server", min=0.5, max=120.0)
+    secret_headers: tuple[tuple[str, Secret], ...] = field(default=(), metadata={"internal": True})
+
+
+@dataclass(frozen=True, slots=True)
+class McpConfig:
+    """[mcp]: MCP servers as tool sources."""
+
+    servers: tuple[McpServerConfig, ...] = field(default=(), metadata={"help": "MCP servers"})
+
+
+@dataclass(frozen=True, slots=True)
 class LedConfig:
     """[status.led]: a status LED on GPIO."""
 
@@ -738,6 +842,8 @@ class Config:
     timers: TimersConfig = field(default_factory=TimersConfig)
     volume: VolumeConfig = field(default_factory=VolumeConfig)
     devices: tuple[DeviceConfig, ...] = field(default=(), metadata={"help": "devices"})
+    homeassistant: HomeAssistantConfig = field(default_factory=HomeAssistantConfig)
+    mcp: McpConfig = field(default_factory=McpConfig)
     status: StatusConfig = field(default_factory=StatusConfig)
     usage: UsageConfig = field(default_factory=UsageConfig)
     budget: BudgetConfig = field(default_factory=BudgetConfig)
@@ -827,6 +933,7 @@ def parse_config(
     _check_status(cfg.status, source, errors)
     _check_usage(cfg, source, errors)
     _check_assistant(cfg, source, errors)
+    cfg = _resolve_integrations(cfg, source, errors)
     warnings: list[str] = []
     api_key = _resolve_api_key(cfg.realtime, env, source, errors, warnings)
     if require_api_key and not api_key and not cfg.realtime.token_url:
@@ -916,6 +1023,14 @@ class _Parser:
                     continue
                 out.append(converted)
             return tuple(out)
+        if origin is dict:
+            if not isinstance(value, dict):
+                return self._bad(path, value, "expected a table, e.g. {key = 'value'}")
+            if args[1] is str and not all(
+                isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+            ):
+                return self._bad(path, value, "expected a table of strings")
+            return value
         if origin is Literal:
             if value not in args:
                 choices = ", ".join(repr(a) for a in args)
@@ -1107,6 +1222,107 @@ def _check_assistant(cfg: Config, source: str, errors: list[str]) -> None:
         errors.append(f"{source}: status.led.ringing = {cfg.status.led.ringing!r}: {exc}")
 
 
+_TOOL_NAME: Final = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
+_SERVER_NAME: Final = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
+_HEADER_NAME: Final = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,64}$")
+
+
+def _resolve_integrations(cfg: Config, source: str, errors: list[str]) -> Config:
+    """Read [homeassistant], [[mcp.servers]] and [[tools.http]] secrets; check what TOML can't."""
+    ha = cfg.homeassistant
+    if ha.url:
+        _check_base_url(ha.url, "homeassistant.url", source, errors)
+        if not ha.token_file:
+            errors.append(
+                f"{source}: homeassistant.token_file: missing; create a long-lived access token "
+                "in Home Assistant (your profile → Security) and put it in a file (mode 0600)"
+            )
+        else:
+            token = _read_secret_file(
+                Path(ha.token_file), "homeassistant.token_file", source, errors
+            )
+            ha = dataclasses.replace(ha, token=Secret(token))
+    servers = []
+    seen: set[str] = set()
+    for i, srv in enumerate(cfg.mcp.servers):
+        key = f"mcp.servers[{i}]"
+        if not _SERVER_NAME.match(srv.name) or len(srv.name) > 20:
+            errors.append(
+                f"{source}: {key}.name = {srv.name!r}: expected lowercase letters, digits and "
+                "'-', at most 20 characters (e.g. 'calendar')"
+            )
+        elif srv.name in seen:
+            errors.append(
+                f"{source}: {key}.name = {srv.name!r}: already used; names must be unique"
+            )
+        seen.add(srv.name)
+        if bool(srv.url) == bool(srv.command):
+            errors.append(
+                f"{source}: {key}: give either url (Streamable HTTP) or command (stdio), not "
+                + ("both" if srv.url else "neither")
+            )
+        if srv.url:
+            _check_base_url(srv.url, f"{key}.url", source, errors)
+        headers = _secret_headers(srv.header_files, f"{key}.header_files", source, errors)
+        if srv.token_file:
+            token = _read_secret_file(Path(srv.token_file), f"{key}.token_file", source, errors)
+            headers.append(("Authorization", Secret(f"Bearer {token}")))
+        servers.append(dataclasses.replace(srv, secret_headers=tuple(headers)))
+    http_tools = []
+    names: set[str] = set()
+    for i, tool in enumerate(cfg.tools.http):
+        key = f"tools.http[{i}]"
+        if not _TOOL_NAME.match(tool.name) or tool.name.startswith(("ha_", "mcp_")):
+            errors.append(
+                f"{source}: {key}.name = {tool.name!r}: expected 1-64 letters, digits, '_' or '-', "
+                "not starting with 'ha_' or 'mcp_' (those name Home Assistant's and MCP tools)"
+            )
+        elif tool.name in names:
+            errors.append(
+                f"{source}: {key}.name = {tool.name!r}: already used; names must be unique"
+            )
+        names.add(tool.name)
+        from edge_agent.tools.http_template import template_problems
+
+        errors.extend(f"{source}: {key}.{p}" for p in template_problems(tool.url, tool.parameters))
+        headers = _secret_headers(tool.header_files, f"{key}.header_files", source, errors)
+        http_tools.append(dataclasses.replace(tool, secret_headers=tuple(headers)))
+    return dataclasses.replace(
+        cfg,
+        homeassistant=ha,
+        mcp=dataclasses.replace(cfg.mcp, servers=tuple(servers)),
+        tools=dataclasses.replace(cfg.tools, http=tuple(http_tools)),
+    )
+
+
+def _check_base_url(url: str, key: str, source: str, errors: list[str]) -> None:
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises on a bad port
+    except ValueError:
+        parts = None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+        errors.append(f"{source}: {key} = {url!r}: expected an http:// or https:// URL")
+    elif parts.username or parts.password:
+        errors.append(
+            f"{source}: {key}: credentials in the URL; put the token in a file (token_file)"
+        )
+
+
+def _secret_headers(
+    files: Mapping[str, str], key: str, source: str, errors: list[str]
+) -> list[tuple[str, Secret]]:
+    out = []
+    for name, path in files.items():
+        if not _HEADER_NAME.match(name):
+            errors.append(f"{source}: {key}.{name}: not a valid HTTP header name")
+            continue
+        out.append((name, Secret(_read_secret_file(Path(path), f"{key}.{name}", source, errors))))
+    return out
+
+
 def _resolve_api_key(
     rt: RealtimeConfig, env: Mapping[str, str], source: str, errors: list[str], warnings: list[str]
 ) -> Secret:
@@ -1219,6 +1435,9 @@ def _toml_value(value: Any) -> str:
         return repr(value)
     if isinstance(value, tuple | list):
         return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        items = ", ".join(f"{json.dumps(str(k))} = {_toml_value(v)}" for k, v in value.items())
+        return "{" + items + "}"
     text = str(value).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
     return f'"{text}"'
 

@@ -33,7 +33,9 @@ __all__ = [
     "fail",
     "gpio_failure",
     "handshake_result",
+    "homeassistant_result",
     "level_result",
+    "mcp_server_result",
     "model_result",
     "ok",
     "redact",
@@ -209,6 +211,74 @@ def budget_result(action: str, reason: str, reached: bool) -> CheckResult:
         else "`edge-agent usage` shows what was spent"
     )
     return warn("budget", reason, hint)
+
+
+_HA_HINTS: Final = {
+    "unauthorized": "create a long-lived access token in Home Assistant (your profile → "
+    "Security → Long-lived access tokens) and put it in homeassistant.token_file; if the MCP "
+    "server integration requires an admin, the token's user must be one",
+    "not_found": "enable the Model Context Protocol Server integration in Home Assistant "
+    "(Settings → Devices & services → Add integration → Model Context Protocol Server) and "
+    "select the Assist API",
+    "unreachable": "check homeassistant.url (e.g. http://homeassistant.local:8123), that Home "
+    "Assistant runs, and the network between them",
+    "timeout": "Home Assistant did not answer in time: check it is not overloaded; "
+    "homeassistant.timeout_s sets the limit",
+}
+
+
+def homeassistant_result(url: str, code: str, detail: str, tools: Sequence[str]) -> CheckResult:
+    """Home Assistant's MCP endpoint: reachable, token accepted, integration enabled, N tools."""
+    if code:
+        hint = _HA_HINTS.get(code, "see Home Assistant's log (Settings → System → Logs)")
+        return fail("homeassistant", f"{url}: {detail}", hint)
+    if not tools:
+        return warn(
+            "homeassistant",
+            f"{url}: token accepted, but no tools",
+            "expose entities to Assist (Settings → Voice assistants → Expose)",
+        )
+    if "GetLiveContext" not in tools:
+        return warn(
+            "homeassistant",
+            f"{url}: {len(tools)} tools, but no GetLiveContext",
+            "update Home Assistant: without the live context, unlocking and opening are refused",
+        )
+    return ok("homeassistant", f"{url}: MCP server on, token accepted, {len(tools)} tools")
+
+
+_MCP_HINTS: Final = {
+    "unauthorized": "check the token or header files of mcp.servers[{i}]",
+    "not_found": "check mcp.servers[{i}].url: no MCP endpoint there (a path like /mcp?)",
+    "unreachable": "check mcp.servers[{i}].url and that the server runs",
+    "unavailable": "check mcp.servers[{i}].command and args: run them by hand to see why",
+    "server_died": "run mcp.servers[{i}].command by hand to see why it exits",
+    "timeout": "the server did not answer in time; raise mcp.servers[{i}].timeout_s or fix it",
+    "mcp_unsupported": "update the server: it speaks an MCP version edge-agent does not",
+}
+
+
+def mcp_server_result(
+    index: int, name: str, code: str, detail: str, tools: Sequence[str], allowed: Sequence[str]
+) -> CheckResult:
+    """One ``[[mcp.servers]]`` entry: connected, its tools, and which of them are offered."""
+    check = f"mcp {name}"
+    if code:
+        hint = _MCP_HINTS.get(code, "see the server's own log").format(i=index)
+        return fail(check, detail, hint)
+    offered = [t for t in tools if "*" in allowed or t in allowed]
+    rest = [t for t in tools if t not in offered]
+    shown = ", ".join(offered) or "none"
+    if not offered:
+        return warn(
+            check,
+            f"{len(tools)} tools, none allowed: {', '.join(rest[:12]) or '-'}",
+            f"list the ones the model may use in mcp.servers[{index}].allow",
+        )
+    return ok(
+        check,
+        f"{len(tools)} tools; offered: {shown}" + (f"; not allowed: {len(rest)}" if rest else ""),
+    )
 
 
 def level_result(device: str, dbfs: float, seconds: float) -> CheckResult:

@@ -156,6 +156,7 @@ async def _run_tool(cfg: Config, name: str, arguments: str, list_specs: bool) ->
             print(f"cannot open the tools' state: {exc}", file=sys.stderr)
             return EX_UNAVAILABLE
         try:
+            await registry.start()  # Home Assistant and MCP servers list their tools here
             if list_specs:
                 print(json.dumps(registry.specs(), indent=2))
                 return 0

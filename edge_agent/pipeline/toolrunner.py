@@ -37,6 +37,7 @@ class ToolRunner:
 
     async def start(self, post: Callable[[Event], None]) -> None:
         self._post = post
+        await self.registry.start()  # outside tool sources (Home Assistant, MCP servers) connect
 
     def handlers(self) -> Handlers:
         return {

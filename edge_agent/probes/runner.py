@@ -21,6 +21,7 @@ from edge_agent.config import CREDENTIAL_NAME, Config, config_path, load_config
 from edge_agent.doctor import CheckResult, api_key_result, fail, ok, redact, skip, warn
 from edge_agent.errors import ConfigError
 from edge_agent.probes.home import home
+from edge_agent.probes.integrations import homeassistant, mcp_servers
 from edge_agent.probes.machine import gpio, journald, service_user, wake_models
 from edge_agent.probes.models import model
 from edge_agent.probes.network import devices, network, realtime
@@ -61,7 +62,7 @@ class DoctorOptions:
     """The key file the unit loads (LoadCredential=); used when $CREDENTIALS_DIRECTORY is unset."""
     skip: frozenset[str] = frozenset()
     """Checks not to run: 'audio', 'realtime', 'model', 'budget', 'network', 'wake', 'gpio',
-    'devices', 'home'."""
+    'devices', 'home', 'homeassistant', 'mcp'."""
 
 
 async def run_checks(
@@ -95,16 +96,9 @@ async def run_checks(
 
 
 CONFIG_CHECKS: Final = (
-    "api key",
-    "network",
-    "realtime",
-    "model",
-    "budget",
-    "audio",
-    "wake models",
-    "gpio",
-    "devices",
-)
+    "api key", "network", "realtime", "model", "budget", "audio", "wake models", "gpio",
+    "devices", "homeassistant", "mcp",
+)  # fmt: skip
 
 
 def _config_skips() -> list[Job]:
@@ -127,6 +121,8 @@ def _config_jobs(cfg: Config, opts: DoctorOptions) -> list[Job]:
         "gpio": (lambda: _one(gpio(cfg, opts.pin_factory)), LOCAL_TIMEOUT_S),
         "devices": (lambda: devices(cfg, t), 3 * t),
         "home": (lambda: home(cfg, t), 3 * t),  # no line when no [home] is configured
+        "homeassistant": (lambda: _one(homeassistant(cfg, t)), 3 * t),
+        "mcp": (lambda: mcp_servers(cfg, t), 4 * t),
     }
     for name, (job, timeout_s) in wanted.items():
         key = name.split()[0]
@@ -192,6 +188,9 @@ def _secrets(cfg: Config | None) -> list[str]:
     found = [cfg.api_key.reveal()]
     for dev in cfg.devices:
         found += [dev.password.reveal(), dev.token.reveal()]
+    found.append(cfg.homeassistant.token.reveal())
+    for srv in cfg.mcp.servers:
+        found += [v.reveal() for _, v in srv.secret_headers]
     return [s for s in found if s]
 
 

@@ -26,6 +26,7 @@ Assistant can answer a write before applying it, so such a state is re-read once
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections.abc import Callable, Iterable
@@ -88,11 +89,12 @@ class HomeTools:
         clock: Callable[[], float] = time.monotonic,
         driver_factory: DriverFactory = driver_class,
         answer_wait_s: float = ANSWER_WAIT_S,
+        confirmations: Confirmations | None = None,
     ) -> None:
         self.cfg = tools_cfg or ToolsConfig()
         self.answer_wait_s = answer_wait_s
         self.directory = DeviceDirectory(devices)
-        self.confirmations = Confirmations(
+        self.confirmations = confirmations or Confirmations(
             self.cfg.confirm_timeout_s, yes_phrases=self.cfg.confirm_words
         )
         self._answered = asyncio.Event()  # set when a user turn's transcript arrives
@@ -411,13 +413,21 @@ def build_registry(
     ``registry.wants_user_transcript()`` (a pending confirmation's answer), and appends
     ``registry.instructions()`` (home and date, memories) to new sessions. `assistant` (clock,
     timers, volume; see `edge_agent.assistant.assembly`) is built here when not given; the
-    daemon builds it itself to run it as a component.
+    daemon builds it itself to run it as a component. Outside sources (Home Assistant, MCP
+    servers) connect in ``await registry.start()``. One ``confirm_action`` tool (`ConfirmDesk`)
+    serves every source's confirmations.
     """
     from edge_agent.assistant.assembly import build_assistant
+    from edge_agent.integrations.sources import add_tool_sources
+    from edge_agent.tools.confirm_desk import CONFIRM_TOOL, ConfirmDesk
     from edge_agent.tools.memory import MemoryStore, memory_tools
     from edge_agent.tools.weather import WeatherService, weather_tools
 
     registry = ToolRegistry(clock=clock)
+    confirmations = Confirmations(cfg.tools.confirm_timeout_s, yes_phrases=cfg.tools.confirm_words)
+    desk = ConfirmDesk(confirmations, clock=clock, answer_wait_s=answer_wait_s)
+    registry.on_new_user_turn(confirmations.new_user_turn)
+    registry.on_user_transcript(desk.user_transcript, desk.wants_user_transcript)
     timeout_s = cfg.tools.timeout_s
     store: MemoryStore | None = None
     if "memory" in cfg.tools.enabled:
@@ -444,11 +454,16 @@ def build_registry(
         home = HomeTools(
             cfg.devices, http, tools_cfg=cfg.tools, clock=clock, driver_factory=driver_factory,
             answer_wait_s=answer_wait_s,
+            confirmations=confirmations,
         )  # fmt: skip
         for tool in home.tools():
-            registry.add(tool)
-        registry.on_new_user_turn(home.confirmations.new_user_turn)
-        registry.on_user_transcript(home.user_transcript, home.wants_user_transcript)
+            if tool.name != CONFIRM_TOOL:
+                registry.add(tool)
+        desk.register("set_power", functools.partial(home.set_power, confirmed=True))
+        desk.register("set_light", functools.partial(home.set_light, confirmed=True))
         registry.on_close(home.aclose)
         registry.add_secrets(s.reveal() for d in cfg.devices for s in (d.password, d.token) if s)
+    add_tool_sources(cfg, registry, desk, http, clock=clock)
+    if desk.needed or cfg.homeassistant.url or any(s.confirm for s in cfg.mcp.servers):
+        registry.add(desk.tool(timeout_s))
     return registry

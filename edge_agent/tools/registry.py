@@ -105,6 +105,8 @@ class ToolRegistry:
         self._transcript_wanted: list[Callable[[], bool]] = []
         self._instructions: list[Callable[[], str]] = []
         self._closers: list[Callable[[], Awaitable[None]]] = []
+        self._starters: list[Callable[[], Awaitable[None]]] = []
+        self._change_listeners: list[Callable[[], None]] = []
         for tool in tools:
             self.add(tool)
 
@@ -114,6 +116,28 @@ class ToolRegistry:
         if tool.name in self._tools:
             raise ValueError(f"tool {tool.name!r} is already registered")
         self._tools[tool.name] = tool
+
+    def remove(self, name: str) -> None:
+        """Stop offering tool `name` (a tool source's list changed); unknown names are ignored."""
+        self._tools.pop(name, None)
+
+    def on_start(self, starter: Callable[[], Awaitable[None]]) -> None:
+        """Connect a tool source (an MCP server) in `start`; it must return within seconds."""
+        self._starters.append(starter)
+
+    async def start(self) -> None:
+        """Connect the tool sources: call once after building, before the first session."""
+        for starter in self._starters:
+            await starter()
+
+    def on_tools_changed(self, listener: Callable[[], None]) -> None:
+        """Call `listener` when a source's tools change (a new session must get `specs()`)."""
+        self._change_listeners.append(listener)
+
+    def tools_changed(self) -> None:
+        """A source added or removed tools after start (MCP ``tools/list_changed``)."""
+        for listener in self._change_listeners:
+            listener()
 
     def add_secrets(self, secrets: Iterable[str]) -> None:
         """Values that must never appear in a result (device passwords, tokens)."""

@@ -68,11 +68,13 @@ async def test_good_rig_is_all_ok(
     assert checks == [
         "config", "api key", "network", "realtime", "model", "budget", "mic", "speaker",
         "wake models", "gpio", "device 'kitchen light'", "device 'desk plug'", "device 'shelf strip'",
-        "service user", "journald",
+        "homeassistant", "mcp", "service user", "journald",
     ]  # fmt: skip
     not_ok = {r.check: r.detail for r in results if r.status is not Status.OK}
-    # the tests do not run as the service user: that is a warning, never a failure
-    assert set(not_ok) <= {"service user"}, not_ok
+    # the tests do not run as the service user: that is a warning, never a failure; the rig
+    # configures no Home Assistant and no MCP server: those are skipped
+    assert set(not_ok) <= {"service user", "homeassistant", "mcp"}, not_ok
+    assert got_skipped(results) >= {"homeassistant", "mcp"}
     assert exit_code(results) == 0
     got = by_check(results)
     assert "fakemic" in got["mic"].detail and "dBFS" in got["mic"].detail
@@ -282,6 +284,10 @@ async def test_missing_key_fails_and_skips_the_handshake(
     assert got["api key"].status is Status.FAIL and "OPENAI_API_KEY" in got["api key"].hint
     assert got["realtime"].status is Status.SKIP
     assert realtime.handshakes == []
+
+
+def got_skipped(results: list[CheckResult]) -> set[str]:
+    return {r.check for r in results if r.status is Status.SKIP}
 
 
 async def test_invalid_config_fails_and_skips_what_needs_it(

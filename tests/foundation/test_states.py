@@ -9,6 +9,8 @@ import pytest
 from edge_agent.states import (
     TRANSITIONS,
     Action,
+    AnnouncementDone,
+    AnnouncementStarted,
     BargeIn,
     BeginTurn,
     BudgetRefused,
@@ -56,6 +58,8 @@ EVENT_TYPES: tuple[type[Event], ...] = (
     ReplyDone,
     ReplyFailed,
     BudgetRefused,
+    AnnouncementStarted,
+    AnnouncementDone,
     MuteToggle,
     Cancel,
     Failure,
@@ -101,6 +105,8 @@ REPLY_FAILED = [
     EndTurn("error"),
     PlayEarcon("error"),
 ]
+ANNOUNCE = [BeginTurn("announcement"), StartTimer(60.0)]
+ANNOUNCED = [CancelTimer(), StopStreaming(), EndTurn("completed")]
 FOLLOW_UP = [
     EndTurn("completed"),
     BeginTurn("follow_up"),
@@ -114,6 +120,7 @@ EXPECTED_HALF: dict[tuple[State, type[Event]], tuple[State, list[Action]]] = {
     (State.IDLE, TalkPressed): (State.LISTENING, LISTEN_TALK),
     (State.IDLE, MuteToggle): (State.MUTED, [CancelTimer(), CloseMic(), PlayEarcon("muted")]),
     (State.IDLE, Failure): (State.ERROR, [CancelTimer(), PlayEarcon("error")]),
+    (State.IDLE, AnnouncementStarted): (State.THINKING, ANNOUNCE),
     (State.LISTENING, SpeechStarted): (State.LISTENING, [StartTimer(60.0)]),
     (State.LISTENING, SpeechStopped): (State.THINKING, [StopStreaming(), StartTimer(60.0)]),
     (State.LISTENING, ReplyStarted): (State.SPEAKING, [StopStreaming(), StartTimer(60.0)]),
@@ -171,6 +178,7 @@ EXPECTED_HALF: dict[tuple[State, type[Event]], tuple[State, list[Action]]] = {
     (State.THINKING, MuteToggle): (State.MUTED, MUTE),
     (State.THINKING, Failure): (State.ERROR, FAIL),
     (State.THINKING, ReplyFailed): (State.IDLE, REPLY_FAILED),
+    (State.THINKING, AnnouncementDone): (State.IDLE, ANNOUNCED),
     (State.SPEAKING, ReplyStarted): (State.SPEAKING, []),
     (State.SPEAKING, ReplyDone): (State.LISTENING, FOLLOW_UP),
     (State.SPEAKING, WakeDetected): (State.LISTENING, [*BARGE, *LISTEN_WAKE]),
@@ -214,12 +222,14 @@ EXPECTED_HALF: dict[tuple[State, type[Event]], tuple[State, list[Action]]] = {
     (State.SPEAKING, MuteToggle): (State.MUTED, MUTE),
     (State.SPEAKING, Failure): (State.ERROR, FAIL),
     (State.SPEAKING, ReplyFailed): (State.IDLE, REPLY_FAILED),
+    (State.SPEAKING, AnnouncementDone): (State.IDLE, ANNOUNCED),
     (State.MUTED, MuteToggle): (State.IDLE, [CancelTimer(), OpenMic(), PlayEarcon("unmuted")]),
     (State.ERROR, Recovered): (State.IDLE, [CancelTimer()]),
     (State.ERROR, WakeDetected): (State.LISTENING, LISTEN_WAKE),
     (State.ERROR, TalkPressed): (State.LISTENING, LISTEN_TALK),
     (State.ERROR, MuteToggle): (State.MUTED, [CancelTimer(), CloseMic(), PlayEarcon("muted")]),
     (State.ERROR, Failure): (State.ERROR, []),
+    (State.ERROR, AnnouncementStarted): (State.THINKING, ANNOUNCE),
 }
 
 

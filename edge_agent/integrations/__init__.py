@@ -1,0 +1,1 @@
+"""Outside systems that bring tools: Home Assistant (over MCP), MCP servers."""

@@ -1,0 +1,1 @@
+"""MCP (Model Context Protocol) client: a sans-I/O session core, HTTP and stdio transports."""
