@@ -85,7 +85,7 @@ def build_app(
     client = RealtimeClient(
         cfg.realtime,
         cfg.api_key,
-        tools=registry.specs(),
+        tools=registry.specs,  # read per session: tool sources list theirs once started
         instructions=instructions,
         **(client_options or {}),
     )
@@ -118,6 +118,7 @@ def build_app(
         cost_usd=response_cost(cfg),
     )
     link.bind(app.dispatch)
+    registry.on_tools_changed(client.update_tools)
     return Pipeline(app, speaker, listener, tools, link, streamer, status, client, turns)
 
 

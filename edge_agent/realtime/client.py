@@ -70,7 +70,7 @@ class RealtimeClient:
         config: RealtimeConfig,
         api_key: Secret,
         *,
-        tools: Sequence[Mapping[str, object]] = (),
+        tools: Sequence[Mapping[str, object]] | Callable[[], Sequence[Mapping[str, object]]] = (),
         instructions: Callable[[], str] | None = None,
         http: httpx.AsyncClient | None = None,
         backoff_initial_s: float = 0.5,
@@ -81,10 +81,12 @@ class RealtimeClient:
         rng: random.Random | None = None,
     ) -> None:
         """`instructions` runs once per session in a worker thread (it may block on storage);
-        `max_events` bounds `events` (see the module docstring); the rest are test seams."""
+        `max_events` bounds `events` (see the module docstring); `tools` may be a callable,
+        read per session (tool sources such as Home Assistant list theirs after start-up);
+        the rest are test seams."""
         self.config = config
         self._credentials = Credentials(config, api_key, http)
-        self._tools = [dict(t) for t in tools]
+        self._tools = tools
         self._instructions = instructions or (lambda: config.instructions)
         self._backoff = (backoff_initial_s, backoff_max_s)
         self._ping_interval_s = ping_interval_s
@@ -218,6 +220,14 @@ class RealtimeClient:
 
     def add_note(self, text: str) -> None:
         self._send([p.system_message(text)])
+
+    def update_tools(self) -> None:
+        """The tool list changed (a source reconnected): the open session gets the new one."""
+        self._send([p.session_update({"type": "realtime", "tools": self._tool_specs()})])
+
+    def _tool_specs(self) -> list[dict[str, object]]:
+        tools = self._tools() if callable(self._tools) else self._tools
+        return [dict(t) for t in tools]
 
     def set_transcription(self, enabled: bool) -> None:
         """Transcribe the user's input (or stop); from the next session on too."""
@@ -379,7 +389,9 @@ class RealtimeClient:
 
     def _session(self, instructions: str) -> p.Json:
         c = self.config
-        session = p.session_for(c, instructions=instructions, tools=self._tools, model=self.model)
+        session = p.session_for(
+            c, instructions=instructions, tools=self._tool_specs(), model=self.model
+        )
         audio_in = session["audio"]["input"]  # type: ignore[index]
         td = audio_in.get("turn_detection")
         if isinstance(td, dict):
