@@ -64,10 +64,17 @@ class PulseRig:
     mic_name = MIC
     speaker_name = SPEAKER
 
-    def __init__(self, root: str | Path | None = None, *, rate_hz: int = 24000) -> None:
+    def __init__(
+        self, root: str | Path | None = None, *, rate_hz: int = 24000, channels: int = 1
+    ) -> None:
+        """`rate_hz`/`channels`: the sinks' native format (48000/2 plays a 48 kHz stereo card:
+        a client opening at that format gets the fed samples unconverted)."""
         self._own_dir = root is None
         self.dir = Path(tempfile.mkdtemp(prefix="ea-pulse-") if root is None else root)
+        if channels not in (1, 2):
+            raise ValueError(f"the rig has mono or stereo sinks, not {channels!r} channels")
         self.rate_hz = rate_hz
+        self.channels = channels
         self._server: subprocess.Popen[bytes] | None = None
         self._helpers: list[subprocess.Popen[bytes]] = []
 
@@ -106,17 +113,18 @@ class PulseRig:
     # -- server -----------------------------------------------------------------------------
 
     def _write_config(self) -> None:
-        d, rate = self.dir, self.rate_hz
+        d, rate, ch = self.dir, self.rate_hz, self.channels
+        cmap = "mono" if ch == 1 else "front-left,front-right"
         for sub in ("run", "home", "alsa"):
             (d / sub).mkdir(parents=True, exist_ok=True)
         (d / "run").chmod(0o700)
         (d / "daemon.conf").write_text(
             "default-sample-format = s16le\n"
             f"default-sample-rate = {rate}\nalternate-sample-rate = {rate}\n"
-            "default-sample-channels = 1\ndefault-channel-map = mono\n"
+            f"default-sample-channels = {ch}\ndefault-channel-map = {cmap}\n"
             "flat-volumes = no\nexit-idle-time = -1\n"
         )
-        ns = f"format=s16le rate={rate} channels=1"
+        ns = f"format=s16le rate={rate} channels={ch}"
         keep = "sink=keeper latency_msec=60 source_dont_move=true sink_dont_move=true"
         (d / "rig.pa").write_text(
             f"load-module module-native-protocol-unix auth-anonymous=1 socket={self.socket}\n"
@@ -191,16 +199,18 @@ class PulseRig:
 
     # -- helpers ----------------------------------------------------------------------------
 
-    def _pa_args(self, tool: str, device: str) -> list[str]:
-        return [tool, "-d", device, "--latency-msec=20", "--format=s16le",
-                f"--rate={self.rate_hz}", "--channels=1", "--raw"]  # fmt: skip
+    def _pa_args(self, tool: str, device: str, latency_ms: int = 20) -> list[str]:
+        return [tool, "-d", device, f"--latency-msec={latency_ms}", "--format=s16le",
+                f"--rate={self.rate_hz}", f"--channels={self.channels}", "--raw"]  # fmt: skip
 
-    def feed(self, samples: np.ndarray) -> subprocess.Popen[bytes]:
-        """Play int16 samples into the mic in real time; returns the pacat process (wait() it)."""
+    def feed(self, samples: np.ndarray, *, latency_ms: int = 20) -> subprocess.Popen[bytes]:
+        """Play int16 samples (interleaved if `channels` > 1) into the mic in real time;
+        returns the pacat process (wait() it). A longer `latency_ms` makes a feeder underrun
+        (silence inserted into the mic) rarer on a busy machine, at the cost of a later start."""
         path = self.dir / f"feed-{len(self._helpers)}.raw"
         path.write_bytes(np.asarray(samples, dtype=np.int16).tobytes())
         proc = subprocess.Popen(
-            [*self._pa_args("pacat", "vmicfeed"), "-p", str(path)],
+            [*self._pa_args("pacat", "vmicfeed", latency_ms), "-p", str(path)],
             env=self.helper_env, stdin=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
         self._helpers.append(proc)
