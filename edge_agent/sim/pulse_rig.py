@@ -216,12 +216,65 @@ class PulseRig:
         self._helpers.append(proc)
         return proc
 
-    def record(self) -> Recording:
-        """Start capturing the speaker (silence until something plays)."""
+    def room(self, rir: np.ndarray, talker: np.ndarray | None = None) -> subprocess.Popen[bytes]:
+        """Close the loop through a simulated room: what the speaker plays, convolved with
+        `rir` (delay, reflections, gain: `sim.room`), plus `talker` (from the room's first
+        sample on), is fed into the mic, in real time. Returns the room process; `stop()` (or
+        `stop_room()`) ends it and its parec/pacat."""
+        import sys
+
+        rir_path, talk_path = self.dir / "rir.npy", self.dir / "talker.raw"
+        np.save(rir_path, np.asarray(rir, np.float64))
+        talk = np.zeros(0, np.int16) if talker is None else np.asarray(talker, np.int16)
+        talk_path.write_bytes(talk.tobytes())
+        rec = subprocess.Popen(
+            self._pa_args("parec", "vspk.monitor"), env=self.helper_env,
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        room = subprocess.Popen(
+            [sys.executable, "-m", "edge_agent.sim.room", str(rir_path), str(talk_path)],
+            stdin=rec.stdout, stdout=subprocess.PIPE, env=self.helper_env,
+        )  # fmt: skip
+        assert rec.stdout is not None
+        rec.stdout.close()  # the room owns the pipe now
+        play = subprocess.Popen(
+            [*self._pa_args("pacat", "vmicfeed", 40), "-p"], env=self.helper_env,
+            stdin=room.stdout, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        assert room.stdout is not None
+        room.stdout.close()
+        self._helpers += [rec, room, play]
+        self._room = (rec, room, play)
+        return room
+
+    def stop_room(self) -> None:
+        """End the room loop (its parec, the room, its pacat), by PID."""
+        for proc in getattr(self, "_room", ()):
+            _terminate(proc)
+        self._room = ()
+
+    def add_pcm(self, name: str, pulse_device: str) -> None:
+        """Another ALSA PCM on this server (e.g. module-echo-cancel's source/sink); call it
+        before the process's first PyAudio()."""
+        with open(self.dir / "alsa" / "asoundrc", "a") as rc:
+            rc.write(
+                f'pcm.{name} {{ type pulse server "unix:{self.socket}" device "{pulse_device}" }}\n'
+            )
+
+    def pactl(self, *args: str) -> str:
+        """Run pactl against this server; its stdout."""
+        res = subprocess.run(
+            ["pactl", *args], env=self.helper_env, capture_output=True, text=True, check=True
+        )
+        return res.stdout
+
+    def record(self, source: str = "vspk.monitor") -> Recording:
+        """Start capturing the speaker (silence until something plays), or another source
+        (``vmicfeed.monitor``: what the mic is fed)."""
         path = self.dir / f"rec-{len(self._helpers)}.raw"
         with open(path, "wb") as out:
             proc = subprocess.Popen(
-                [*self._pa_args("parec", "vspk.monitor")],
+                [*self._pa_args("parec", source)],
                 env=self.helper_env, stdin=subprocess.DEVNULL, stdout=out,
                 stderr=subprocess.DEVNULL,
             )  # fmt: skip
