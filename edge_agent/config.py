@@ -170,6 +170,25 @@ class AudioConfig:
     reopen_interval_s: float = _f(
         3.0, "seconds between attempts to reopen a lost mic or speaker", min=0.1, max=300.0
     )
+    input_channel: int = _f(
+        -1,
+        "capture: which channel of a multi-channel mic to use (0 = first); -1 averages them. "
+        "Only matters when the device offers no mono (see `edge-agent audio list`)",
+        min=-1,
+        max=31,
+    )
+    echo_cancel: Literal["off", "speex"] = _f(
+        "off",
+        "acoustic echo cancellation of the reply in the mic signal: 'speex' (in-process, "
+        "libspeexdsp1) or 'off'; needed for duplex = 'full' with a speaker near the mic",
+    )
+    echo_tail_ms: int = _f(
+        200,
+        "echo canceller filter length, ms: the longest echo it removes (room reverberation "
+        "plus the output->input delay it could not measure)",
+        min=40,
+        max=500,
+    )
 
 
 @dataclass(frozen=True, slots=True)

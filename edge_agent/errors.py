@@ -20,6 +20,7 @@ from __future__ import annotations
 
 __all__ = [
     "AudioDeviceError",
+    "AudioFormatError",
     "ConfigError",
     "DeviceNotFound",
     "EdgeAgentError",
@@ -49,6 +50,10 @@ class AudioDeviceError(EdgeAgentError, OSError):
 
 class DeviceNotFound(AudioDeviceError, LookupError):
     """No sound device matches the configured name."""
+
+
+class AudioFormatError(AudioDeviceError, ValueError):
+    """The device exists but offers no sample rate / channel count we can convert from."""
 
 
 class WakeModelError(EdgeAgentError, RuntimeError):

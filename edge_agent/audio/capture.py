@@ -1,6 +1,8 @@
 """Microphone capture: PyAudio callback stream -> ring buffer -> contiguous async readers.
 
-Owns: the input stream (24 kHz mono int16, frames of `audio.frame_ms`), the pre-roll ring, the
+Owns: the input stream (24 kHz mono int16 when the device offers it, else the nearest format,
+converted in-process: `audio.formats`, `audio.convert`), frames of `audio.frame_ms`, the
+optional echo canceller between the device and the ring (`audio.aec`), the pre-roll ring, the
 overflow and frame counters, noticing a dead mic and reopening it every
 `audio.reopen_interval_s`, and closing the stream for real while muted.
 Must not: block the loop (PyAudio calls that may wait run in a worker thread) or let the audio
@@ -18,11 +20,19 @@ import contextlib
 import logging
 from collections import deque
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
-from edge_agent.audio.devices import AudioDevice, find_device, open_pyaudio
+from edge_agent.audio.convert import CaptureConverter
+from edge_agent.audio.devices import AudioDevice, find_device, format_checker, open_pyaudio
+from edge_agent.audio.formats import (
+    FormatChoice,
+    candidate_formats,
+    choose_format,
+    open_error,
+    probe_formats,
+)
 from edge_agent.audio.ring import SampleRing
 from edge_agent.config import AudioConfig
 from edge_agent.errors import AudioDeviceError
@@ -30,13 +40,35 @@ from edge_agent.errors import AudioDeviceError
 if TYPE_CHECKING:
     import pyaudio  # type: ignore[import-untyped]
 
-__all__ = ["RATE_HZ", "Capture", "CaptureReader"]
+__all__ = ["RATE_HZ", "Capture", "CaptureReader", "MicProcessor", "negotiate"]
 
 RATE_HZ = 24000
 log = logging.getLogger(__name__)
 
 _PA_INPUT_OVERFLOW = 0x2  # paInputOverflow in PortAudio's callback status flags
 _PA_CONTINUE, _PA_COMPLETE = 0, 1
+Checker = Callable[[Any, AudioDevice, str], Callable[[int, int], bool]]
+
+
+class MicProcessor(Protocol):
+    """Sits between the device and the ring (the echo canceller): 24 kHz mono in and out.
+
+    `adc_time_s` is PortAudio's capture time of `samples[0]` (0.0 if unknown). It may hold
+    samples back (a frame) but never drops or adds any over the stream's life.
+    """
+
+    def process(self, samples: np.ndarray, adc_time_s: float) -> np.ndarray: ...
+
+    def reset(self) -> None: ...
+
+
+def negotiate(
+    pa: Any, device: AudioDevice, kind: str, input_channel: int | None, checker: Checker
+) -> FormatChoice:
+    """Ask the device what it takes and choose (blocking: PortAudio test-opens the PCM)."""
+    max_ch = device.max_input_channels if kind == "input" else device.max_output_channels
+    table = probe_formats(checker(pa, device, kind), candidate_formats(max_ch, input_channel))
+    return choose_format(table, kind, device=device.name, input_channel=input_channel)  # type: ignore[arg-type]
 
 
 class CaptureReader:
@@ -77,11 +109,19 @@ class Capture:
         *,
         pa_factory: Callable[[], pyaudio.PyAudio] = open_pyaudio,
         loop: asyncio.AbstractEventLoop | None = None,
+        checker: Checker = format_checker,
+        processor: MicProcessor | None = None,
     ) -> None:
         self._config = config
         self._pa_factory = pa_factory
         self._loop = loop
+        self._checker = checker
+        self.processor = processor
         self.frame_samples = RATE_HZ * config.frame_ms // 1000
+        self.format: FormatChoice | None = None  # what the device was opened at, and why
+        self._convert: CaptureConverter | None = None
+        self._device_frames = 0  # device frames converted so far (loop side)
+        self._rate_hz = RATE_HZ  # the device's rate (audio thread reads it)
         self._ring = SampleRing(RATE_HZ * config.ring_ms // 1000)
         self._pa: pyaudio.PyAudio | None = None
         self._stream: Any = None
@@ -89,7 +129,7 @@ class Capture:
         # hand-over from the audio thread: it appends, the loop pops (deque ops are atomic)
         # bounded: if the loop stalls longer than the ring, the oldest frames are dropped
         # (counted as overflows, and readers that needed them get SamplesLost)
-        self._inbox: deque[tuple[int, bytes, int]] = deque(
+        self._inbox: deque[tuple[int, bytes, int, float, int, CaptureConverter | None]] = deque(
             maxlen=max(2, self._ring.capacity // self.frame_samples)
         )
         self._scheduled = False  # a _drain_inbox call is pending on the loop
@@ -182,9 +222,11 @@ class Capture:
         loop = self._loop
         if loop is None or data is None:
             return None, _PA_COMPLETE
-        self._inbox.append((self._captured, data, flags))
+        adc = info.get("input_buffer_adc_time", 0.0) if isinstance(info, dict) else 0.0
+        self._inbox.append((self._captured, data, flags, float(adc), count, self._convert))
         self._captured += count
-        if not self._scheduled and (self._captured >= self._wake_head or flags):
+        due = self._captured * RATE_HZ // self._rate_hz >= self._wake_head
+        if not self._scheduled and (due or flags):
             self._scheduled = True
             try:
                 loop.call_soon_threadsafe(self._drain_inbox)
@@ -201,11 +243,19 @@ class Capture:
             return
         assert self._loop is not None
         while self._inbox:
-            start, data, flags = self._inbox.popleft()
-            if start > self.head:  # the loop stalled and the inbox dropped frames
+            start, data, flags, adc, count, conv = self._inbox.popleft()
+            if start > self._device_frames:  # the loop stalled and the inbox dropped frames
                 flags |= _PA_INPUT_OVERFLOW
-                self._ring.skip(start - self.head)
-            self._ring.push(np.frombuffer(data, dtype=np.int16))
+                gap = start - self._device_frames
+                self._ring.skip(conv.out_samples(gap) if conv is not None else gap)
+                self._device_frames = start
+                if self.processor is not None:
+                    self.processor.reset()
+            self._device_frames += count
+            samples = conv.process(data) if conv is not None else np.frombuffer(data, np.int16)
+            if self.processor is not None:
+                samples = self.processor.process(samples, adc)
+            self._ring.push(samples)
             self.frames_received += 1
             if flags & _PA_INPUT_OVERFLOW:
                 self.overflows += 1
@@ -295,14 +345,18 @@ class Capture:
         if self._pa is None:
             self._pa = self._pa_factory()
         device = find_device(self._pa, self._config.input_device, "input")
+        channel = self._config.input_channel if self._config.input_channel >= 0 else None
+        choice = negotiate(self._pa, device, "input", channel, self._checker)
+        self._rate_hz = choice.rate_hz  # the old stream (if any) is closed: no callback runs
+        self._convert = None if choice.native else CaptureConverter(choice)
         try:
             stream = self._pa.open(
-                rate=RATE_HZ,
-                channels=1,
+                rate=choice.rate_hz,
+                channels=choice.channels,
                 format=pyaudio.paInt16,
                 input=True,
                 input_device_index=device.index,
-                frames_per_buffer=self.frame_samples,
+                frames_per_buffer=choice.rate_hz * self._config.frame_ms // 1000,
                 stream_callback=self._on_input,
                 start=False,
             )
@@ -310,12 +364,14 @@ class Capture:
             self._last_frame_s = self._loop.time()
             stream.start_stream()
         except OSError as exc:
-            raise AudioDeviceError(
-                f"cannot open capture device {device.name!r} at {RATE_HZ} Hz mono: {exc}; "
-                "check it is plugged in and not used by another program"
-            ) from exc
+            raise open_error("capture", device.name, choice, exc) from exc
         self.device = device
+        self.format = choice
         self._stream = stream
+        if choice.native:
+            log.info("mic %r opened at 24000 Hz mono", device.name)
+        else:
+            log.info("mic %r opened at %s: %s", device.name, choice.describe(), choice.reason)
 
     def _reopen_blocking(self) -> None:
         """Runs in a worker thread: a fresh PyAudio (re-enumerates if no other instance lives)."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 __all__ = [
     "AudioDevice",
     "find_device",
+    "format_checker",
     "free_alsa_config",
     "list_devices",
     "open_pyaudio",
@@ -159,3 +160,25 @@ def find_device(pa: pyaudio.PyAudio, spec: str, kind: Kind) -> AudioDevice:
         f"no {what} device matches {spec!r}; {what} devices: {names} "
         "(set audio.input_device/output_device, see `edge-agent audio list`)"
     )
+
+
+def format_checker(
+    pa: pyaudio.PyAudio, device: AudioDevice, kind: Kind
+) -> Callable[[int, int], bool]:
+    """`(rate, channels) -> bool` over PortAudio's is_format_supported, 16-bit (blocking)."""
+    import pyaudio
+
+    def check(rate: int, channels: int) -> bool:
+        if kind == "input":
+            kw = {"input_device": device.index, "input_channels": channels,
+                  "input_format": pyaudio.paInt16}  # fmt: skip
+        else:
+            kw = {"output_device": device.index, "output_channels": channels,
+                  "output_format": pyaudio.paInt16}  # fmt: skip
+        try:
+            with quiet_stderr():
+                return bool(pa.is_format_supported(rate, **kw))
+        except ValueError:  # PortAudio says "invalid sample rate/number of channels/..."
+            return False
+
+    return check

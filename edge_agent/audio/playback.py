@@ -1,6 +1,8 @@
 """Speaker playback: jitter buffer -> PyAudio callback stream, with a played-sample counter.
 
-Owns: the output stream (24 kHz mono int16, periods of `audio.period_ms`), the queue of reply
+Owns: the output stream (24 kHz mono int16 when the device offers it, else the nearest format,
+converted in-process: resampled on `write()`, copied to every channel per period), periods of
+`audio.period_ms`, the played-audio tap (what the echo canceller subtracts), the queue of reply
 audio, when playback starts (`audio.playback_start_ms` buffered, or end of stream), `stop()` for
 barge-in, `drain()` for the end of a reply, the underrun counter and the volume.
 Must not: block the loop (stream start/stop run in a worker thread) or hold the queue lock in
@@ -26,14 +28,16 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from edge_agent.audio.devices import AudioDevice, find_device, open_pyaudio
+from edge_agent.audio.convert import PlaybackConverter, upmix
+from edge_agent.audio.devices import AudioDevice, find_device, format_checker, open_pyaudio
+from edge_agent.audio.formats import FormatChoice, open_error
 from edge_agent.config import AudioConfig
 from edge_agent.errors import AudioDeviceError
 
 if TYPE_CHECKING:
     import pyaudio  # type: ignore[import-untyped]
 
-__all__ = ["RATE_HZ", "Playback"]
+__all__ = ["RATE_HZ", "Playback", "PlayedTap"]
 
 RATE_HZ = 24000
 log = logging.getLogger(__name__)
@@ -41,6 +45,9 @@ log = logging.getLogger(__name__)
 _PA_CONTINUE = 0
 _PA_OUTPUT_UNDERFLOW = 0x4  # paOutputUnderflow: the device ran dry before this callback
 PlayState = Literal["idle", "buffering", "playing", "stopping"]
+# (mono samples at the device rate exactly as handed to the device, silence included;
+#  PortAudio's DAC time of samples[0]; the device rate). Runs on the audio thread: be quick.
+PlayedTap = Callable[[np.ndarray, float, int], None]
 
 
 def scale(samples: np.ndarray, volume: float) -> np.ndarray:
@@ -60,9 +67,17 @@ class Playback:
         config: AudioConfig,
         *,
         pa_factory: Callable[[], pyaudio.PyAudio] = open_pyaudio,
+        checker: Any = format_checker,
+        tap: PlayedTap | None = None,
     ) -> None:
         self._config = config
         self._pa_factory = pa_factory
+        self._checker = checker
+        self.tap = tap
+        self.format: FormatChoice | None = None  # what the device was opened at, and why
+        self._convert: PlaybackConverter | None = None
+        self._rate_hz = RATE_HZ
+        self._channels = 1
         self.period_samples = RATE_HZ * config.period_ms // 1000
         self.start_samples = RATE_HZ * config.playback_start_ms // 1000
         self.volume = config.volume
@@ -81,14 +96,19 @@ class Playback:
         self._idle.set()
         self._tasks: set[asyncio.Task[None]] = set()
         self.device: AudioDevice | None = None
-        self.played_samples = 0
+        self._played_frames = 0  # device frames of reply audio handed to the device
         self._played_at_start = 0  # played_samples when the stream last started
-        self._latency_samples = 0  # the device's output buffer, from PortAudio
+        self._latency_samples = 0  # the device's output buffer, from PortAudio (24 kHz samples)
         self.underruns = 0
         self.lost = asyncio.Event()  # set while the speaker fails to open or start
         self.last_error = ""
 
     # -- public -----------------------------------------------------------------------------
+
+    @property
+    def played_samples(self) -> int:
+        """Reply samples handed to the device, in 24 kHz samples (exact at a 24 kHz device)."""
+        return self._played_frames * RATE_HZ // self._rate_hz
 
     @property
     def state(self) -> PlayState:
@@ -155,6 +175,13 @@ class Playback:
         if len(samples) == 0:
             return
         samples = scale(np.asarray(samples, dtype=np.int16).ravel(), self.volume)
+        if self._convert is not None:
+            samples = self._convert.process(samples)
+            if len(samples) == 0:
+                return
+        self._queue_samples(samples)
+
+    def _queue_samples(self, samples: np.ndarray) -> None:
         with self._lock:
             self._queue.append(samples)
             self._queued += len(samples)
@@ -169,6 +196,10 @@ class Playback:
 
     def end_of_stream(self) -> None:
         """No more audio for this reply: start even below the threshold, stop when played."""
+        if self._convert is not None:
+            tail = self._convert.flush()
+            if len(tail):
+                self._queue_samples(tail)
         with self._lock:
             self._eos = True
             begin = self._state == "buffering"
@@ -197,13 +228,17 @@ class Playback:
 
     def stop(self) -> None:
         """Barge-in: silence within one period and drop everything queued."""
+        if self._convert is not None:
+            self._convert.reset()
         with self._lock:
             self._queue.clear()
             self._queued = 0
             self._eos = False
             self._gen += 1
             # what the device still buffers is dropped by the stop: it was never heard
-            self.played_samples = self._played_at_start = self._heard_locked()
+            heard = self._heard_locked()
+            self._played_frames = heard * self._rate_hz // RATE_HZ
+            self._played_at_start = heard
             was = self._state
             self._state = "stopping" if was in ("playing", "stopping") else "idle"
         if was in ("playing", "stopping"):
@@ -229,13 +264,17 @@ class Playback:
                     else:
                         self._queue[0] = head[take:]
                 self._queued -= filled
-                self.played_samples += filled
+                self._played_frames += filled
                 finished = self._eos and self._queued == 0
                 starved = filled < count and not self._eos
                 gen = self._gen
                 device_late = bool(flags & _PA_OUTPUT_UNDERFLOW)
             else:
                 finished = starved = device_late = False
+        tap = self.tap
+        if tap is not None:
+            dac = info.get("output_buffer_dac_time", 0.0) if isinstance(info, dict) else 0.0
+            tap(out, float(dac), self._rate_hz)
         if filled == count or finished:
             self._starved = False
         loop = self._loop
@@ -248,7 +287,7 @@ class Playback:
                     loop.call_soon_threadsafe(self._on_underrun, "the audio thread was late")
                 if finished:
                     loop.call_soon_threadsafe(self._on_finished, gen)
-        return out.tobytes(), _PA_CONTINUE
+        return upmix(out, self._channels).tobytes(), _PA_CONTINUE
 
     # -- loop side --------------------------------------------------------------------------
 
@@ -342,24 +381,31 @@ class Playback:
 
         if self._pa is None:
             self._pa = self._pa_factory()
+        from edge_agent.audio.capture import negotiate
+
         device = find_device(self._pa, self._config.output_device, "output")
+        choice = negotiate(self._pa, device, "output", None, self._checker)
+        if self.format is None or self.format != choice:
+            self._played_frames = self.played_samples * choice.rate_hz // RATE_HZ
+            self._rate_hz, self._channels = choice.rate_hz, choice.channels
+            self._convert = None if choice.rate_hz == RATE_HZ else PlaybackConverter(choice)
         try:
             self._stream = self._pa.open(
-                rate=RATE_HZ,
-                channels=1,
+                rate=choice.rate_hz,
+                channels=choice.channels,
                 format=pyaudio.paInt16,
                 output=True,
                 output_device_index=device.index,
-                frames_per_buffer=self.period_samples,
+                frames_per_buffer=choice.rate_hz * self._config.period_ms // 1000,
                 stream_callback=self._on_output,
                 start=False,
             )
         except OSError as exc:
-            raise AudioDeviceError(
-                f"cannot open playback device {device.name!r} at {RATE_HZ} Hz mono: {exc}; "
-                "check it is plugged in and not used by another program"
-            ) from exc
+            raise open_error("playback", device.name, choice, exc) from exc
         self.device = device
+        if self.format != choice:
+            log.info("speaker %r opened at %s: %s", device.name, choice.describe(), choice.reason)
+        self.format = choice
 
     def _start_blocking(self) -> None:
         """Runs in a worker thread: (re)open if needed, start the stream."""

@@ -15,7 +15,11 @@ SILENT_DBFS = -60.0
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = sub.add_parser("audio", help="list sound devices, test the mic and speaker")
     asub = parser.add_subparsers(dest="audio_command", metavar="ACTION", required=True)
-    lst = asub.add_parser("list", help="list ALSA capture and playback devices")
+    lst = asub.add_parser(
+        "list",
+        help="list ALSA capture and playback devices, the formats each accepts and the one "
+        "edge-agent would open it at",
+    )
     lst.set_defaults(func=cmd_list)
     test = add_common(
         asub.add_parser(
@@ -39,20 +43,44 @@ def cmd_list(args: argparse.Namespace) -> int:
     pa = open_pyaudio()
     try:
         devices = list_devices(pa)
+        if not devices:
+            print("no ALSA devices found (is the user in the 'audio' group?)", file=sys.stderr)
+            return EX_UNAVAILABLE
+        for kind, title in (("input", "capture"), ("output", "playback")):
+            print(f"{title} devices:")
+            for dev in devices:
+                if dev.has(kind):  # type: ignore[arg-type]
+                    print(f"  {dev.describe()}")
+                    print(f"       {_formats_line(pa, dev, kind)}")
     except AudioDeviceError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EX_UNAVAILABLE
     finally:
         pa.terminate()
-    if not devices:
-        print("no ALSA devices found (is the user in the 'audio' group?)", file=sys.stderr)
-        return EX_UNAVAILABLE
-    for kind, title in (("input", "capture"), ("output", "playback")):
-        print(f"{title} devices:")
-        for dev in devices:
-            if dev.has(kind):  # type: ignore[arg-type]
-                print(f"  {dev.describe()}")
     return 0
+
+
+def _formats_line(pa: object, dev: object, kind: str) -> str:
+    """'formats: 48000/2ch; opens at 48000 Hz 2 channels (why)' for one device (blocking)."""
+    from edge_agent.audio.devices import AudioDevice, format_checker
+    from edge_agent.audio.formats import CANDIDATE_RATES_HZ, choose_format, describe_formats
+    from edge_agent.audio.formats import probe_formats as probe
+    from edge_agent.errors import AudioFormatError
+
+    assert isinstance(dev, AudioDevice)
+    top = dev.max_input_channels if kind == "input" else dev.max_output_channels
+    counts = sorted({c for c in (1, 2, top) if 0 < c <= 8} or {1})
+    table = probe(
+        format_checker(pa, dev, kind),  # type: ignore[arg-type]
+        [(r, c) for r in CANDIDATE_RATES_HZ for c in counts],
+        stop_at_native=False,
+    )
+    try:
+        choice = choose_format(table, kind, device=dev.name)  # type: ignore[arg-type]
+        opens = f"opens at {choice.describe()} ({choice.reason})"
+    except AudioFormatError:
+        opens = "unusable: use its plughw: or default name"
+    return f"formats: {describe_formats(table)}; {opens}"
 
 
 def level_dbfs(samples: object) -> float:
@@ -83,38 +111,21 @@ def cmd_test(args: argparse.Namespace) -> int:
         return EX_UNAVAILABLE
 
 
-def _record_blocking(device_spec: str, seconds: float) -> tuple[str, object]:
-    """Runs in a worker thread: a plain pull read of `seconds` from the capture device.
-
-    A diagnostic wants the device's raw behaviour, and a pull read can't be outrun by an
-    unpaced device (the file-backed test rig delivers millions of samples per second).
-    """
-    import numpy as np
-    import pyaudio  # type: ignore[import-untyped]
-
-    from edge_agent.audio.capture import RATE_HZ
+def _record_blocking(
+    device_spec: str, seconds: float, input_channel: int
+) -> tuple[str, object, object]:
+    """Runs in a worker thread: a plain pull read of `seconds`, at the negotiated format."""
     from edge_agent.audio.devices import find_device, open_pyaudio
-    from edge_agent.errors import AudioDeviceError
+    from edge_agent.audio.probe import record_blocking
 
     pa = open_pyaudio()
     try:
         device = find_device(pa, device_spec, "input")
-        frame = RATE_HZ // 50
-        try:
-            stream = pa.open(
-                rate=RATE_HZ, channels=1, format=pyaudio.paInt16, input=True,
-                input_device_index=device.index, frames_per_buffer=frame,
-            )  # fmt: skip
-            want = int(seconds * RATE_HZ)
-            parts = [
-                stream.read(frame, exception_on_overflow=False) for _ in range(-(-want // frame))
-            ]
-            stream.close()
-        except OSError as exc:
-            raise AudioDeviceError(f"cannot record from {device.name!r}: {exc}") from exc
+        channel = input_channel if input_channel >= 0 else None
+        choice, samples = record_blocking(pa, device, seconds, channel)
     finally:
         pa.terminate()
-    return device.name, np.frombuffer(b"".join(parts), dtype=np.int16)[:want]
+    return device.name, choice, samples
 
 
 async def _test(audio: object, seconds: float, play: bool) -> int:
@@ -126,7 +137,10 @@ async def _test(audio: object, seconds: float, play: bool) -> int:
     from edge_agent.config import AudioConfig
 
     assert isinstance(audio, AudioConfig)
-    name, samples = await asyncio.to_thread(_record_blocking, audio.input_device, seconds)
+    name, choice, samples = await asyncio.to_thread(
+        _record_blocking, audio.input_device, seconds, audio.input_channel
+    )
+    print(f"mic {name!r}: opened at {choice.describe()} ({choice.reason})")  # type: ignore[attr-defined]
     dbfs = level_dbfs(samples)
     verdict = "silent" if dbfs < SILENT_DBFS else "ok"
     recorded_s = len(samples) / RATE_HZ  # type: ignore[arg-type]
@@ -140,5 +154,6 @@ async def _test(audio: object, seconds: float, play: bool) -> int:
         finally:
             await pb.aclose()
         out = pb.device.name if pb.device else audio.output_device
-        print(f"speaker {out!r}: played a 0.4 s 880 Hz tone")
+        fmt = f"opened at {pb.format.describe()} ({pb.format.reason}), " if pb.format else ""
+        print(f"speaker {out!r}: {fmt}played a 0.4 s 880 Hz tone")
     return 0 if verdict == "ok" else 1

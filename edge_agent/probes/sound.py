@@ -5,12 +5,17 @@ Both run in one worker thread on one PyAudio instance (PortAudio is process-glob
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from edge_agent.config import Config
 from edge_agent.doctor import CheckResult, fail, level_result, ok
+from edge_agent.errors import AudioFormatError
 from edge_agent.probes.worker import in_thread
+
+if TYPE_CHECKING:
+    from edge_agent.audio.formats import FormatChoice
 
 __all__ = ["sound"]
 
@@ -64,12 +69,23 @@ def _missing_hint(message: str, key: str, tool: str) -> str:
     return f"set {key} to one of the devices listed (exact name or a unique part of it)"
 
 
+def _format_fail(check: str, exc: AudioFormatError) -> CheckResult:
+    """A format problem: the message already says what the device offers and the fix."""
+    text = str(exc)
+    fix = text.rsplit("; ", 1)[-1] if "; " in text else "use the device's plughw: name"
+    return fail(check, text, fix)
+
+
+def _with_format(result: CheckResult, choice: FormatChoice) -> CheckResult:
+    why = "" if choice.native else f" ({choice.reason})"
+    detail = f"{result.detail}; opened at {choice.describe()}{why}"
+    return dataclasses.replace(result, detail=detail)
+
+
 def _mic(pa: Any, cfg: Config, record_s: float) -> CheckResult:
     """Runs in a worker thread: record `record_s` from the configured mic."""
-    import numpy as np
-    import pyaudio  # type: ignore[import-untyped]
-
-    from edge_agent.audio.devices import find_device, quiet_stderr
+    from edge_agent.audio.devices import find_device
+    from edge_agent.audio.probe import record_blocking
     from edge_agent.commands.audio import level_dbfs
     from edge_agent.errors import AudioDeviceError
 
@@ -78,33 +94,23 @@ def _mic(pa: Any, cfg: Config, record_s: float) -> CheckResult:
         dev = find_device(pa, spec, "input")
     except AudioDeviceError as exc:
         return fail("mic", str(exc), _missing_hint(str(exc), "audio.input_device", "arecord"))
-    frames = int(RATE_HZ * record_s)
+    channel = cfg.audio.input_channel if cfg.audio.input_channel >= 0 else None
     try:
-        with quiet_stderr():
-            stream = pa.open(
-                format=pyaudio.paInt16,
-                channels=1,
-                rate=RATE_HZ,
-                input=True,
-                input_device_index=dev.index,
-                frames_per_buffer=RATE_HZ // 50,
-            )
-        try:
-            data = stream.read(frames, exception_on_overflow=False)
-        finally:
-            stream.stop_stream()
-            stream.close()
+        choice, samples = record_blocking(pa, dev, record_s, channel)
+    except AudioFormatError as exc:
+        return _format_fail("mic", exc)
     except OSError as exc:
         return fail("mic", f"{dev.name!r} does not open: {exc}", _open_hint(exc, "mic"))
-    samples = np.frombuffer(data, dtype=np.int16)
-    return level_result(dev.name, level_dbfs(samples), len(samples) / RATE_HZ)
+    result = level_result(dev.name, level_dbfs(samples), len(samples) / RATE_HZ)
+    return _with_format(result, choice)
 
 
 def _speaker(pa: Any, cfg: Config) -> CheckResult:
     """Runs in a worker thread: open the speaker and play 0.1 s of silence."""
-    import pyaudio
+    import numpy as np
 
-    from edge_agent.audio.devices import find_device, quiet_stderr
+    from edge_agent.audio.devices import find_device
+    from edge_agent.audio.probe import play_blocking
     from edge_agent.errors import AudioDeviceError
 
     try:
@@ -112,20 +118,9 @@ def _speaker(pa: Any, cfg: Config) -> CheckResult:
     except AudioDeviceError as exc:
         return fail("speaker", str(exc), _missing_hint(str(exc), "audio.output_device", "aplay"))
     try:
-        with quiet_stderr():
-            stream = pa.open(
-                format=pyaudio.paInt16,
-                channels=1,
-                rate=RATE_HZ,
-                output=True,
-                output_device_index=dev.index,
-                frames_per_buffer=RATE_HZ // 50,
-            )
-        try:
-            stream.write(bytes(2 * RATE_HZ // 10))
-        finally:
-            stream.stop_stream()
-            stream.close()
+        choice = play_blocking(pa, dev, np.zeros(RATE_HZ // 10, np.int16))
+    except AudioFormatError as exc:
+        return _format_fail("speaker", exc)
     except OSError as exc:
         return fail("speaker", f"{dev.name!r} does not open: {exc}", _open_hint(exc, "speaker"))
-    return ok("speaker", f"{dev.name!r} opens and plays (0.1 s of silence)")
+    return _with_format(ok("speaker", f"{dev.name!r} opens and plays (0.1 s of silence)"), choice)

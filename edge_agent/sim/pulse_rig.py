@@ -64,10 +64,17 @@ class PulseRig:
     mic_name = MIC
     speaker_name = SPEAKER
 
-    def __init__(self, root: str | Path | None = None, *, rate_hz: int = 24000) -> None:
+    def __init__(
+        self, root: str | Path | None = None, *, rate_hz: int = 24000, channels: int = 1
+    ) -> None:
+        """`rate_hz`/`channels`: the sinks' native format (48000/2 plays a 48 kHz stereo card:
+        a client opening at that format gets the fed samples unconverted)."""
         self._own_dir = root is None
         self.dir = Path(tempfile.mkdtemp(prefix="ea-pulse-") if root is None else root)
+        if channels not in (1, 2):
+            raise ValueError(f"the rig has mono or stereo sinks, not {channels!r} channels")
         self.rate_hz = rate_hz
+        self.channels = channels
         self._server: subprocess.Popen[bytes] | None = None
         self._helpers: list[subprocess.Popen[bytes]] = []
 
@@ -106,17 +113,18 @@ class PulseRig:
     # -- server -----------------------------------------------------------------------------
 
     def _write_config(self) -> None:
-        d, rate = self.dir, self.rate_hz
+        d, rate, ch = self.dir, self.rate_hz, self.channels
+        cmap = "mono" if ch == 1 else "front-left,front-right"
         for sub in ("run", "home", "alsa"):
             (d / sub).mkdir(parents=True, exist_ok=True)
         (d / "run").chmod(0o700)
         (d / "daemon.conf").write_text(
             "default-sample-format = s16le\n"
             f"default-sample-rate = {rate}\nalternate-sample-rate = {rate}\n"
-            "default-sample-channels = 1\ndefault-channel-map = mono\n"
+            f"default-sample-channels = {ch}\ndefault-channel-map = {cmap}\n"
             "flat-volumes = no\nexit-idle-time = -1\n"
         )
-        ns = f"format=s16le rate={rate} channels=1"
+        ns = f"format=s16le rate={rate} channels={ch}"
         keep = "sink=keeper latency_msec=60 source_dont_move=true sink_dont_move=true"
         (d / "rig.pa").write_text(
             f"load-module module-native-protocol-unix auth-anonymous=1 socket={self.socket}\n"
@@ -191,27 +199,82 @@ class PulseRig:
 
     # -- helpers ----------------------------------------------------------------------------
 
-    def _pa_args(self, tool: str, device: str) -> list[str]:
-        return [tool, "-d", device, "--latency-msec=20", "--format=s16le",
-                f"--rate={self.rate_hz}", "--channels=1", "--raw"]  # fmt: skip
+    def _pa_args(self, tool: str, device: str, latency_ms: int = 20) -> list[str]:
+        return [tool, "-d", device, f"--latency-msec={latency_ms}", "--format=s16le",
+                f"--rate={self.rate_hz}", f"--channels={self.channels}", "--raw"]  # fmt: skip
 
-    def feed(self, samples: np.ndarray) -> subprocess.Popen[bytes]:
-        """Play int16 samples into the mic in real time; returns the pacat process (wait() it)."""
+    def feed(self, samples: np.ndarray, *, latency_ms: int = 20) -> subprocess.Popen[bytes]:
+        """Play int16 samples (interleaved if `channels` > 1) into the mic in real time;
+        returns the pacat process (wait() it). A longer `latency_ms` makes a feeder underrun
+        (silence inserted into the mic) rarer on a busy machine, at the cost of a later start."""
         path = self.dir / f"feed-{len(self._helpers)}.raw"
         path.write_bytes(np.asarray(samples, dtype=np.int16).tobytes())
         proc = subprocess.Popen(
-            [*self._pa_args("pacat", "vmicfeed"), "-p", str(path)],
+            [*self._pa_args("pacat", "vmicfeed", latency_ms), "-p", str(path)],
             env=self.helper_env, stdin=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
         self._helpers.append(proc)
         return proc
 
-    def record(self) -> Recording:
-        """Start capturing the speaker (silence until something plays)."""
+    def room(self, rir: np.ndarray, talker: np.ndarray | None = None) -> subprocess.Popen[bytes]:
+        """Close the loop through a simulated room: what the speaker plays, convolved with
+        `rir` (delay, reflections, gain: `sim.room`), plus `talker` (from the room's first
+        sample on), is fed into the mic, in real time. Returns the room process; `stop()` (or
+        `stop_room()`) ends it and its parec/pacat."""
+        import sys
+
+        rir_path, talk_path = self.dir / "rir.npy", self.dir / "talker.raw"
+        np.save(rir_path, np.asarray(rir, np.float64))
+        talk = np.zeros(0, np.int16) if talker is None else np.asarray(talker, np.int16)
+        talk_path.write_bytes(talk.tobytes())
+        rec = subprocess.Popen(
+            self._pa_args("parec", "vspk.monitor"), env=self.helper_env,
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        room = subprocess.Popen(
+            [sys.executable, "-m", "edge_agent.sim.room", str(rir_path), str(talk_path)],
+            stdin=rec.stdout, stdout=subprocess.PIPE, env=self.helper_env,
+        )  # fmt: skip
+        assert rec.stdout is not None
+        rec.stdout.close()  # the room owns the pipe now
+        play = subprocess.Popen(
+            [*self._pa_args("pacat", "vmicfeed", 40), "-p"], env=self.helper_env,
+            stdin=room.stdout, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        assert room.stdout is not None
+        room.stdout.close()
+        self._helpers += [rec, room, play]
+        self._room = (rec, room, play)
+        return room
+
+    def stop_room(self) -> None:
+        """End the room loop (its parec, the room, its pacat), by PID."""
+        for proc in getattr(self, "_room", ()):
+            _terminate(proc)
+        self._room = ()
+
+    def add_pcm(self, name: str, pulse_device: str) -> None:
+        """Another ALSA PCM on this server (e.g. module-echo-cancel's source/sink); call it
+        before the process's first PyAudio()."""
+        with open(self.dir / "alsa" / "asoundrc", "a") as rc:
+            rc.write(
+                f'pcm.{name} {{ type pulse server "unix:{self.socket}" device "{pulse_device}" }}\n'
+            )
+
+    def pactl(self, *args: str) -> str:
+        """Run pactl against this server; its stdout."""
+        res = subprocess.run(
+            ["pactl", *args], env=self.helper_env, capture_output=True, text=True, check=True
+        )
+        return res.stdout
+
+    def record(self, source: str = "vspk.monitor") -> Recording:
+        """Start capturing the speaker (silence until something plays), or another source
+        (``vmicfeed.monitor``: what the mic is fed)."""
         path = self.dir / f"rec-{len(self._helpers)}.raw"
         with open(path, "wb") as out:
             proc = subprocess.Popen(
-                [*self._pa_args("parec", "vspk.monitor")],
+                [*self._pa_args("parec", source)],
                 env=self.helper_env, stdin=subprocess.DEVNULL, stdout=out,
                 stderr=subprocess.DEVNULL,
             )  # fmt: skip

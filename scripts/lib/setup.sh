@@ -1,12 +1,12 @@
 # Shared set-up for scripts/test.sh and scripts/demo.sh (sourced, not run).
 # ea_setup_all MODE: MODE is "test" (test extras + test apt packages) or "demo".
 
-EA_APT_RUNTIME="python3-venv python3-dev gcc pkg-config libportaudio2 portaudio19-dev libasound2-dev alsa-utils libsystemd-dev tzdata"
+EA_APT_RUNTIME="python3-venv python3-dev gcc pkg-config libportaudio2 portaudio19-dev libasound2-dev alsa-utils libsystemd-dev tzdata libspeexdsp1"
 EA_APT_TEST="espeak-ng sox libsndfile1 pulseaudio pulseaudio-utils libasound2-plugins systemd libseccomp2 openssl"
 EA_OWW_VERSION="0.5.1"
 # scripts/install.sh on a Pi: what the daemon needs at run time, and what only pip's source builds
 # need (PyAudio, systemd-python; swig for lgpio on Python 3.13). See shared packaging notes.
-EA_APT_INSTALL_RUNTIME="python3 python3-venv libportaudio2 alsa-utils ca-certificates tzdata"
+EA_APT_INSTALL_RUNTIME="python3 python3-venv libportaudio2 alsa-utils ca-certificates tzdata libspeexdsp1"
 EA_APT_INSTALL_BUILD="gcc python3-dev portaudio19-dev libsystemd-dev pkg-config"
 
 ea_missing_apt() {

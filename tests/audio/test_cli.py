@@ -29,6 +29,9 @@ def test_list_shows_devices_without_alsa_noise(alsa_rig: AlsaFileRig) -> None:
     assert res.returncode == 0, res.stderr
     assert "capture devices:" in res.stdout and "fakemic" in res.stdout
     assert "playback devices:" in res.stdout and "fakespk" in res.stdout
+    # what each device accepts, and what it would be opened at (the file rig takes anything)
+    assert "formats: 8000/1,2" in res.stdout and "48000/1,2" in res.stdout
+    assert "opens at 24000 Hz mono (24000 Hz offered; mono offered)" in res.stdout
     assert "ALSA lib" not in res.stderr
 
 
@@ -37,6 +40,7 @@ def test_test_reports_level_and_plays_a_tone(alsa_rig: AlsaFileRig) -> None:
     res = _run(alsa_rig, "test", "--input-device", "fakemic", "--output-device", "fakespk")
     assert res.returncode == 0, res.stderr
     assert "3.0 s recorded" in res.stdout and "dBFS: ok" in res.stdout
+    assert "mic 'fakemic': opened at 24000 Hz mono (24000 Hz offered; mono offered)" in res.stdout
     tone = alsa_rig.read_output()
     assert np.count_nonzero(tone) > 0.35 * 24000
 

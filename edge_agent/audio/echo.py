@@ -1,0 +1,275 @@
+"""Echo cancellation in-process: what the speaker played, aligned with the mic, subtracted.
+
+Owns three small pieces:
+- `EchoReference`: the samples the speaker really played (Playback's tap: every period as
+  handed to the device, silence included), on a 24 kHz time grid whose index is PortAudio's
+  DAC time x 24000. Within a playback run the samples are contiguous (sample-accurate, keyed
+  by the played counter); a new run (stream restarted) is re-anchored on its DAC time.
+- `EchoCanceller`: a `capture.MicProcessor`. Each mic block is placed on the same grid by its
+  ADC time (the measured output->input delay: PortAudio reports both from the devices' own
+  delay), the matching reference is read, and speexdsp's MDF filter removes the echo. The
+  filter (`audio.echo_tail_ms`) absorbs the room and any error of that measurement up to the
+  tail; `margin_ms` lets the measurement be that much late without the echo arriving before
+  its reference.
+- `LocalVad`: a cheap energy detector over the echo-cancelled signal, for the full-duplex
+  guard (is that speech_started the user, or our own reply?).
+
+Threads: `EchoReference.write` runs on the playback audio thread (a lock around a copy);
+everything else on the event loop.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Final
+
+import numpy as np
+
+from edge_agent.audio.resample import Resampler
+from edge_agent.audio.speex import SpeexAec
+from edge_agent.config import AudioConfig
+
+__all__ = ["EchoCanceller", "EchoReference", "LocalVad", "VadState", "echo_parts", "estimate_delay"]
+
+RATE_HZ: Final = 24000
+_REANCHOR_SAMPLES: Final = 240  # 10 ms: a jump in DAC/ADC time larger than this is a new run
+
+
+class EchoReference:
+    """Played audio on the 24 kHz DAC-time grid; zeros where nothing played."""
+
+    def __init__(self, capacity_s: float = 4.0) -> None:
+        self._buf = np.zeros(int(capacity_s * RATE_HZ), np.int16)
+        self._head: int | None = None  # grid index after the last written sample
+        self._expect_s: float | None = None  # DAC time the next write continues the run at
+        self._lock = threading.Lock()
+        self._rs: Resampler | None = None
+        self._rs_rate = RATE_HZ
+        self.runs = 0  # playback runs seen (re-anchors)
+
+    @property
+    def head(self) -> int | None:
+        return self._head
+
+    def write(self, samples: np.ndarray, dac_time_s: float, rate_hz: int = RATE_HZ) -> None:
+        """Playback's tap (audio thread): `samples` (mono, device rate) start at `dac_time_s`."""
+        idx = round(dac_time_s * RATE_HZ)
+        # a run continues while the DAC time follows on from the last write (in device time:
+        # a resampler's output lags its input, the device's clock does not)
+        new_run = self._expect_s is None or abs(dac_time_s - self._expect_s) * RATE_HZ > (
+            _REANCHOR_SAMPLES
+        )
+        self._expect_s = dac_time_s + len(samples) / rate_hz
+        if rate_hz != RATE_HZ:
+            if new_run or self._rs is None or self._rs_rate != rate_hz:
+                self._rs, self._rs_rate = Resampler(rate_hz, RATE_HZ, quality="LQ"), rate_hz
+            samples = self._rs.process(samples)
+        with self._lock:
+            if new_run:
+                self.runs += 1
+                if self._head is not None and 0 < idx - self._head < len(self._buf):
+                    self._put(self._head, np.zeros(idx - self._head, np.int16))
+                self._head = idx
+            assert self._head is not None
+            self._put(self._head, samples)
+            self._head += len(samples)
+
+    def _put(self, start: int, data: np.ndarray) -> None:
+        cap = len(self._buf)
+        data = data[-cap:]
+        pos = start % cap
+        first = min(len(data), cap - pos)
+        self._buf[pos : pos + first] = data[:first]
+        self._buf[: len(data) - first] = data[first:]
+
+    def read(self, start: int, n: int) -> np.ndarray:
+        """Grid samples [start, start + n); zeros for what was never played or is too old."""
+        out = np.zeros(n, np.int16)
+        with self._lock:
+            head = self._head
+            if head is None:
+                return out
+            lo, hi = max(start, head - len(self._buf)), min(start + n, head)
+            if lo >= hi:
+                return out
+            cap = len(self._buf)
+            idx = np.arange(lo, hi) % cap
+            out[lo - start : hi - start] = self._buf[idx]
+        return out
+
+
+class EchoCanceller:
+    """Mic in, mic minus the speaker's echo out (a `capture.MicProcessor`), 20 ms frames.
+
+    Output lags input by one to two frames (the residual-echo suppressor adds one); nothing is
+    dropped or added. `suppress_db` None: the linear filter only (about 10 dB less ERLE, the
+    same speech distortion: bench/echo.py).
+    """
+
+    def __init__(
+        self,
+        reference: EchoReference,
+        *,
+        tail_ms: int = 200,
+        frame_ms: int = 20,
+        margin_ms: int = 20,
+        delay_ms: int = 0,
+        suppress_db: int | None = -40,
+        measure_s: float = 2.0,
+        max_delay_ms: int = 1000,
+        clock: Callable[[], float] | None = None,
+    ) -> None:
+        self.reference = reference
+        self.frame = RATE_HZ * frame_ms // 1000
+        self._aec = SpeexAec(
+            self.frame, RATE_HZ * (tail_ms + margin_ms) // 1000, RATE_HZ, suppress_db=suppress_db
+        )
+        self._margin = RATE_HZ * margin_ms // 1000
+        self.delay = RATE_HZ * delay_ms // 1000  # bulk output->input delay beyond the stamps
+        self._clock = clock
+        self._pending = np.zeros(0, np.int16)
+        self._next: int | None = None  # grid index of _pending[0]
+        self.frames = 0
+        # delay measurement: mic windows of `measure_s` against the reference before them
+        self._window = int(measure_s * RATE_HZ)
+        self._max_lag = RATE_HZ * max_delay_ms // 1000
+        self._win: list[np.ndarray] = []
+        self._win_start: int | None = None
+        self._candidate: int | None = None
+        self.measurements: list[tuple[int, float]] = []  # (lag, prominence) of each window
+
+    @property
+    def lead(self) -> int:
+        """The reference is read this far ahead of the mic's grid time."""
+        return self._margin - self.delay
+
+    def process(self, samples: np.ndarray, adc_time_s: float) -> np.ndarray:
+        if adc_time_s == 0.0 and self._clock is not None:  # the backend gave no timestamp
+            adc_time_s = self._clock()
+        idx = round(adc_time_s * RATE_HZ)
+        expected = None if self._next is None else self._next + len(self._pending)
+        if expected is None or abs(idx - expected) > _REANCHOR_SAMPLES:
+            self._next = idx - len(self._pending)
+        data = np.concatenate((self._pending, np.asarray(samples, np.int16)))
+        n = len(data) // self.frame * self.frame
+        out = np.empty(n, np.int16)
+        assert self._next is not None
+        for i in range(0, n, self.frame):
+            # run the filter on silence too: its state stays continuous across replies
+            ref = self.reference.read(self._next + i + self.lead, self.frame)
+            out[i : i + self.frame] = self._aec.process(data[i : i + self.frame], ref)
+        self._measure(data[:n], self._next)
+        self.frames += n // self.frame
+        self._pending = data[n:]
+        self._next += n
+        return out
+
+    def _measure(self, mic: np.ndarray, start: int) -> None:
+        """Collect mic windows; for each, find the echo's lag behind the played grid. Two
+        windows in a row that agree (within 2 ms) and differ from the delay in use replace it,
+        and the filter starts afresh (its taps were for the old alignment)."""
+        if self._win_start is None or start != self._win_start + sum(map(len, self._win)):
+            self._win, self._win_start = [], start
+        self._win.append(mic)
+        got = sum(map(len, self._win))
+        if got < self._window:
+            return
+        window = np.concatenate(self._win)
+        begin = self._win_start
+        self._win, self._win_start = [], start + len(mic)
+        ref = self.reference.read(begin - self._max_lag, got + self._max_lag)
+        if np.abs(ref[self._max_lag // 2 :]).mean() < 30 or np.abs(window).mean() < 30:
+            return  # nothing played (or the mic is dead): nothing to measure
+        padded = np.concatenate((np.zeros(self._max_lag, np.int16), window))
+        lag, prominence = estimate_delay(ref, padded, self._max_lag)
+        self.measurements.append((lag, prominence))
+        if prominence < 8:
+            self._candidate = None
+            return
+        agreed = self._candidate is not None and abs(lag - self._candidate) <= 48
+        self._candidate = lag
+        if agreed and abs(lag - self.delay) > 48:
+            self.delay = lag
+            self._aec.reset()
+
+    def reset(self) -> None:
+        """Samples were lost: restart the grid (the learnt echo path is kept)."""
+        self._pending = np.zeros(0, np.int16)
+        self._next = None
+
+    def close(self) -> None:
+        self._aec.close()
+
+
+@dataclass(frozen=True, slots=True)
+class VadState:
+    """The local detector's verdict after the last frame."""
+
+    speaking: bool
+    speech_ms: int  # speech in the recent window
+    level_dbfs: float  # of the last frame
+
+
+class LocalVad:
+    """Energy VAD over echo-cancelled 24 kHz audio, 20 ms frames, with a sliding window.
+
+    `speaking` once at least `min_speech_ms` of the last `window_ms` were above `threshold_dbfs`.
+    Pure: feed samples, read `state`. Cheap (one RMS per frame), meant as the full-duplex guard:
+    the server's speech_started during a reply counts as a barge-in only if this agrees.
+    """
+
+    def __init__(
+        self, threshold_dbfs: float = -40.0, min_speech_ms: int = 120, window_ms: int = 400
+    ) -> None:
+        self.threshold_dbfs = threshold_dbfs
+        self.min_frames = max(1, min_speech_ms // 20)
+        self._window: list[bool] = []
+        self._size = max(1, window_ms // 20)
+        self._pending = np.zeros(0, np.int16)
+        self.state = VadState(False, 0, float("-inf"))
+
+    def feed(self, samples: np.ndarray) -> VadState:
+        data = np.concatenate((self._pending, np.asarray(samples, np.int16)))
+        n = len(data) // 480 * 480
+        level = self.state.level_dbfs
+        for i in range(0, n, 480):
+            x = data[i : i + 480].astype(np.float32) / 32768.0
+            rms = float(np.sqrt(np.mean(x * x)))
+            level = 20 * float(np.log10(rms)) if rms > 0 else float("-inf")
+            self._window.append(level >= self.threshold_dbfs)
+            if len(self._window) > self._size:
+                self._window.pop(0)
+        self._pending = data[n:]
+        speech = sum(self._window)
+        self.state = VadState(speech >= self.min_frames, speech * 20, level)
+        return self.state
+
+
+def echo_parts(config: AudioConfig) -> tuple[EchoReference, EchoCanceller] | None:
+    """The reference (Playback's `tap`: ``Playback(cfg, tap=ref.write)``) and the canceller
+    (Capture's `processor`) for `audio.echo_cancel`; None when it is 'off'.
+
+    Raises:
+        AudioDeviceError: 'speex' but libspeexdsp1 is missing (the message says what to install).
+    """
+    if config.echo_cancel == "off":
+        return None
+    ref = EchoReference()
+    return ref, EchoCanceller(ref, tail_ms=config.echo_tail_ms)
+
+
+def estimate_delay(reference: np.ndarray, mic: np.ndarray, max_lag: int) -> tuple[int, float]:
+    """How many samples the echo in `mic` lags `reference` (0..max_lag), by FFT cross-
+    correlation with phase transform (GCC-PHAT: sharp peaks despite the room's colouring);
+    returns the lag and the peak's prominence (peak / mean |correlation|; > ~8 is clear)."""
+    n = len(mic)
+    size = 1 << int(np.ceil(np.log2(n + max_lag + 1)))
+    r = np.fft.rfft(np.asarray(reference, np.float64), size)
+    m = np.fft.rfft(np.asarray(mic, np.float64), size)
+    cross = m * np.conj(r)
+    cross /= np.maximum(np.abs(cross), 1e-9)
+    corr = np.fft.irfft(cross, size)[: max_lag + 1]
+    lag = int(np.argmax(corr))
+    return lag, float(corr[lag] / max(np.mean(np.abs(corr)), 1e-12))

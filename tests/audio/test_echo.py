@@ -1,0 +1,90 @@
+"""The echo canceller's pure pieces with literal timestamps: reference grid, ERLE in a room, VAD."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import soxr  # type: ignore[import-untyped]
+
+from edge_agent.audio.echo import EchoCanceller, EchoReference, LocalVad, VadState
+from edge_agent.sim.room import RoomStream, erle_db, room_impulse_response
+from edge_agent.sim.speech import concat, speak
+
+T0 = 1000.0  # PortAudio stream time of the first sample, s
+
+
+def test_reference_is_contiguous_within_a_run_and_reanchored_across_runs() -> None:
+    ref = EchoReference(capacity_s=1.0)
+    ref.write(np.arange(1, 481, dtype=np.int16), T0)
+    ref.write(np.arange(481, 961, dtype=np.int16), T0 + 0.0201)  # DAC jitter 0.1 ms: same run
+    g = round(T0 * 24000)
+    assert ref.head == g + 960 and ref.runs == 1
+    assert ref.read(g - 2, 5).tolist() == [0, 0, 1, 2, 3]
+    assert ref.read(g + 958, 4).tolist() == [959, 960, 0, 0]  # not played yet: silence
+    ref.write(np.full(480, 7, np.int16), T0 + 0.5)  # the stream was restarted: a new run
+    assert ref.runs == 2 and ref.head == round((T0 + 0.5) * 24000) + 480
+    assert ref.read(g + 960, 3).tolist() == [0, 0, 0]  # the gap between runs is silence
+    assert ref.read(round((T0 + 0.5) * 24000), 2).tolist() == [7, 7]
+    assert ref.read(g - 24000 * 2, 3).tolist() == [0, 0, 0]  # older than the ring
+
+
+def test_reference_resamples_a_44k_speaker_back_to_24k() -> None:
+    ref = EchoReference()
+    x = np.random.default_rng(5).normal(0, 4000, 44100).astype(np.int16)
+    for i in range(0, 44100, 882):
+        ref.write(x[i : i + 882], T0 + i / 44100, 44100)
+    got = ref.read(round(T0 * 24000), 24000).astype(np.float64)
+    want = soxr.resample(x, 44100, 24000).astype(np.float64)
+    lags = range(-10, 100)
+    score = [np.dot(got[2400 + k : 20000 + k], want[2400:20000]) for k in lags]
+    lag = lags[int(np.argmax(score))]
+    assert 0 <= lag < 48 and ref.runs == 1  # one run; only the resampler's delay (< 2 ms)
+    assert max(score) > 0.8 * np.dot(want[2400:20000], want[2400:20000])
+
+
+@pytest.mark.parametrize("delay_ms", [10, 40, 80])
+def test_speex_removes_25_db_of_echo_in_a_room_and_keeps_the_talker(delay_ms: int) -> None:
+    reply = concat(
+        speak(
+            "The weather in Toronto today is sunny with a high of twenty three degrees. "
+            "Tomorrow will be cloudy, with rain in the evening and a low of twelve."
+        ),
+        0.2,
+    )
+    talk = speak("hey jarvis, stop", voice="en-gb")
+    echo = RoomStream(room_impulse_response(delay_ms=delay_ms, gain_db=-6)).process(reply)
+    t0 = len(reply) - len(talk) - 12000
+    mic_f = echo + np.random.default_rng(1).normal(0, 30, len(echo))
+    mic_f[t0 : t0 + len(talk)] += talk
+    mic = np.clip(np.rint(mic_f), -32768, 32767).astype(np.int16)
+    ref = EchoReference()
+    aec = EchoCanceller(ref, tail_ms=200)
+    ref.write(reply[:960], T0)  # the tap sees audio before it reaches the DAC
+    out = []
+    for i in range(0, len(reply), 480):
+        ref.write(reply[i + 960 : i + 1440], T0 + (i + 960) / 24000)
+        out.append(aec.process(mic[i : i + 480], T0 + i / 24000))
+    got = np.concatenate(out)
+    lag = aec.frame  # the residual-echo suppressor's frame of delay
+    got = np.concatenate([got[lag:], np.zeros(lag, np.int16)])
+    assert len(got) == len(mic) // aec.frame * aec.frame  # nothing dropped; a part frame waits
+    quiet = slice(t0 - 3 * 24000, t0)  # echo only, after 3+ s of convergence
+    assert erle_db(mic[quiet], got[quiet]) >= 25
+    dt = slice(t0, t0 + len(talk))
+    residual = got[dt].astype(np.float64) - talk
+    sdr = 10 * np.log10(np.sum(talk.astype(np.float64) ** 2) / np.sum(residual**2))
+    assert sdr >= 12  # double talk: the talker comes through (no echo canceller: ~0-3 dB)
+    nothing = 10 * np.log10(np.sum(talk.astype(np.float64) ** 2) / np.sum((mic[dt] - talk) ** 2.0))
+    assert sdr > nothing + 8
+
+
+def test_local_vad_needs_enough_speech_in_the_window() -> None:
+    vad = LocalVad(threshold_dbfs=-40.0, min_speech_ms=60, window_ms=200)
+    quiet = np.full(480, 50, np.int16)  # -56 dBFS
+    loud = np.full(480, 1000, np.int16)  # -30 dBFS
+    assert vad.feed(np.concatenate([quiet] * 5)) == VadState(False, 0, pytest.approx(-56.3, 0.1))
+    assert vad.feed(np.concatenate([loud, loud])).speaking is False  # 40 ms < 60 ms
+    assert vad.feed(loud[:240]).speech_ms == 40  # half a frame waits for the rest
+    st = vad.feed(loud[240:])
+    assert st == VadState(True, 60, pytest.approx(-30.3, 0.1))
+    assert vad.feed(np.concatenate([quiet] * 10)).speaking is False  # the window slid on
