@@ -322,3 +322,12 @@ async def test_a_wrong_token_is_unauthorized(tmp_path: Path, http: httpx.AsyncCl
         await client.aclose()
     finally:
         server.stop()
+
+
+def test_a_stdio_child_gets_none_of_the_daemons_secrets() -> None:
+    from edge_agent.integrations.mcp.stdio_transport import child_env
+
+    env = {"PATH": "/usr/bin", "LANG": "C.UTF-8", "OPENAI_API_KEY": "sk-x",
+           "CREDENTIALS_DIRECTORY": "/run/credentials/edge-agent.service"}  # fmt: skip
+    assert child_env(env) == {"PATH": "/usr/bin", "LANG": "C.UTF-8"}
+    assert "OPENAI_API_KEY" not in StdioTransport("true").env  # type: ignore[operator]

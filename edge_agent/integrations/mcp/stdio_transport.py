@@ -1,7 +1,7 @@
 """MCP's stdio transport: a child process, one JSON-RPC message per line each way. A thin shell.
 
 The child is started with the configured command and arguments (no shell), in its own process
-group, with stdin/stdout as the channel; its stderr is read and logged at debug level (capped).
+group, with a minimal environment (`child_env`: no API key or credentials directory), with stdin/stdout as the channel; its stderr is read and logged at debug level (capped).
 A line over `max_bytes`, a closed stdout or an exit ends the channel: the child is killed and
 `on_closed(why)` tells the client, which fails the pending calls and restarts it with backoff.
 """
@@ -25,12 +25,19 @@ from edge_agent.integrations.mcp.framing import (
 )
 from edge_agent.integrations.mcp.protocol import McpError
 
-__all__ = ["StdioTransport"]
+__all__ = ["StdioTransport", "child_env"]
 
 log = logging.getLogger(__name__)
 
 READ_CHUNK: Final = 65536
+PASSED_ENV: Final = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR")
+"""All the child inherits: never $OPENAI_API_KEY or $CREDENTIALS_DIRECTORY."""
 STOP_GRACE_S: Final = 1.0
+
+
+def child_env(env: Mapping[str, str]) -> dict[str, str]:
+    """The environment a stdio server gets: locale and paths, none of the daemon's secrets."""
+    return {k: env[k] for k in PASSED_ENV if k in env}
 
 
 class StdioTransport:
@@ -49,7 +56,7 @@ class StdioTransport:
     ) -> None:
         self.command = command
         self.args = tuple(args)
-        self.env = dict(env) if env is not None else None
+        self.env = dict(env) if env is not None else child_env(os.environ)
         self.max_bytes = max_bytes
         self.name = name
         self.on_value: Callable[[Any], None] = lambda value: None
