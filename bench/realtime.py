@@ -1,8 +1,8 @@
 """Realtime client costs, measured side by side in one run (machines are noisy).
 
-1. Processing cost per second of reply audio: parse (JSON) + decode (base64) + conversation
-   bookkeeping of `response.output_audio.delta` frames, against json.loads alone and
-   base64 alone on the same frames.
+1. Processing cost per second of reply audio: parse (JSON) + decode (base64) + translation +
+   the turn core's bookkeeping of `response.output_audio.delta` frames, against json.loads
+   alone and base64 alone on the same frames.
 2. Latency from a delta leaving a local server to the app's hand-off (the event the playback
    buffer would take), p50/p95: our RealtimeClient against a bare websockets reader doing
    json.loads + base64 on the same stream. The difference is what the client adds.
@@ -27,7 +27,10 @@ from websockets.asyncio.server import ServerConnection, serve
 from edge_agent.config import RealtimeConfig, Secret
 from edge_agent.realtime import protocol as p
 from edge_agent.realtime.client import RealtimeClient
-from edge_agent.realtime.conversation import Conversation
+from edge_agent.realtime.translate import to_turn_event
+from edge_agent.states import TalkPressed
+from edge_agent.turn.core import TurnCore
+from edge_agent.turn.events import ReplyAudio, ResponseStarted, SessionReady
 
 DELTA_MS = 100  # audio per delta (the service sends varying sizes; 100 ms is typical)
 
@@ -54,11 +57,12 @@ def bench_processing(seconds: int) -> None:
     frames = _frames(seconds)
 
     def ours() -> None:
-        conv = Conversation()
-        conv.receive(p.ResponseCreated("resp_1"), 0)
+        core = TurnCore()
+        for ev in (TalkPressed(), SessionReady("s"), ResponseStarted("resp_1")):
+            core.handle(ev, 0)
         for f in frames:
             ev = p.parse_server_event(f)
-            conv.receive(ev, 0)  # type: ignore[arg-type]
+            core.handle(to_turn_event(ev), 0)  # type: ignore[arg-type]
 
     def json_only() -> None:
         for f in frames:
@@ -123,7 +127,7 @@ async def _run_client(url: str, n: int) -> list[float]:
         await client.ensure_connected()
         client.request_response()
         async for ev in client:
-            if isinstance(ev, p.AudioDelta):
+            if isinstance(ev, ReplyAudio):
                 got.append(time.perf_counter())  # the hand-off to the playback buffer
                 if len(got) == n:
                     break
