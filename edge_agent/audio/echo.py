@@ -117,15 +117,14 @@ class EchoCanceller:
         margin_ms: int = 20,
         delay_ms: int = 0,
         suppress_db: int | None = -40,
-        measure_s: float = 2.0,
+        measure_s: float = 1.5,
         max_delay_ms: int = 1000,
         clock: Callable[[], float] | None = None,
     ) -> None:
         self.reference = reference
         self.frame = RATE_HZ * frame_ms // 1000
-        self._aec = SpeexAec(
-            self.frame, RATE_HZ * (tail_ms + margin_ms) // 1000, RATE_HZ, suppress_db=suppress_db
-        )
+        self._taps = RATE_HZ * (tail_ms + margin_ms) // 1000
+        self._aec = SpeexAec(self.frame, self._taps, RATE_HZ, suppress_db=suppress_db)
         self._margin = RATE_HZ * margin_ms // 1000
         self.delay = RATE_HZ * delay_ms // 1000  # bulk output->input delay beyond the stamps
         self._clock = clock
@@ -139,6 +138,15 @@ class EchoCanceller:
         self._win_start: int | None = None
         self._candidate: int | None = None
         self.measurements: list[tuple[int, float]] = []  # (lag, prominence) of each window
+        self.samples_out = 0
+        # output sample count at which two windows agreed on the delay (None: not yet): before
+        # that the echo is barely reduced, so a full-duplex guard should not trust the mic
+        self.converged_at: int | None = None
+
+    @property
+    def converged(self) -> bool:
+        """The output->input delay is measured: from now on the echo is cancelled."""
+        return self.converged_at is not None
 
     @property
     def lead(self) -> int:
@@ -162,14 +170,16 @@ class EchoCanceller:
             out[i : i + self.frame] = self._aec.process(data[i : i + self.frame], ref)
         self._measure(data[:n], self._next)
         self.frames += n // self.frame
+        self.samples_out += n
         self._pending = data[n:]
         self._next += n
         return out
 
     def _measure(self, mic: np.ndarray, start: int) -> None:
         """Collect mic windows; for each, find the echo's lag behind the played grid. Two
-        windows in a row that agree (within 2 ms) and differ from the delay in use replace it,
-        and the filter starts afresh (its taps were for the old alignment)."""
+        windows in a row that agree (within 2 ms) and put the echo outside the first half of
+        the filter with the delay in use replace it, and the filter starts afresh (its taps
+        were for the old alignment)."""
         if self._win_start is None or start != self._win_start + sum(map(len, self._win)):
             self._win, self._win_start = [], start
         self._win.append(mic)
@@ -190,9 +200,12 @@ class EchoCanceller:
             return
         agreed = self._candidate is not None and abs(lag - self._candidate) <= 48
         self._candidate = lag
-        if agreed and abs(lag - self.delay) > 48:
+        seen_at = lag - self.delay + self._margin  # where the filter sees the direct echo
+        if agreed and not 0 <= seen_at <= self._taps // 2:
             self.delay = lag
             self._aec.reset()
+        if agreed and self.converged_at is None:
+            self.converged_at = self.samples_out + len(mic) + self._window  # filter re-learns
 
     def reset(self) -> None:
         """Samples were lost: restart the grid (the learnt echo path is kept)."""

@@ -49,7 +49,13 @@ class RoomStream:
         self._tail = np.zeros(len(self.rir) - 1)
 
     def process(self, x: np.ndarray) -> np.ndarray:
-        y = np.convolve(np.asarray(x, np.float64), self.rir)  # len(x) + len(rir) - 1
+        x = np.asarray(x, np.float64)
+        if len(x) * len(self.rir) > 2_000_000:  # long signals: FFT convolution
+            size = 1 << int(np.ceil(np.log2(len(x) + len(self.rir) - 1)))
+            y = np.fft.irfft(np.fft.rfft(x, size) * np.fft.rfft(self.rir, size), size)
+            y = y[: len(x) + len(self.rir) - 1]
+        else:
+            y = np.convolve(x, self.rir)  # len(x) + len(rir) - 1
         y[: len(self._tail)] += self._tail
         self._tail = y[len(x) :].copy()
         return y[: len(x)]
