@@ -151,6 +151,7 @@ class PipelineRig:
         self.pipeline: Pipeline | None = None
         self.config: Config | None = None
         self._recording: Recording | None = None
+        self._mic_recording: Recording | None = None
         self._task: asyncio.Task[int] | None = None
         self._activation: contextlib.ExitStack | None = None
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
@@ -181,6 +182,7 @@ class PipelineRig:
         self.fleet = await asyncio.to_thread(DeviceFleet(self.source).start)
         self.config = self._sim_config(self.fleet.config, self.emulator.url)
         self._recording = self.sound.record()
+        self._mic_recording = self.sound.record("vmicfeed.monitor")
         logger = logging.getLogger("edge_agent")
         logger.addHandler(self.timeline.tap)
         if logger.getEffectiveLevel() > logging.INFO:
@@ -267,8 +269,16 @@ class PipelineRig:
     def heard(self) -> np.ndarray:
         """What the speaker played so far (int16; silence before and between sounds)."""
         assert self._recording is not None
-        raw = self._recording.path.read_bytes()
-        return np.frombuffer(raw[: len(raw) // 2 * 2], dtype=np.int16).copy()
+        return self._recording.samples()
+
+    def mic_input(self) -> np.ndarray:
+        """What the mic was actually fed so far (int16, from before the daemon opened it).
+
+        Compare what the daemon streamed against this, not against the samples given to
+        `say`: on a busy machine the feeder can run dry and the sound server then puts silence
+        into the mic (`PulseRig.feeder_underruns`), which the daemon rightly streams."""
+        assert self._mic_recording is not None
+        return self._mic_recording.samples()
 
     async def wait_for(self, predicate: Callable[[], bool], timeout_s: float, what: str) -> None:
         """Poll `predicate` every 10 ms; raises TimeoutError naming `what`."""

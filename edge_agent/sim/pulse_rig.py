@@ -44,6 +44,10 @@ class Recording:
     def stop(self) -> np.ndarray:
         """Stop recording and return the samples (int16)."""
         _terminate(self._proc)
+        return self.samples()
+
+    def samples(self) -> np.ndarray:
+        """What was recorded so far (int16), while it runs on."""
         raw = self.path.read_bytes()
         return np.frombuffer(raw[: len(raw) // 2 * 2], dtype=np.int16).copy()
 
@@ -77,6 +81,7 @@ class PulseRig:
         self.channels = channels
         self._server: subprocess.Popen[bytes] | None = None
         self._helpers: list[subprocess.Popen[bytes]] = []
+        self._feed_logs: list[Path] = []
 
     # -- environment ------------------------------------------------------------------------
 
@@ -209,12 +214,21 @@ class PulseRig:
         (silence inserted into the mic) rarer on a busy machine, at the cost of a later start."""
         path = self.dir / f"feed-{len(self._helpers)}.raw"
         path.write_bytes(np.asarray(samples, dtype=np.int16).tobytes())
+        log = path.with_suffix(".log").open("wb")
         proc = subprocess.Popen(
-            [*self._pa_args("pacat", "vmicfeed", latency_ms), "-p", str(path)],
-            env=self.helper_env, stdin=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [*self._pa_args("pacat", "vmicfeed", latency_ms), "-v", "-p", str(path)],
+            env=self.helper_env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log,
         )  # fmt: skip
+        log.close()
         self._helpers.append(proc)
+        self._feed_logs.append(path.with_suffix(".log"))
         return proc
+
+    def feeder_underruns(self) -> int:
+        """How many times a feeder ran dry so far (pacat's "Stream underrun."): each one put
+        silence into the mic that was not in the samples fed, a fault of the rig (a busy
+        machine), not of what listens to the mic."""
+        return sum(p.read_text(errors="replace").count("underrun") for p in self._feed_logs)
 
     def room(self, rir: np.ndarray, talker: np.ndarray | None = None) -> subprocess.Popen[bytes]:
         """Close the loop through a simulated room: what the speaker plays, convolved with

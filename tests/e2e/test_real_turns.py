@@ -34,16 +34,31 @@ def as_samples(pcm: bytes) -> np.ndarray:
     return np.frombuffer(pcm, dtype=np.int16)
 
 
-def where_in(audio: np.ndarray, question: slice, pcm: bytes) -> tuple[int, int]:
-    """The committed item's place in the mic input (first sample, end), found by where the
-    spoken question sits inside it; fails when the item does not hold the whole question."""
-    spoken = audio[question]
+CHUNK = RATE * 3 // 10  # 300 ms: long enough to place uniquely, short enough to dodge a gap
+
+
+def place(chunk: np.ndarray, mic: np.ndarray, what: str) -> int:
+    """Where `chunk` of the spoken audio sits in what the mic was fed."""
+    match = locate(chunk, mic)
+    assert match.quality > 0.95, (what, match)
+    return match.offset
+
+
+def where_in(mic: np.ndarray, pcm: bytes) -> tuple[int, int]:
+    """The committed item's place in what the mic was fed (first sample, end): the item must
+    be one exact stretch of the mic input, nothing dropped, repeated or made up."""
     item = as_samples(pcm)
-    assert len(item) >= len(spoken), (len(item), len(spoken))
-    match = locate(spoken, item)
-    assert match.quality > 0.95, match  # the question itself, whole, in what was committed
-    start = question.start - match.offset
-    return start, start + len(item)
+    match = locate(item, mic)
+    assert match.quality > 0.99, match
+    return match.offset, match.offset + len(item)
+
+
+def question_in(mic: np.ndarray, audio: np.ndarray, question: slice) -> tuple[int, int]:
+    """Where the spoken question begins and ends in what the mic was fed (which can hold
+    silence the rig put in when its feeder ran dry, so it is placed by its two ends)."""
+    start = place(audio[question.start : question.start + CHUNK], mic, "question start")
+    end = place(audio[question.stop - CHUNK : question.stop], mic, "question end") + CHUNK
+    return start, end
 
 
 @pytest.mark.parametrize("pause_s", [0.0, 0.3, 0.8, 1.5])
@@ -63,9 +78,12 @@ async def test_the_pause_after_the_wake_word_loses_no_question(
         await rig.wait_turns(2)  # the question, then the follow-up window without speech
         committed = list(rig.emulator.committed)
         turns = rig.pipeline.turns.finished
+        mic = rig.mic_input()
     assert len(committed) == 1, [(c.start_sample, c.end_sample) for c in committed]
-    start, end = where_in(audio, slice(question_at, question_end), committed[0].pcm)
-    assert start <= question_at and end >= question_end  # the whole question
+    start, end = where_in(mic, committed[0].pcm)
+    q_start, q_end = question_in(mic, audio, slice(question_at, question_end))
+    assert start <= q_start and end >= q_end  # the whole question
+    wake_end = place(audio[wake_end - CHUNK : wake_end], mic, "wake word end") + CHUNK
     # after a pause hardly any "…vis" reaches the server; in one breath there is no pause to
     # find the word's end by, so the stream starts early rather than cut the question
     # (detection - 450 ms: docs/wake.md measures 41-374 ms of the word then)
@@ -88,9 +106,11 @@ async def test_a_slow_connect_still_hears_the_question(pins: MockFactory) -> Non
         committed = list(rig.emulator.committed)
         turns = rig.pipeline.turns.finished
         heard = rig.heard()
+        mic = rig.mic_input()
     [item] = committed
-    start, end = where_in(audio, slice(question_at, question_end), item.pcm)
-    assert start <= question_at and end >= question_end
+    start, end = where_in(mic, item.pcm)
+    q_start, q_end = question_in(mic, audio, slice(question_at, question_end))
+    assert start <= q_start and end >= q_end
     assert turns[0].outcome == "completed"
     assert longest_prefix(heard, as_samples(REPLY.pcm))[1] == len(REPLY.pcm) // 2
 

@@ -9,6 +9,7 @@ import pytest
 from gpiozero.pins.mock import MockFactory
 
 from edge_agent.config import DeviceConfig
+from edge_agent.sim.audio_match import locate
 from edge_agent.sim.notify import NotifySink
 from edge_agent.sim.pipeline_rig import PipelineRig, spoken_request, trim_silence
 from edge_agent.sim.pipeline_rig import played_prefix as longest_prefix
@@ -48,6 +49,7 @@ async def test_weather_question_end_to_end(pins: MockFactory, tmp_path) -> None:
             heard = rig.heard()
             turns = rig.pipeline.turns.finished
             received = as_samples(bytes(rig.emulator.input_audio))
+            mic = rig.mic_input()  # what the mic was fed (a busy rig may add silence to `audio`)
             weather_requests = [r.query for r in rig.fleet.weather.requests]  # type: ignore[union-attr]
         sink.drain()
 
@@ -62,14 +64,16 @@ async def test_weather_question_end_to_end(pins: MockFactory, tmp_path) -> None:
     # before the question to past its end: nothing lost while the socket connected
     first = received[: turns[0].streamed_samples]
     nz = int(np.flatnonzero(first)[0])
-    at, _ = longest_prefix(audio, first[nz:], probe=480)
-    offset = at - nz  # index in `audio` of the stream's first sample
+    at, _ = longest_prefix(mic, first[nz:], probe=480)
+    offset = at - nz  # index in `mic` of the stream's first sample
     expected = np.zeros(len(first), np.int16)
-    lo, hi = max(0, -offset), min(len(first), len(audio) - offset)
-    expected[lo:hi] = audio[offset + lo : offset + hi]
+    lo, hi = max(0, -offset), min(len(first), len(mic) - offset)
+    expected[lo:hi] = mic[offset + lo : offset + hi]
     bad = np.flatnonzero(first != expected)
-    assert len(bad) == 0, (bad[:5], len(bad), len(first), offset, lo, hi, len(audio))
-    assert offset < question_at and offset + len(first) > question_at + 24000
+    assert len(bad) == 0, (bad[:5], len(bad), len(first), offset, lo, hi, len(mic))
+    spoken = locate(audio[question_at : question_at + 24000], mic)
+    assert spoken.quality > 0.95, spoken  # the question's first second, whole, in the mic
+    assert offset < spoken.offset and offset + len(first) > spoken.end
     # the turn's record
     assert turns[0].outcome == "completed" and turns[0].wake_score is not None
     assert [t.name for t in turns[0].tools] == ["get_weather"] and turns[0].tools[0].ok
