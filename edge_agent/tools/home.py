@@ -2,7 +2,8 @@
 
 ``list_devices(area?, kind?)``, ``get_state(device)``, ``set_power(device|area, state)``,
 ``set_light(device|area, brightness_pct?, color_name?, color_temp_k?)``,
-``read_sensor(device|area, quantity)``, ``confirm_action(confirmation_id)``.
+``read_sensor(device|area, quantity)``; their spoken confirmations go through the registry's
+one ``confirm_action`` (`ConfirmDesk`).
 
 Safety by construction: no parameter takes a URL, host, port, path, entity id, RPC method or raw
 command (the schemas forbid extra keys); targets are configured names/aliases/areas only
@@ -66,8 +67,8 @@ LOCK_DOMAINS: Final = frozenset({"lock", "alarm_control_panel"})
 """Home Assistant / ESPHome entity domains that are locks or alarms whatever their kind."""
 AREA_CONFIRM_OVER: Final = 6
 ANSWER_WAIT_S: Final = 2.0
-"""How long confirm_action waits for the transcript of the user's answer before it counts as
-silence (the transcript can arrive after the model's call)."""
+"""How long confirm_action (`ConfirmDesk`) waits for the transcript of the user's answer before
+it counts as silence (the transcript can arrive after the model's call)."""
 LIST_STATE_TIMEOUT_S: Final = 1.5
 REREAD_DELAY_S: Final = 0.3
 REREAD_FAMILIES: Final = frozenset({"esphome", "wled", "homeassistant"})
@@ -88,16 +89,13 @@ class HomeTools:
         tools_cfg: ToolsConfig | None = None,
         clock: Callable[[], float] = time.monotonic,
         driver_factory: DriverFactory = driver_class,
-        answer_wait_s: float = ANSWER_WAIT_S,
         confirmations: Confirmations | None = None,
     ) -> None:
         self.cfg = tools_cfg or ToolsConfig()
-        self.answer_wait_s = answer_wait_s
         self.directory = DeviceDirectory(devices)
         self.confirmations = confirmations or Confirmations(
             self.cfg.confirm_timeout_s, yes_phrases=self.cfg.confirm_words
         )
-        self._answered = asyncio.Event()  # set when a user turn's transcript arrives
         self._http = http
         self._clock = clock
         self._driver_factory = driver_factory
@@ -245,22 +243,6 @@ class HomeTools:
 
         return await self._act("set_light", args, needs, op, confirmed)
 
-    async def confirm_action(self, args: dict[str, Any]) -> dict[str, Any]:
-        ident = args["confirmation_id"]
-        if self.confirmations.status(ident, self._clock()) == "awaiting_answer":
-            # The user spoke; the transcript of that turn may still be on its way.
-            self._answered.clear()
-            try:
-                async with asyncio.timeout(self.answer_wait_s):
-                    await self._answered.wait()
-            except TimeoutError:
-                pass
-            if self.confirmations.status(ident, self._clock()) == "awaiting_answer":
-                self.confirmations.cancel(ident)  # silence, or no transcript: not a yes
-        pending = self.confirmations.redeem(ident, self._clock())
-        handler = {"set_power": self.set_power, "set_light": self.set_light}[pending.action]
-        return await handler(dict(pending.arguments), confirmed=True)
-
     # -- acting --------------------------------------------------------------------------------
     async def _act(
         self,
@@ -355,23 +337,15 @@ class HomeTools:
             say=f"{what} {whom}?",
         )
 
-    def user_transcript(self, text: str) -> None:
-        """The transcript of a user turn (the answer to pending confirmations)."""
-        self.confirmations.user_transcript(text)
-        self._answered.set()
-
-    def wants_user_transcript(self) -> bool:
-        return self.confirmations.wants_user_transcript(self._clock())
-
     def tools(self, *, timeout_s: float | None = None) -> list[Tool]:
-        """The six tools, with handlers bound to this instance."""
+        """The five device tools, with handlers bound to this instance (``confirm_action`` is
+        the registry's `ConfirmDesk`)."""
         handlers = {
             "list_devices": self.list_devices,
             "get_state": self.get_state,
             "set_power": self.set_power,
             "set_light": self.set_light,
             "read_sensor": self.read_sensor,
-            "confirm_action": self.confirm_action,
         }
         kinds = sorted({d.kind for d in self.directory.devices})
         return [
@@ -419,7 +393,7 @@ def build_registry(
     """
     from edge_agent.assistant.assembly import build_assistant
     from edge_agent.integrations.sources import add_tool_sources
-    from edge_agent.tools.confirm_desk import CONFIRM_TOOL, ConfirmDesk
+    from edge_agent.tools.confirm_desk import ConfirmDesk
     from edge_agent.tools.memory import MemoryStore, memory_tools
     from edge_agent.tools.weather import WeatherService, weather_tools
 
@@ -453,12 +427,10 @@ def build_registry(
     if "home" in cfg.tools.enabled and cfg.devices:
         home = HomeTools(
             cfg.devices, http, tools_cfg=cfg.tools, clock=clock, driver_factory=driver_factory,
-            answer_wait_s=answer_wait_s,
             confirmations=confirmations,
         )  # fmt: skip
         for tool in home.tools():
-            if tool.name != CONFIRM_TOOL:
-                registry.add(tool)
+            registry.add(tool)
         desk.register("set_power", functools.partial(home.set_power, confirmed=True))
         desk.register("set_light", functools.partial(home.set_light, confirmed=True))
         registry.on_close(home.aclose)

@@ -107,13 +107,4 @@ def home_tool_specs(kinds: Sequence[str]) -> list[tuple[str, str, dict[str, Any]
                 ["quantity"],
             ),
         ),
-        (
-            "confirm_action",
-            "Carry out an action that returned confirmation_required, after the user said yes "
-            "in a new spoken reply. Pass the confirmation_id you were given.",
-            _obj(
-                {"confirmation_id": {"type": "string", "pattern": "^c-[0-9a-f]{8}$"}},
-                ["confirmation_id"],
-            ),
-        ),
     ]
