@@ -221,6 +221,8 @@ class TurnCore:
             case EchoVad(speaking=speaking, converged=converged):
                 if self._guard.vad(speaking, converged, self._now_ms) and self._replying_aloud:
                     self._barge_in_by_speech()
+                else:
+                    self._sync_stream()  # converged: a reply may be streamed through now
             case UserSpeechStopped():
                 self.session.touch(self._now_ms)
                 if self.turns.current is not None and self.state in _IN_TURN:
@@ -380,8 +382,10 @@ class TurnCore:
         self._sync_stream(sample)
 
     def _sync_stream(self, sample: int | None = None) -> None:
-        """Stream while wanted and no tool call holds the input."""
-        target = self._want_stream and not self.replies.is_input_held
+        """Stream while wanted, no tool call holds the input and, during a reply, the mic holds
+        no echo of it (no canceller, or one that has converged)."""
+        echo_risk = self.state is State.SPEAKING and not self._guard.trusts_the_mic
+        target = self._want_stream and not self.replies.is_input_held and not echo_risk
         if target and not self._streaming:
             self._streaming = True
             self._emit(StreamFrom(sample))

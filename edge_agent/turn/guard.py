@@ -11,7 +11,8 @@ echo of the reply the device did not remove. The guard decides, from literal inp
   `confirm_ms` for it, and a VAD that stopped hearing speech less than `confirm_ms` ago still
   counts. Until the canceller has measured the echo path (`converged` false) the mic still
   holds the reply's echo, so the VAD proves nothing and server speech during a reply is
-  ignored (the wake word and the talk button still interrupt).
+  ignored (the wake word and the talk button still interrupt), and the core does not stream
+  during a reply at all (`trusts_the_mic`): full duplex starts once the echo path is known.
 
 Owns: the last local VAD verdict and one pending start. Must not: read a clock or do I/O.
 """
@@ -49,6 +50,12 @@ class BargeGuard:
         self._voice_until_ms: int | None = None  # the VAD's speech counts until then
         self._pending_until_ms: int | None = None  # a start waits for the VAD until then
         self._pending_reply_ms = 0  # how far into the reply the waiting start came
+
+    @property
+    def trusts_the_mic(self) -> bool:
+        """The mic may stream during a reply: no canceller, or one that has converged (before
+        that the service would hear the reply's echo, and might answer it)."""
+        return not self.local_vad or self._converged
 
     @property
     def is_waiting(self) -> bool:

@@ -3,10 +3,26 @@
 from __future__ import annotations
 
 from edge_agent.states import BeginTurn, EndTurn, State, StopPlayback
-from edge_agent.turn.actions import CancelReply, Log, StateChanged, Truncate, UserTurnStarted
-from edge_agent.turn.events import EchoVad, Heard, ResponseFinished, Tick, UserSpeechStarted
+from edge_agent.turn.actions import (
+    CancelReply,
+    Log,
+    StateChanged,
+    StopStream,
+    StreamFrom,
+    Truncate,
+    UserTurnStarted,
+)
+from edge_agent.turn.events import (
+    EchoVad,
+    Heard,
+    ReplyAudio,
+    ResponseFinished,
+    ResponseStarted,
+    Tick,
+    UserSpeechStarted,
+)
 from edge_agent.turn.guard import BargeGuard, GuardVerdict
-from tests.turn.test_core import core, played_out, speaking, without_logs
+from tests.turn.test_core import PCM_100MS, core, played_out, ready_turn, speaking, without_logs
 
 S = State
 BARGE = [
@@ -119,3 +135,26 @@ def test_core_a_waiting_start_dies_with_the_reply() -> None:
     played_out(c, out, 2720)  # the reply ends: listening for a follow-up
     assert c.state is S.LISTENING and c.next_deadline_ms() == 7720  # the follow-up timer
     assert c.handle(EchoVad(True, True), 2800) == []  # no barge-in out of a finished reply
+
+
+def test_core_streams_through_a_reply_only_once_the_canceller_converged() -> None:
+    c = core(duplex="full", barge_guard_ms=300, local_vad=True)
+    speaking(c)  # no EchoVad yet: the echo path is unknown
+    assert c._streaming is False  # the reply's start stopped the stream
+    assert c.handle(EchoVad(True, False), 2600) == []  # still unknown: nothing changes
+    assert c.handle(EchoVad(False, True), 2700) == [StreamFrom(None)]  # from now on
+    assert c.handle(EchoVad(True, True), 2800) == []  # already streaming
+
+
+def test_core_stops_the_stream_when_an_unconverged_reply_starts() -> None:
+    c = core(duplex="full", barge_guard_ms=300, local_vad=True)
+    ready_turn(c)
+    c.handle(ResponseStarted("r1"), 2100)
+    out = c.handle(ReplyAudio("r1", "i1", PCM_100MS), 2200)
+    assert StopStream(clear_input=False) in out
+    converged = core(duplex="full", barge_guard_ms=300, local_vad=True)
+    converged.handle(EchoVad(False, True), 0)
+    ready_turn(converged)
+    converged.handle(ResponseStarted("r1"), 2100)
+    out = converged.handle(ReplyAudio("r1", "i1", PCM_100MS), 2200)
+    assert not [a for a in out if isinstance(a, StopStream)]  # full duplex: streams on
