@@ -48,6 +48,7 @@ class EchoReference:
         self._rs: Resampler | None = None
         self._rs_rate = RATE_HZ
         self.runs = 0  # playback runs seen (re-anchors)
+        self.run_start: int | None = None  # grid index where the latest run began
 
     @property
     def head(self) -> int | None:
@@ -71,7 +72,7 @@ class EchoReference:
                 self.runs += 1
                 if self._head is not None and 0 < idx - self._head < len(self._buf):
                     self._put(self._head, np.zeros(idx - self._head, np.int16))
-                self._head = idx
+                self._head = self.run_start = idx
             assert self._head is not None
             self._put(self._head, samples)
             self._head += len(samples)
@@ -119,6 +120,7 @@ class EchoCanceller:
         suppress_db: int | None = -40,
         measure_s: float = 1.5,
         max_delay_ms: int = 1000,
+        rerun_s: float = 0.6,
         clock: Callable[[], float] | None = None,
     ) -> None:
         self.reference = reference
@@ -139,14 +141,23 @@ class EchoCanceller:
         self._candidate: int | None = None
         self.measurements: list[tuple[int, float]] = []  # (lag, prominence) of each window
         self.samples_out = 0
+        # each playback run (the speaker's stream restarted) may come with its own delay beyond
+        # the stamps (a sound server's buffering: +-15 ms between runs on the PulseAudio rig);
+        # the first `rerun_s` of its echo re-measure it, and until then the echo is not trusted
+        self._rerun_window = int(rerun_s * RATE_HZ)
+        self._runs_seen = reference.runs
+        self._fresh_from: int | None = None  # grid index the current run's echo begins at
+        self.realigned = 0  # delay corrections at a new run (the filter kept)
         # output sample count at which two windows agreed on the delay (None: not yet): before
         # that the echo is barely reduced, so a full-duplex guard should not trust the mic
         self.converged_at: int | None = None
 
     @property
     def converged(self) -> bool:
-        """The output->input delay is measured: from now on the echo is cancelled."""
-        return self.converged_at is not None
+        """The output->input delay is measured, the filter has re-learnt the echo path since,
+        and the current playback run's delay is confirmed: the echo is being cancelled."""
+        learnt = self.converged_at is not None and self.samples_out >= self.converged_at
+        return learnt and self._fresh_from is None
 
     @property
     def lead(self) -> int:
@@ -164,6 +175,11 @@ class EchoCanceller:
         n = len(data) // self.frame * self.frame
         out = np.empty(n, np.int16)
         assert self._next is not None
+        if self.reference.runs != self._runs_seen:  # the speaker started again
+            self._runs_seen = self.reference.runs
+            run = self.reference.run_start
+            if run is not None and self.converged_at is not None:
+                self._fresh_from = run + self.delay - self._margin
         for i in range(0, n, self.frame):
             # run the filter on silence too: its state stays continuous across replies
             ref = self.reference.read(self._next + i + self.lead, self.frame)
@@ -180,11 +196,15 @@ class EchoCanceller:
         windows in a row that agree (within 2 ms) and put the echo outside the first half of
         the filter with the delay in use replace it, and the filter starts afresh (its taps
         were for the old alignment)."""
+        fresh = self._fresh_from
+        if fresh is not None and start + len(mic) <= fresh:
+            self._win, self._win_start = [], None  # the new run's echo has not arrived yet
+            return
         if self._win_start is None or start != self._win_start + sum(map(len, self._win)):
             self._win, self._win_start = [], start
         self._win.append(mic)
         got = sum(map(len, self._win))
-        if got < self._window:
+        if got < (self._window if fresh is None else self._rerun_window):
             return
         window = np.concatenate(self._win)
         begin = self._win_start
@@ -195,6 +215,9 @@ class EchoCanceller:
         padded = np.concatenate((np.zeros(self._max_lag, np.int16), window))
         lag, prominence = estimate_delay(ref, padded, self._max_lag)
         self.measurements.append((lag, prominence))
+        if fresh is not None:
+            self._realign(lag, prominence)
+            return
         if prominence < 8:
             self._candidate = None
             return
@@ -206,6 +229,16 @@ class EchoCanceller:
             self._aec.reset()
         if agreed and self.converged_at is None:
             self.converged_at = self.samples_out + len(mic) + self._window  # filter re-learns
+
+    def _realign(self, lag: int, prominence: float) -> None:
+        """A new run's first window: a clear, small shift of the delay moves the reference
+        read (the filter's learnt room stays valid). Anything else (a tone's ambiguous peak, a
+        quiet start) keeps the delay: a real change shows in two agreeing long windows."""
+        self._fresh_from = None
+        shift = lag - self.delay
+        if prominence >= 8 and 0 < abs(shift) <= self._taps // 8:
+            self.delay = lag
+            self.realigned += 1
 
     def reset(self) -> None:
         """Samples were lost: restart the grid (the learnt echo path is kept)."""
