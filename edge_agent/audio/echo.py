@@ -35,6 +35,7 @@ __all__ = ["EchoCanceller", "EchoReference", "LocalVad", "VadState", "echo_parts
 
 RATE_HZ: Final = 24000
 _REANCHOR_SAMPLES: Final = 240  # 10 ms: a jump in DAC/ADC time larger than this is a new run
+_RELEARN_SAMPLES: Final = 36000  # 1.5 s: the filter re-learns the room after a reset
 
 
 class EchoReference:
@@ -118,7 +119,7 @@ class EchoCanceller:
         margin_ms: int = 20,
         delay_ms: int = 0,
         suppress_db: int | None = -40,
-        measure_s: float = 1.5,
+        measure_s: float = 0.75,
         max_delay_ms: int = 1000,
         rerun_s: float = 0.6,
         clock: Callable[[], float] | None = None,
@@ -147,7 +148,8 @@ class EchoCanceller:
         self._rerun_window = int(rerun_s * RATE_HZ)
         self._runs_seen = reference.runs
         self._fresh_from: int | None = None  # grid index the current run's echo begins at
-        self.realigned = 0  # delay corrections at a new run (the filter kept)
+        self.realigned = 0  # small delay corrections (the filter kept)
+        self.resets = 0  # large ones (the filter re-learns)
         # output sample count at which two windows agreed on the delay (None: not yet): before
         # that the echo is barely reduced, so a full-duplex guard should not trust the mic
         self.converged_at: int | None = None
@@ -192,10 +194,11 @@ class EchoCanceller:
         return out
 
     def _measure(self, mic: np.ndarray, start: int) -> None:
-        """Collect mic windows; for each, find the echo's lag behind the played grid. Two
-        windows in a row that agree (within 2 ms) and put the echo outside the first half of
-        the filter with the delay in use replace it, and the filter starts afresh (its taps
-        were for the old alignment)."""
+        """Collect mic windows; for each, find the echo's lag behind the played grid and
+        follow it: a clear small move (a sound server's xrun, a restarted stream) shifts the
+        reference read and keeps the filter (the room it learnt is still valid); a large one
+        (two windows agreeing, or one clear window of a new run) replaces the delay and the
+        filter starts afresh, untrusted until it has re-learnt (`converged`)."""
         fresh = self._fresh_from
         if fresh is not None and start + len(mic) <= fresh:
             self._win, self._win_start = [], None  # the new run's echo has not arrived yet
@@ -215,30 +218,45 @@ class EchoCanceller:
         padded = np.concatenate((np.zeros(self._max_lag, np.int16), window))
         lag, prominence = estimate_delay(ref, padded, self._max_lag)
         self.measurements.append((lag, prominence))
-        if fresh is not None:
-            self._realign(lag, prominence)
+        if lag >= self._max_lag - 48:
+            return  # at the edge of the search (a reply's onset against silence): no answer
+        shift = lag - self.delay
+        small = abs(shift) <= self._taps // 8
+        if fresh is not None:  # a new run: trusted again only once its delay is confirmed
+            if prominence >= 20:
+                self._fresh_from = None
+                self._follow(lag, small)
             return
         if prominence < 8:
             self._candidate = None
             return
+        if self.converged_at is not None and prominence >= 20 and small:
+            self._follow(lag, True)
+            self._candidate = lag
+            return
         agreed = self._candidate is not None and abs(lag - self._candidate) <= 48
         self._candidate = lag
-        seen_at = lag - self.delay + self._margin  # where the filter sees the direct echo
-        if agreed and not 0 <= seen_at <= self._taps // 2:
-            self.delay = lag
-            self._aec.reset()
-        if agreed and self.converged_at is None:
-            self.converged_at = self.samples_out + len(mic) + self._window  # filter re-learns
+        if not agreed:
+            return
+        if self.converged_at is None:  # the first measurement
+            seen_at = shift + self._margin  # where the filter sees the direct echo
+            if not 0 <= seen_at <= self._taps // 2:
+                self.delay = lag
+                self._aec.reset()
+            self.converged_at = self.samples_out + len(mic) + _RELEARN_SAMPLES
+        elif not small:
+            self._follow(lag, False)
 
-    def _realign(self, lag: int, prominence: float) -> None:
-        """A new run's first window: a clear, small shift of the delay moves the reference
-        read (the filter's learnt room stays valid). Anything else (a tone's ambiguous peak, a
-        quiet start) keeps the delay: a real change shows in two agreeing long windows."""
-        self._fresh_from = None
-        shift = lag - self.delay
-        if prominence >= 8 and 0 < abs(shift) <= self._taps // 8:
-            self.delay = lag
+    def _follow(self, lag: int, small: bool) -> None:
+        if lag == self.delay:
+            return
+        self.delay = lag
+        if small:
             self.realigned += 1
+        else:
+            self._aec.reset()
+            self.converged_at = self.samples_out + _RELEARN_SAMPLES
+            self.resets += 1
 
     def reset(self) -> None:
         """Samples were lost: restart the grid (the learnt echo path is kept)."""
