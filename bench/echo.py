@@ -101,7 +101,9 @@ def wake_recall() -> None:
     cfg = Config()
     paths = resolve_models(cfg)
     words = [
-        speak("hey jarvis", voice=v, speed=s) for v in ("en-us", "en-gb") for s in (130, 150, 175)
+        speak("hey jarvis", voice=v, speed_wpm=s)
+        for v in ("en-us", "en-gb")
+        for s in (130, 150, 175)
     ] * 2
     reply = concat(speak(REPLY_TEXT + " " + REPLY_TEXT), 0.2)  # ~20 s of echo
     slot = len(reply) // len(words)

@@ -57,6 +57,8 @@ class EchoReference:
 
     def write(self, samples: np.ndarray, dac_time_s: float, rate_hz: int = RATE_HZ) -> None:
         """Playback's tap (audio thread): `samples` (mono, device rate) start at `dac_time_s`."""
+        if len(samples) == 0:
+            return
         idx = round(dac_time_s * RATE_HZ)
         # a run continues while the DAC time follows on from the last write (in device time:
         # a resampler's output lags its input, the device's clock does not)
@@ -238,9 +240,8 @@ class EchoCanceller:
         self._candidate = lag
         if not agreed:
             return
-        if self.converged_at is None:  # the first measurement
-            seen_at = shift + self._margin  # where the filter sees the direct echo
-            if not 0 <= seen_at <= self._taps // 2:
+        if self.converged_at is None:  # the first measurement: align, learn afresh
+            if shift:
                 self.delay = lag
                 self._aec.reset()
             self.converged_at = self.samples_out + len(mic) + _RELEARN_SAMPLES

@@ -106,3 +106,30 @@ def test_room_stream_chunk_by_chunk_equals_one_convolution() -> None:
     assert np.allclose(streamed, np.convolve(x, rir)[: len(x)])
     assert np.allclose(RoomStream(rir).process(x), streamed)  # the FFT path agrees
     assert np.isclose(np.sum(rir**2), 10 ** (-6 / 10))  # echo level: gain_db
+
+
+def test_the_canceller_follows_an_echo_path_that_moves_and_keeps_its_filter() -> None:
+    """A sound server's xrun makes the echo 10 ms later mid-reply: the canceller finds the new
+    lag within a window or two, moves its reference read (no re-learning) and the echo is
+    cancelled again; `converged` stays true (a small move is no new room)."""
+    reply = concat(speak(" ".join(["The weather in Toronto today is sunny and warm."] * 6)), 0.2)
+    rir = room_impulse_response(delay_ms=40, gain_db=-6, length_ms=150)
+    echo = RoomStream(rir).process(reply)
+    mic = np.clip(np.rint(echo + np.random.default_rng(4).normal(0, 30, len(echo))), -32768, 32767)
+    mic = mic.astype(np.int16)
+    moved_at, shift = 6 * 24000, 240  # 6 s in, 10 ms later
+    mic = np.concatenate([mic[:moved_at], np.zeros(shift, np.int16), mic[moved_at:-shift]])
+    ref = EchoReference()
+    aec = EchoCanceller(ref, tail_ms=200)
+    ref.write(reply[:960], T0)
+    out = []
+    for i in range(0, len(reply), 480):
+        ref.write(reply[i + 960 : i + 1440], T0 + (i + 960) / 24000)
+        out.append(aec.process(mic[i : i + 480], T0 + i / 24000))
+    got = np.concatenate(out)[aec.frame :]
+    before = slice(moved_at - 2 * 24000, moved_at)
+    after = slice(moved_at + 2 * 24000, min(len(got), moved_at + 4 * 24000))
+    assert erle_db(mic[before], got[before]) >= 25
+    assert aec.realigned >= 1 and aec.resets == 0, aec.measurements
+    assert erle_db(mic[after], got[after]) >= 20  # cancelled again 2 s after the move
+    assert aec.converged
