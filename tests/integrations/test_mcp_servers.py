@@ -331,3 +331,30 @@ def test_a_stdio_child_gets_none_of_the_daemons_secrets() -> None:
            "CREDENTIALS_DIRECTORY": "/run/credentials/edge-agent.service"}  # fmt: skip
     assert child_env(env) == {"PATH": "/usr/bin", "LANG": "C.UTF-8"}
     assert "OPENAI_API_KEY" not in StdioTransport("true").env  # type: ignore[operator]
+
+
+async def test_a_server_that_cannot_push_changes_is_relisted_and_only_changes_count(
+    spawn: Any, http: httpx.AsyncClient
+) -> None:
+    """Home Assistant's endpoint is stateless: no session, no GET stream, so a list change
+    cannot be pushed. The client asks again every relist_s; an unchanged list is no change."""
+    server = spawn(stateless=True, json_mode=True)
+    client = McpClient(HttpTransport(http, server.url), name="s", timeout_s=3, relist_s=0.3)
+    lists: list[list[str]] = []
+    client.on_tools = lambda tools: lists.append(sorted(t.name for t in tools))
+    await client.start(wait_s=10)
+    try:
+        assert not client.pushes_changes
+        await asyncio.sleep(1.2)  # about four relists of the same list
+        assert len(lists) == 1 and "fresh" not in lists[0]
+        result = await client.call_tool("evolve", {})
+        assert result["content"][0]["text"] == "evolved"
+        async with asyncio.timeout(10):
+            while len(lists) < 2:
+                await asyncio.sleep(0.05)
+        fresh = await client.call_tool("fresh", {})
+    finally:
+        await client.aclose()
+    assert "fresh" in lists[1] and set(lists[0]) < set(lists[1])
+    assert fresh["content"][0]["text"] == "fresh!"
+    assert [c["tool"] for c in server.received()] == ["evolve", "fresh"]
