@@ -358,3 +358,28 @@ async def test_a_server_that_cannot_push_changes_is_relisted_and_only_changes_co
     assert "fresh" in lists[1] and set(lists[0]) < set(lists[1])
     assert fresh["content"][0]["text"] == "fresh!"
     assert [c["tool"] for c in server.received()] == ["evolve", "fresh"]
+
+
+@pytest.mark.parametrize("how", ["token_file", "header_files"])
+async def test_a_server_behind_a_token_gets_it_from_the_file(
+    spawn: Any, tmp_path: Path, http: httpx.AsyncClient, how: str
+) -> None:
+    """[[mcp.servers]] url + token_file (sent as a bearer) or header_files: the server, which
+    answers 401 without it, lists and runs the tools; the secret reaches no spec or result."""
+    server = spawn(stateless=False, json_mode=False, token=TOKEN)
+    secret = tmp_path / "secret"
+    if how == "token_file":
+        secret.write_text(TOKEN + "\n")
+        extra = f'token_file = "{secret}"'
+    else:
+        secret.write_text(f"Bearer {TOKEN}\n")
+        extra = f'header_files = {{ Authorization = "{secret}" }}'
+    registry = await _registry(_server_toml("misc", url=server.url, extra=extra), http)
+    try:
+        out = await _call(registry, "mcp_misc_echo", {"text": TOKEN})  # the model echoes it
+        specs = json.dumps(registry.specs())
+    finally:
+        await registry.aclose()
+    assert server.received() == [{"tool": "echo", "args": {"text": TOKEN, "times": 1}}]
+    assert out["ok"] is True and TOKEN not in json.dumps(out)
+    assert TOKEN not in specs
