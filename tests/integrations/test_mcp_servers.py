@@ -383,3 +383,28 @@ async def test_a_server_behind_a_token_gets_it_from_the_file(
     assert server.received() == [{"tool": "echo", "args": {"text": TOKEN, "times": 1}}]
     assert out["ok"] is True and TOKEN not in json.dumps(out)
     assert TOKEN not in specs
+
+
+@pytest.mark.parametrize("where", ["stateful-sse", "stdio"])
+async def test_a_sampling_request_is_refused_and_the_call_goes_on(
+    where: str, spawn: Any, tmp_path: Path, http: httpx.AsyncClient
+) -> None:
+    """A server asking our model to write text (sampling/createMessage, mid-call) is told
+    "method not found": nothing of it reaches the model, and the call still ends."""
+    log = tmp_path / "log.jsonl"
+    if where == "stdio":
+        command, args = stdio_command("misc", log)
+        text = _server_toml("misc", command=command, args=args)
+    else:
+        server = spawn(stateless=False, json_mode=False)
+        text, log = _server_toml("misc", url=server.url), server.log
+    registry = await _registry(text, http)
+    start = time.monotonic()
+    try:
+        out = await _call(registry, "mcp_misc_sample")
+    finally:
+        await registry.aclose()
+    # what the server got back from us: our "method not found" error (-32601, "not supported")
+    assert out == {"ok": True, "device": "misc", "text": "refused: not supported"}
+    assert time.monotonic() - start < 2.5  # answered at once, not left to the timeout
+    assert [json.loads(line)["tool"] for line in log.read_text().splitlines()] == ["sample"]
