@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import time
 from pathlib import Path
 from typing import Any
@@ -408,3 +409,33 @@ async def test_a_sampling_request_is_refused_and_the_call_goes_on(
     assert out == {"ok": True, "device": "misc", "text": "refused: not supported"}
     assert time.monotonic() - start < 2.5  # answered at once, not left to the timeout
     assert [json.loads(line)["tool"] for line in log.read_text().splitlines()] == ["sample"]
+
+
+async def test_servers_that_hang_at_start_delay_readiness_once_not_each(
+    http: httpx.AsyncClient,
+) -> None:
+    """Two servers that accept the connection and never answer initialize: the registry waits
+    its few seconds for both side by side, then goes on without their tools."""
+    from edge_agent.integrations.sources import START_WAIT_S
+
+    silent = [socket.create_server(("127.0.0.1", 0)) for _ in range(2)]  # never accept()ed
+    text = "".join(
+        _server_toml(f"mute{i}", url=f"http://127.0.0.1:{s.getsockname()[1]}/mcp").split(
+            "[tools]\nenabled = []\n"
+        )[-1]
+        for i, s in enumerate(silent)
+    )
+    registry = build_registry(
+        parse_config("[tools]\nenabled = []\n" + text, require_api_key=False), http
+    )
+    start = time.monotonic()
+    try:
+        await registry.start()
+        took = time.monotonic() - start
+        names = [n for n in registry.names if n.startswith("mcp_")]
+    finally:
+        await registry.aclose()
+        for s in silent:
+            s.close()
+    assert names == []
+    assert START_WAIT_S - 0.5 < took < 1.5 * START_WAIT_S, took
