@@ -439,3 +439,34 @@ async def test_servers_that_hang_at_start_delay_readiness_once_not_each(
             s.close()
     assert names == []
     assert START_WAIT_S - 0.5 < took < 1.5 * START_WAIT_S, took
+
+
+async def test_a_stdio_command_that_keeps_dying_is_retried_with_growing_backoff(
+    tmp_path: Path,
+) -> None:
+    """A child that exits at once, every time: each start is a real process, and the waits
+    between them grow along the backoff (then stay at its last step)."""
+    import sys
+
+    starts = tmp_path / "starts"
+    code = f"open({str(starts)!r}, 'a').write('started\\n'); raise SystemExit(3)"
+    delays: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        delays.append(seconds)
+        await asyncio.sleep(0.01)
+
+    client = McpClient(
+        StdioTransport(sys.executable, ["-c", code]), name="crash", timeout_s=2,
+        backoff_s=[1.0, 2.0, 5.0], sleep=sleep,
+    )  # fmt: skip
+    await client.start(wait_s=10)
+    try:
+        async with asyncio.timeout(30):
+            while len(delays) < 4:
+                await asyncio.sleep(0.02)
+    finally:
+        await client.aclose()
+    assert delays[:4] == [1.0, 2.0, 5.0, 5.0]
+    assert not client.connected.is_set() and client.last_error is not None
+    assert len(starts.read_text().splitlines()) >= 4
