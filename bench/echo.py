@@ -199,6 +199,7 @@ def live_webrtc(delay_ms: float) -> list[float] | str:
                 "load-module", "module-echo-cancel", "aec_method=webrtc",
                 "source_master=vmicfeed.monitor", "sink_master=vspk",
                 "source_name=ec_src", "sink_name=ec_sink", "use_master_format=1",
+                "aec_args=analog_gain_control=0 digital_gain_control=0",
             )  # fmt: skip
         except subprocess.CalledProcessError as exc:
             return f"module-echo-cancel did not load: {exc.stderr or exc}"
@@ -215,16 +216,21 @@ def live_webrtc(delay_ms: float) -> list[float] | str:
         time.sleep(0.5)
         mic, out = raw_rec.stop(), ec_rec.stop()
 
-    # both recordings start at about the same moment; align by the reply's onset in each
-    def onset(x: np.ndarray) -> int:
-        loud = np.flatnonzero(np.abs(x.astype(np.int32)) > 300)
-        return int(loud[0]) if len(loud) else 0
-
-    m0 = onset(mic)
-    n = min(len(mic) - m0, len(out) - m0)
-    mic, out = mic[m0 : m0 + n], out[m0 : m0 + n]
+    # the two recordings start a few ms apart: align them where the (not yet cancelled)
+    # echo at the start of the reply matches best
+    n = min(len(mic), len(out))
+    a, b = mic[:n].astype(np.float64), out[:n].astype(np.float64)
+    size = 1 << int(np.ceil(np.log2(2 * n)))
+    xc = np.fft.irfft(np.fft.rfft(a, size) * np.conj(np.fft.rfft(b, size)), size)
+    k = int(np.argmax(np.concatenate((xc[-4800:], xc[:4800])))) - 4800  # within +-200 ms
+    mic, out = (mic[k:], out) if k >= 0 else (mic, out[-k:])
+    n = min(len(mic), len(out))
+    loud = np.flatnonzero(np.abs(mic[:n].astype(np.int32)) > 300)
+    m0 = int(loud[0]) if len(loud) else 0
+    mic, out = mic[m0:n], out[m0:n]
     return [
-        erle_db(mic[i : i + RATE_HZ], out[i : i + RATE_HZ]) for i in range(0, n - RATE_HZ, RATE_HZ)
+        erle_db(mic[i : i + RATE_HZ], out[i : i + RATE_HZ])
+        for i in range(0, len(mic) - RATE_HZ, RATE_HZ)
     ][:20]
 
 

@@ -36,6 +36,10 @@ __all__ = ["EchoCanceller", "EchoReference", "LocalVad", "VadState", "echo_parts
 RATE_HZ: Final = 24000
 _REANCHOR_SAMPLES: Final = 240  # 10 ms: a jump in DAC/ADC time larger than this is a new run
 _RELEARN_SAMPLES: Final = 36000  # 1.5 s: the filter re-learns the room after a reset
+# a measured echo lag this close to the one in use is left to the adaptive filter (slow clock
+# drift: 2-3 samples a minute on the rig); moving the reference read by a few samples would
+# cost more echo than it saves (the filter's phase at high frequencies jumps)
+_FOLLOW_SAMPLES: Final = 120  # 5 ms
 
 
 class EchoReference:
@@ -152,6 +156,8 @@ class EchoCanceller:
         self._fresh_from: int | None = None  # grid index the current run's echo begins at
         self.realigned = 0  # small delay corrections (the filter kept)
         self.resets = 0  # large ones (the filter re-learns)
+        self._mic_tail = np.zeros(int(0.5 * RATE_HZ), np.int16)  # the last 0.5 s of raw mic
+        self._mic_end = 0  # grid index after its last sample
         # output sample count at which two windows agreed on the delay (None: not yet): before
         # that the echo is barely reduced, so a full-duplex guard should not trust the mic
         self.converged_at: int | None = None
@@ -189,6 +195,9 @@ class EchoCanceller:
             ref = self.reference.read(self._next + i + self.lead, self.frame)
             out[i : i + self.frame] = self._aec.process(data[i : i + self.frame], ref)
         self._measure(data[:n], self._next)
+        if n:
+            self._mic_tail = np.concatenate((self._mic_tail, data[:n]))[-len(self._mic_tail) :]
+            self._mic_end = self._next + n
         self.frames += n // self.frame
         self.samples_out += n
         self._pending = data[n:]
@@ -227,13 +236,15 @@ class EchoCanceller:
         if fresh is not None:  # a new run: trusted again only once its delay is confirmed
             if prominence >= 20:
                 self._fresh_from = None
-                self._follow(lag, small)
+                if abs(shift) > _FOLLOW_SAMPLES:
+                    self._follow(lag, small)
             return
         if prominence < 8:
             self._candidate = None
             return
         if self.converged_at is not None and prominence >= 20 and small:
-            self._follow(lag, True)
+            if abs(shift) > _FOLLOW_SAMPLES:
+                self._follow(lag, True)
             self._candidate = lag
             return
         agreed = self._candidate is not None and abs(lag - self._candidate) <= 48
@@ -247,6 +258,24 @@ class EchoCanceller:
             self.converged_at = self.samples_out + len(mic) + _RELEARN_SAMPLES
         elif not small:
             self._follow(lag, False)
+
+    def check_alignment(self) -> bool:
+        """Is the echo in the last 0.5 s of mic where the filter expects it? Asked when the
+        local VAD starts hearing speech during a reply: an echo path that just moved (a sound
+        server's xrun) leaves the echo uncancelled and looks like speech; double talk does
+        not move the echo. A clear move is followed at once (see `_measure`); False then."""
+        n = len(self._mic_tail)
+        ref = self.reference.read(self._mic_end - n - self._max_lag, n + self._max_lag)
+        if self.converged_at is None or np.abs(ref[self._max_lag :]).mean() < 30:
+            return True  # nothing played just now: no echo to mistake for speech
+        padded = np.concatenate((np.zeros(self._max_lag, np.int16), self._mic_tail))
+        lag, prominence = estimate_delay(ref, padded, self._max_lag)
+        if prominence < 12 or lag >= self._max_lag - 48 or abs(lag - self.delay) <= _FOLLOW_SAMPLES:
+            return True
+        self.measurements.append((lag, prominence))
+        self._follow(lag, abs(lag - self.delay) <= self._taps // 8)
+        self._candidate = lag
+        return False
 
     def _follow(self, lag: int, small: bool) -> None:
         if lag == self.delay:

@@ -48,6 +48,9 @@ class EchoControl:
         self.canceller: EchoCanceller | None = None
         self.vad = LocalVad()
         self.verdicts = 0  # EchoVad events posted
+        self.echo_onsets = 0  # VAD onsets that were echo after the path moved (not posted)
+        self._heard = False  # the VAD is in a speech stretch
+        self._echo_onset = False  # ... and it began as moved echo: not speech till it ends
         self._task: asyncio.Task[None] | None = None
         self._post: Callable[[Event], None] = lambda e: None
 
@@ -101,7 +104,16 @@ class EchoControl:
                 async for chunk in self.capture.reader(min_samples=_VAD_STEP):
                     state = self.vad.feed(chunk)
                     assert self.canceller is not None
-                    now = (state.speaking, self.canceller.converged)
+                    speaking = state.speaking
+                    if speaking and not self._heard:  # an onset: the user, or moved echo?
+                        self._heard = True
+                        self._echo_onset = not self.canceller.check_alignment()
+                        if self._echo_onset:
+                            self.echo_onsets += 1
+                            log.info("the echo path moved; followed (%.0f ms)", self.delay_ms or 0)
+                    elif not speaking:
+                        self._heard = self._echo_onset = False
+                    now = (speaking and not self._echo_onset, self.canceller.converged)
                     if now != last:
                         if now[1] and not last[1]:
                             log.info(
