@@ -258,9 +258,6 @@ async def barge_ins(turns: int) -> None:
         pins = MockFactory(pin_class=MockPWMPin)
         try:
             r = await run_echo_trial(duplex_config(base, echo_cancel=mode), pins, turns=turns)
-        except (TimeoutError, RuntimeError) as exc:  # a barge-in storm never lets it finish
-            print(f"  echo_cancel={mode}: did not finish ({exc})"[:200])
-            continue
         finally:
             pins.reset()
         label = "speex + guard" if mode == "speex" else "off, time guard only"
@@ -268,7 +265,8 @@ async def barge_ins(turns: int) -> None:
             f"  echo_cancel={mode} ({label}): {r.false_barge_ins} false barge-ins in "
             f"{len(r.outcomes)} turns ({r.replies} replies began), {r.ignored} speech starts "
             f"ignored; mic streamed {r.streamed_s:.1f} of {r.speaking_s:.1f} s of replies; "
-            f"delay {r.delay_ms}"
+            f"delay {r.delay_ms}; {r.asked} of {turns} questions asked (else: never idle "
+            f"again); rig faults (overflows, underruns) {r.rig_faults}"
         )
 
 

@@ -45,6 +45,8 @@ class EchoTrial:
     speaking_s: float  # time the daemon spent speaking
     streamed_s: float  # of that, time the mic streamed (full duplex working; 0 = half)
     played_s: float  # reply audio played
+    rig_faults: int = 0  # mic overflows + speaker underruns + feeder underruns (load, not us)
+    asked: int = 0  # questions asked (fewer than asked for: it never got idle again)
 
     @property
     def false_barge_ins(self) -> int:
@@ -105,22 +107,33 @@ async def run_echo_trial(
                     clock["streamed"] += p.streamer.is_streaming
 
         sampler = asyncio.create_task(sample())
-        for i in range(turns):
-            await rig.wait_for(lambda: p.turns.current is None, turn_timeout_s, "an idle daemon")
-            done = len(p.turns.finished)
-            await _press(pins, talk_pin)
-            await rig.say(question)
-            await rig.wait_for(
-                lambda d=done: len(p.turns.finished) > d and p.turns.current is None,
-                turn_timeout_s,
-                f"turn {i + 1} to end",
-            )
+        asked = 0
+        try:
+            for i in range(turns):
+                await rig.wait_for(
+                    lambda: p.turns.current is None, turn_timeout_s, "an idle daemon"
+                )
+                done = len(p.turns.finished)
+                await _press(pins, talk_pin)
+                await rig.say(question)
+                asked += 1
+                await rig.wait_for(
+                    lambda d=done: len(p.turns.finished) > d and p.turns.current is None,
+                    turn_timeout_s,
+                    f"turn {i + 1} to end",
+                )
+        except TimeoutError:  # interrupting itself over and over: it never gets idle
+            pass
         sampler.cancel()
         starts = sum(t.reply_samples > 0 for t in p.turns.finished)
         ignored = sum("into the reply ignored" in e.text for e in rig.timeline.entries)
         echo = p.echo
         measured = echo.delay_ms if echo is not None else None
         played_s = p.speaker.playback.played_samples / 24000
+        faults = (
+            p.listener.capture.overflows + p.speaker.playback.underruns
+            + rig.sound.feeder_underruns()
+        )  # fmt: skip
         outcomes = tuple(t.outcome for t in p.turns.finished)
     return EchoTrial(
         starts,
@@ -130,4 +143,6 @@ async def run_echo_trial(
         clock["speaking"] * 0.02,
         clock["streamed"] * 0.02,
         played_s,
+        faults,
+        asked,
     )

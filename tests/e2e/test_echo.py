@@ -25,6 +25,7 @@ async def test_twenty_replies_with_echo_and_nobody_talking_never_barge_in(
 ) -> None:
     cfg = duplex_config(e2e_config(follow_up_s=0.0), echo_cancel="speex")
     trial = await run_echo_trial(cfg, pins, turns=20)
+    assert trial.asked == 20, trial
     assert trial.outcomes == ("completed",) * 20, trial
     assert trial.false_barge_ins == 0 and trial.replies == 20
     assert trial.delay_ms is not None  # the canceller measured the echo path
