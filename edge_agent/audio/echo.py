@@ -10,7 +10,11 @@ Owns three small pieces:
   delay), the matching reference is read, and speexdsp's MDF filter removes the echo. The
   filter (`audio.echo_tail_ms`) absorbs the room and any error of that measurement up to the
   tail; `margin_ms` lets the measurement be that much late without the echo arriving before
-  its reference.
+  its reference. The delay beyond the stamps is measured from the signals (GCC-PHAT, 0.75 s
+  windows) and followed when it moves by more than 5 ms (a small move shifts the reference
+  read and keeps the filter; a large one re-learns, untrusted meanwhile: `converged`); a
+  new playback run is re-measured before it is trusted, and `check_alignment` answers at
+  once whether a VAD onset is moved echo.
 - `LocalVad`: a cheap energy detector over the echo-cancelled signal, for the full-duplex
   guard (is that speech_started the user, or our own reply?).
 
@@ -276,6 +280,18 @@ class EchoCanceller:
         self._follow(lag, abs(lag - self.delay) <= self._taps // 8)
         self._candidate = lag
         return False
+
+    def removed_db(self, recent: np.ndarray) -> float:
+        """How much quieter `recent` (the last output, up to 0.5 s) is than the mic was over
+        the same stretch, dB. A talker over the echo comes through at about the mic's level
+        (0-3 dB removed); an echo the filter only partly cancels (re-adapting) is well below
+        it (6-20 dB removed) and yet loud enough for a VAD."""
+        n = min(len(recent), len(self._mic_tail))
+        if n == 0:
+            return 0.0
+        mic = np.sum(self._mic_tail[-n:].astype(np.float64) ** 2)
+        out = np.sum(np.asarray(recent[-n:], np.float64) ** 2)
+        return float(10 * np.log10(max(mic, 1.0) / max(out, 1.0)))
 
     def _follow(self, lag: int, small: bool) -> None:
         if lag == self.delay:

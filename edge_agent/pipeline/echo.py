@@ -19,6 +19,8 @@ import logging
 from collections.abc import Callable
 from typing import Final
 
+import numpy as np
+
 from edge_agent.app import Handlers
 from edge_agent.audio.capture import Capture
 from edge_agent.audio.echo import EchoCanceller, EchoReference, LocalVad, echo_parts
@@ -33,6 +35,8 @@ __all__ = ["EchoControl"]
 log = logging.getLogger(__name__)
 
 _VAD_STEP: Final = 480  # 20 ms: the VAD's frame, so its verdict is never a frame late
+_ONSET_SAMPLES: Final = 7200  # 300 ms of output judged at a VAD onset
+_ECHO_REMOVED_DB: Final = 6.0  # more removed than this: the onset is residual echo
 
 
 class EchoControl:
@@ -50,7 +54,8 @@ class EchoControl:
         self.verdicts = 0  # EchoVad events posted
         self.echo_onsets = 0  # VAD onsets that were echo after the path moved (not posted)
         self._heard = False  # the VAD is in a speech stretch
-        self._echo_onset = False  # ... and it began as moved echo: not speech till it ends
+        self._echo_onset = False  # ... and it began as echo: not speech till it ends
+        self._tail = np.zeros(0, np.int16)  # the last output the VAD read
         self._task: asyncio.Task[None] | None = None
         self._post: Callable[[Event], None] = lambda e: None
 
@@ -89,6 +94,21 @@ class EchoControl:
         if self.canceller is not None:
             self.canceller.close()
 
+    def _is_echo(self) -> bool:
+        """A VAD onset that is the reply's echo: the path moved (followed at once), or most of
+        what the mic heard was removed (the filter is re-adapting: a talker would come through
+        at about the mic's own level)."""
+        c = self.canceller
+        assert c is not None
+        if not c.check_alignment():
+            self.echo_onsets += 1
+            log.info("the echo path moved; followed (%.0f ms)", self.delay_ms or 0.0)
+            return True
+        if c.removed_db(self._tail) > _ECHO_REMOVED_DB:
+            self.echo_onsets += 1
+            return True
+        return False
+
     @property
     def delay_ms(self) -> float | None:
         """The measured output->input delay beyond PortAudio's stamps, ms (None: not yet)."""
@@ -104,13 +124,11 @@ class EchoControl:
                 async for chunk in self.capture.reader(min_samples=_VAD_STEP):
                     state = self.vad.feed(chunk)
                     assert self.canceller is not None
+                    self._tail = np.concatenate((self._tail, chunk))[-_ONSET_SAMPLES:]
                     speaking = state.speaking
-                    if speaking and not self._heard:  # an onset: the user, or moved echo?
+                    if speaking and not self._heard:  # an onset: the user, or echo?
                         self._heard = True
-                        self._echo_onset = not self.canceller.check_alignment()
-                        if self._echo_onset:
-                            self.echo_onsets += 1
-                            log.info("the echo path moved; followed (%.0f ms)", self.delay_ms or 0)
+                        self._echo_onset = self._is_echo()
                     elif not speaking:
                         self._heard = self._echo_onset = False
                     now = (speaking and not self._echo_onset, self.canceller.converged)

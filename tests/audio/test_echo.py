@@ -67,13 +67,21 @@ def test_speex_removes_25_db_of_echo_in_a_room_and_keeps_the_talker(
     aec = EchoCanceller(ref, tail_ms=200)
     ref.write(reply[:960], T0)  # the tap sees audio before it reaches the DAC
     out = []
-    talking = []
+    talking: list[bool] = []
+    removed: list[float] = []
+    echo_removed = 0.0
     for i in range(0, len(reply), 480):
         ref.write(reply[i + 960 : i + 1440], T0 + (i + 960) / 24000)
         out.append(aec.process(mic[i : i + 480], T0 + i / 24000))
         if i in (t0 // 480 * 480 + 9600, t0 // 480 * 480 + 14400):  # 0.4, 0.6 s into the talk
             talking.append(aec.check_alignment())
+            removed.append(aec.removed_db(np.concatenate(out)[-7200:]))
+        if i == t0 // 480 * 480 - 24000:  # echo alone, 1 s before the talker
+            echo_removed = aec.removed_db(np.concatenate(out)[-7200:])
     assert talking == [True, True]  # double talk does not move the echo: speech, not echo
+    # a VAD onset over the reply: the talker comes through at about the mic's level, while
+    # echo alone is mostly removed (a burst of it is not taken for speech)
+    assert max(removed) < 6 and echo_removed > 20, (removed, echo_removed)
     got = np.concatenate(out)
     lag = aec.frame  # the residual-echo suppressor's frame of delay
     got = np.concatenate([got[lag:], np.zeros(lag, np.int16)])

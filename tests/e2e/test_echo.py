@@ -9,6 +9,7 @@ import asyncio
 import dataclasses
 
 import numpy as np
+import pytest
 from gpiozero.pins.mock import MockFactory
 
 from edge_agent.sim.duplex_trial import duplex_config, reply_speech, run_echo_trial
@@ -20,6 +21,7 @@ from edge_agent.states import State
 from .conftest import e2e_config
 
 
+@pytest.mark.timeout(400)  # 20 real-time turns: about 130 s
 async def test_twenty_replies_with_echo_and_nobody_talking_never_barge_in(
     pins: MockFactory,
 ) -> None:
