@@ -47,7 +47,7 @@ class BargeGuard:
         self.confirm_ms = confirm_ms
         self._speaking = False
         self._converged = False
-        self._voice_until_ms: int | None = None  # the VAD's speech counts until then
+        self._voice_stopped_ms: int | None = None  # when the VAD last stopped hearing speech
         self._pending_until_ms: int | None = None  # a start waits for the VAD until then
         self._pending_reply_ms = 0  # how far into the reply the waiting start came
 
@@ -67,7 +67,7 @@ class BargeGuard:
     def vad(self, speaking: bool, converged: bool, now_ms: int) -> bool:
         """The local VAD's new verdict; True: it confirms the waiting start (barge in now)."""
         if self._speaking and not speaking:
-            self._voice_until_ms = now_ms + self.confirm_ms
+            self._voice_stopped_ms = now_ms
         self._speaking, self._converged = speaking, converged
         if self._pending_until_ms is not None and speaking and converged:
             self._pending_until_ms = None
@@ -92,7 +92,15 @@ class BargeGuard:
                 f"speech {reply_ms} ms into the reply ignored: the echo canceller has not "
                 "measured the echo path yet",
             )
-        if self._speaking or (self._voice_until_ms is not None and now_ms <= self._voice_until_ms):
+        stopped = self._voice_stopped_ms
+        # speech the VAD heard just before counts, but only if it ended during this reply
+        # (the user's question ending as the reply begins is no barge-in)
+        recent = (
+            stopped is not None
+            and stopped >= now_ms - reply_ms  # ended after the reply began
+            and stopped >= now_ms - self.confirm_ms
+        )
+        if self._speaking or recent:
             return GuardVerdict("barge_in")
         self._pending_until_ms = now_ms + self.confirm_ms
         self._pending_reply_ms = reply_ms

@@ -162,3 +162,13 @@ def test_core_streams_through_replies_once_converged_and_stops_when_it_is_lost()
     half.handle(ResponseStarted("r1"), 2100)
     out = half.handle(ReplyAudio("r1", "i1", PCM_100MS), 2200)
     assert not [a for a in out if isinstance(a, StopStream)]
+
+
+def test_speech_that_ended_before_the_reply_began_is_no_barge_in() -> None:
+    g = BargeGuard(300, local_vad=True, confirm_ms=400)
+    g.vad(True, True, 900)  # the user's question
+    g.vad(False, True, 1000)  # ... ends; the reply begins at 1100
+    assert g.speech_started(1300, 200).decision == "wait"  # 300 ms after: not the question
+    g.vad(True, True, 1400)
+    g.vad(False, True, 1500)  # speech during the reply, ended 100 ms ago: counts
+    assert g.speech_started(1600, 500).decision == "barge_in"
