@@ -199,7 +199,7 @@ def live_webrtc(delay_ms: float) -> list[float] | str:
                 "load-module", "module-echo-cancel", "aec_method=webrtc",
                 "source_master=vmicfeed.monitor", "sink_master=vspk",
                 "source_name=ec_src", "sink_name=ec_sink", "use_master_format=1",
-                "aec_args=analog_gain_control=0 digital_gain_control=0",
+                'aec_args="analog_gain_control=0 digital_gain_control=0"',
             )  # fmt: skip
         except subprocess.CalledProcessError as exc:
             return f"module-echo-cancel did not load: {exc.stderr or exc}"
