@@ -211,6 +211,9 @@ class MqttBridge:
                     "mqtt: cannot connect to %s: %s", where, exc, extra={"ERROR_CODE": "mqtt"}
                 )
                 failures += 1
+            except Exception:  # a bug must not end the bridge for good: log it, go on
+                log.exception("mqtt: the bridge failed; retrying", extra={"ERROR_CODE": "mqtt"})
+                failures += 1
             finally:
                 self._client = None
                 self.connected.clear()
@@ -246,12 +249,18 @@ class MqttBridge:
         await client.publish(self.topics.state, state_payload(self.values), qos=1, retain=True)
 
     async def _serve(self, client: aiomqtt.Client) -> None:
-        async with asyncio.TaskGroup() as tg:
-            tg.create_task(self._writer(client), name="mqtt-writer")
-            tg.create_task(self._refresher(), name="mqtt-refresh")
+        helpers = [
+            asyncio.create_task(self._writer(client), name="mqtt-writer"),
+            asyncio.create_task(self._refresher(), name="mqtt-refresh"),
+        ]
+        try:
             async for message in client.messages:
                 await self._on_message(client, message)
             raise aiomqtt.MqttError("the message stream ended")
+        finally:
+            for task in helpers:
+                task.cancel()
+            await asyncio.gather(*helpers, return_exceptions=True)
 
     async def _writer(self, client: aiomqtt.Client) -> None:
         sent = state_payload(self.values)
@@ -335,10 +344,8 @@ class MqttBridge:
                 self._post(TalkPressed())
             case Speak(text=text, start_conversation=listen):
                 if not self.gate.allow(self.clock()):
-                    log.warning(
-                        "mqtt: announcement dropped: more than %d a minute",
-                        self.gate.per_minute,
-                        extra={**fields, "ERROR_CODE": "rate_limited"},
+                    self._reject(
+                        topic, f"announcement dropped: more than {self.gate.per_minute} a minute"
                     )
                     return
                 log.info(

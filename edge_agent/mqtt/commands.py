@@ -7,7 +7,8 @@ Anything on a command topic is hostile: `parse` turns one message into a `Comman
 - mute: ``ON`` or ``OFF`` (what the switch sends); volume: a number 0..max_pct;
 - start conversation: ``PRESS`` (what the button sends);
 - notify: text, made one clean line (`edge_agent.tools.sanitize.clean_text`: no control or
-  format characters) and cut at a word to `max_chars`; empty is rejected;
+  format characters) and cut at a word to `max_chars`; empty, or without a letter or digit,
+  is rejected;
 - announce: a JSON object ``{"text": ..., "start_conversation": true|false}`` and nothing else.
 
 `AnnouncementGate` is the rate limit: at most N announcements in any 60 s (clock injected).
@@ -92,6 +93,8 @@ def _text(raw: object, max_chars: int) -> str | Rejected:
     text = clean_text(raw, max(max_chars * 2, max_chars + 1))
     if not text:
         return Rejected("empty text")
+    if not any(ch.isalnum() for ch in text):
+        return Rejected("no letter or digit to say")
     return cap_words(text, max_chars)
 
 

@@ -54,6 +54,7 @@ def test_valid_commands() -> None:
         (T.notify, " \t\n ", "empty text"),
         (T.notify, "\x1b\u202e\u200b\x00", "empty text"),
         (T.notify, b"\xff\xfe", "payload is not UTF-8"),
+        (T.notify, "\x1b\x1b ...?!", "no letter or digit to say"),
         (T.notify, "x" * 5000, "payload of 5000 bytes (at most 4096)"),
         (T.announce, "Dinner!", "expected a JSON object"),
         (T.announce, "[1]", "expected a JSON object"),
