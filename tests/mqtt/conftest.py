@@ -20,6 +20,7 @@ from pathlib import Path
 
 import aiomqtt
 import pytest
+from gpiozero.pins.mock import MockFactory, MockPWMPin
 
 USER = "edge"
 PASSWORD = "s3cret-broker-pass"
@@ -141,3 +142,11 @@ async def wait_until(predicate: Callable[[], bool], timeout_s: float, what: str)
         if time.monotonic() > deadline:
             raise TimeoutError(f"no {what} within {timeout_s:g} s")
         await asyncio.sleep(0.02)
+
+
+@pytest.fixture
+def pins() -> Iterator[MockFactory]:
+    """gpiozero mock pins for the rig's status LED and buttons (as tests/e2e)."""
+    factory = MockFactory(pin_class=MockPWMPin)
+    yield factory
+    factory.reset()
