@@ -150,3 +150,41 @@ async def test_broker_restart_mid_run(broker: Broker, pins: MockFactory) -> None
             15,
             "the announcement after the restart",
         )
+
+
+async def test_an_announcement_waits_behind_a_turn(broker: Broker, pins: MockFactory) -> None:
+    scenario = Scenario((Turn(reply=SPOKEN),))
+    async with PipelineRig(rig_config(broker), scenario=scenario, pin_factory=pins) as rig:
+        bridge = await connected(rig)
+        assert rig.pipeline is not None and rig.emulator is not None
+        await broker.publish(bridge.topics.conversation_press, "PRESS")
+        await rig.wait_for(lambda: rig.pipeline.app.state is State.LISTENING, 5, "listening")
+        await broker.publish(bridge.topics.notify, NOTICE)  # while the user's turn is open
+        await rig.wait_for(lambda: bridge.commands_done == 2, 5, "the notify read")
+        assert rig.emulator.events_of("response.create") == []  # not yet: the turn goes first
+        await rig.wait_turns(2, timeout_s=20)
+        turns = [(t.trigger, t.outcome) for t in rig.pipeline.turns.finished]
+        heard = rig.heard()
+    assert turns == [("talk", "no_speech"), ("announcement", "completed")]
+    assert played_prefix(heard, samples(SPOKEN.pcm))[1] == len(SPOKEN.pcm) // 2
+
+
+async def test_offline_an_announcement_is_an_earcon_alone(
+    broker: Broker, pins: MockFactory
+) -> None:
+    from edge_agent.audio.earcons import earcon
+
+    cfg = rig_config(broker)
+    async with PipelineRig(cfg, pin_factory=pins) as rig:
+        bridge = await connected(rig)
+        assert rig.pipeline is not None and rig.emulator is not None
+        await rig.emulator.stop()  # the Realtime service is unreachable from now on
+        await broker.publish(bridge.topics.notify, NOTICE)
+        error = earcon("error", cfg.earcons)
+        assert error is not None
+        await rig.wait_for(
+            lambda: played_prefix(rig.heard(), error)[1] == len(error), 20, "the error earcon"
+        )
+        assert not rig.app_task.done()
+        [turn] = rig.pipeline.turns.finished
+    assert (turn.trigger, turn.outcome) == ("announcement", "error")
