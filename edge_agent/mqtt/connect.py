@@ -8,14 +8,41 @@ parser) and only goes to the client; nothing here logs. The TLS context is built
 from __future__ import annotations
 
 import asyncio
+import logging
 import ssl
-from typing import Any
+import time
+from typing import Any, Final
 
 import aiomqtt
 
 from edge_agent.mqtt.record import Announced
 
-__all__ = ["client_for", "tls_context"]
+__all__ = ["CLIENT_LOG", "client_for", "tls_context"]
+
+_PER_MINUTE: Final = 5
+
+
+class _Sparse(logging.Filter):
+    """At most a few records a minute: a flood of incoming messages makes aiomqtt log one
+    "Message queue is full. Discarding message." per message dropped."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._times: list[float] = []
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno >= logging.ERROR:
+            return True
+        now = time.monotonic()
+        self._times = [t for t in self._times if now - t < 60.0]
+        if len(self._times) >= _PER_MINUTE:
+            return False
+        self._times.append(now)
+        return True
+
+
+CLIENT_LOG: Final = logging.getLogger("edge_agent.mqtt.client")
+CLIENT_LOG.addFilter(_Sparse())
 
 
 def tls_context(ca_file: str, verify: bool) -> ssl.SSLContext:
@@ -51,5 +78,6 @@ async def client_for(
         keepalive=keepalive_s,
         timeout=timeout_s,
         max_queued_incoming_messages=max_queued_incoming,
+        logger=CLIENT_LOG,
         **options,
     )

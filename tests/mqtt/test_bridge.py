@@ -234,7 +234,9 @@ async def test_without_mqtt_the_daemon_clears_what_it_announced(
     assert any("cleared" in r.getMessage() for r in caplog.records)
 
 
-async def test_garbage_breaks_nothing(tmp_path: Path, broker: Broker) -> None:
+async def test_garbage_breaks_nothing(
+    tmp_path: Path, broker: Broker, caplog: pytest.LogCaptureFixture
+) -> None:
     cfg = mqtt_config(broker, tmp_path)
     async with running(cfg) as (app, bridge):
         await asyncio.wait_for(bridge.connected.wait(), 10)
@@ -257,3 +259,5 @@ async def test_garbage_breaks_nothing(tmp_path: Path, broker: Broker) -> None:
         assert app.state is State.IDLE
         await broker.publish(bridge.topics.mute_set, "ON")  # still obeys a real command
         await wait_until(lambda: app.state is State.MUTED, 5, "muted after the garbage")
+    noise = [r for r in caplog.records if r.name.startswith("edge_agent.mqtt") and r.levelno >= 30]
+    assert 1 <= len(noise) <= 10, [r.getMessage() for r in noise]  # logged, but no flood
