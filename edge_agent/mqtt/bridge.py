@@ -119,6 +119,7 @@ class MqttBridge:
         self._post: Callable[[Event], None] = lambda e: None
         self._client: aiomqtt.Client | None = None
         self._changed = asyncio.Event()
+        self._published = b""  # the state document as last published
         self._mute_target: bool | None = None
         self._task: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -161,7 +162,7 @@ class MqttBridge:
     def _on_end_turn(self, action: EndTurn) -> None:
         finished = getattr(self.turns, "finished", None)
         if finished:
-            latency = finished[-1].latency_ms()
+            latency = finished[-1].latency_ms
             if latency is not None:
                 self._set(latency_ms=latency)
         self._spawn(self._refresh_later(_COST_AFTER_TURN_S))
@@ -246,7 +247,8 @@ class MqttBridge:
             await client.publish(topic, encode(payload), qos=1, retain=True)
         await client.publish(self.topics.info, info_payload(self.info), qos=1, retain=True)
         await client.publish(self.topics.availability, ONLINE, qos=1, retain=True)
-        await client.publish(self.topics.state, state_payload(self.values), qos=1, retain=True)
+        self._published = state_payload(self.values)
+        await client.publish(self.topics.state, self._published, qos=1, retain=True)
 
     async def _serve(self, client: aiomqtt.Client) -> None:
         helpers = [
@@ -263,14 +265,15 @@ class MqttBridge:
             await asyncio.gather(*helpers, return_exceptions=True)
 
     async def _writer(self, client: aiomqtt.Client) -> None:
-        sent = state_payload(self.values)
+        """Publish the state whenever it differs from what was published last (a change
+        that came between the announcement and this task's start included)."""
         while True:
+            payload = state_payload(self.values)
+            if payload != self._published:
+                self._published = payload
+                await client.publish(self.topics.state, payload, qos=1, retain=True)
             await self._changed.wait()
             self._changed.clear()
-            payload = state_payload(self.values)
-            if payload != sent:
-                await client.publish(self.topics.state, payload, qos=1, retain=True)
-                sent = payload
 
     async def _refresher(self) -> None:
         while True:
@@ -397,10 +400,7 @@ def _wake_word(cfg: Config) -> str:
 
 
 def _running_timers(timers: Any) -> tuple[tuple[str, str, str], ...]:
-    try:
-        entries = timers.book.entries()
-    except Exception:
-        return ()
+    entries = timers.book.entries  # a property: the book's entries, due first
     zone = getattr(timers.book, "zone", None)
     out = []
     for e in sorted(entries, key=lambda e: e.due_at_s):

@@ -18,7 +18,7 @@ from edge_agent.config import Config, DaemonConfig, MqttConfig, Secret
 from edge_agent.mqtt import record
 from edge_agent.mqtt.bridge import MqttBridge
 from edge_agent.mqtt.forget import ForgetOnStart
-from edge_agent.states import State
+from edge_agent.states import State, TalkPressed
 from edge_agent.system.notify import Notifier
 
 from .conftest import Broker, wait_until
@@ -261,3 +261,20 @@ async def test_garbage_breaks_nothing(
         await wait_until(lambda: app.state is State.MUTED, 5, "muted after the garbage")
     noise = [r for r in caplog.records if r.name.startswith("edge_agent.mqtt") and r.levelno >= 30]
     assert 1 <= len(noise) <= 10, [r.getMessage() for r in noise]  # logged, but no flood
+
+
+async def test_a_ringing_timer_shows_as_ringing(tmp_path: Path, broker: Broker) -> None:
+    from edge_agent.assistant.timers import TimerFired
+    from edge_agent.config import TimersConfig
+
+    cfg = dataclasses.replace(mqtt_config(broker, tmp_path), timers=TimersConfig(speak_label=False))
+    async with running(cfg) as (app, bridge):
+        await asyncio.wait_for(bridge.connected.wait(), 10)
+        app.post(TimerFired(1, "timer", "tea", due_at_s=0.0))
+        await wait_until(lambda: bridge.values.ringing, 5, "ringing")
+        await asyncio.sleep(0.2)
+        assert (await state_doc(broker, bridge))["state"] == "ringing"
+        app.post(TalkPressed())  # the talk button stops the ring and opens no turn
+        await wait_until(lambda: not bridge.values.ringing, 5, "the ring stopped")
+        await asyncio.sleep(0.2)
+        assert (await state_doc(broker, bridge))["state"] == "idle"

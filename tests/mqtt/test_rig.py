@@ -188,3 +188,43 @@ async def test_offline_an_announcement_is_an_earcon_alone(
         assert not rig.app_task.done()
         [turn] = rig.pipeline.turns.finished
     assert (turn.trigger, turn.outcome) == ("announcement", "error")
+
+
+async def test_sensors_after_a_spoken_turn(broker: Broker, pins: MockFactory, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A real turn (wake word, a question, the timer tool): the latency, today's cost and the
+    running timers reach the retained state document."""
+    from edge_agent.config import DaemonConfig
+    from edge_agent.sim.pipeline_rig import spoken_request
+    from edge_agent.sim.scenario import Call
+
+    scenario = Scenario(
+        (
+            Turn(
+                calls=(Call("set_timer", {"duration": 600, "label": "pasta"}),),
+                then=Reply("Timer set.", tone(440, 300)),
+            ),
+        )
+    )
+    cfg = dataclasses.replace(
+        rig_config(broker),
+        daemon=DaemonConfig(state_dir=str(tmp_path / "state"), cache_dir=str(tmp_path / "cache")),
+    )
+    ask, _ = spoken_request("set a timer for ten minutes for the pasta")
+    async with PipelineRig(cfg, scenario=scenario, pin_factory=pins) as rig:
+        bridge = await connected(rig)
+        assert rig.pipeline is not None
+        await rig.say(ask)
+        await rig.wait_turns(1)
+        [turn] = rig.pipeline.turns.finished
+        await rig.wait_for(
+            lambda: bool(bridge.values.timers) and (bridge.values.cost_today_usd or 0) > 0,
+            10,
+            "the cost and the timer published",
+        )
+        await asyncio.sleep(0.3)
+        held = await broker.retained(bridge.topics.state)
+    doc = json.loads(held[bridge.topics.state])
+    assert turn.latency_ms is not None and doc["latency_ms"] == turn.latency_ms
+    assert doc["cost_today_usd"] > 0
+    assert doc["timers"] == 1 and doc["timer_list"][0]["label"] == "pasta"
+    assert doc["timer_list"][0]["kind"] == "timer"
