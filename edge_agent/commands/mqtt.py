@@ -93,7 +93,9 @@ def _forget(cfg: object, timeout_s: float) -> int:
     assert isinstance(cfg, Config)
     remembered = record.load(cfg.state_dir)
     if cfg.mqtt.host:
-        broker, password = configured_broker(cfg), cfg.mqtt.password.reveal()
+        broker = configured_broker(cfg)
+        # enabled = false leaves the password file unread by the config parser: read it here
+        password = cfg.mqtt.password.reveal() if cfg.mqtt.enabled else None
         if remembered is not None:  # what it announced last, too (e.g. another client id)
             extra = tuple(t for t in remembered.topics if t not in broker.topics)
             broker = replace(broker, topics=broker.topics + extra)

@@ -278,3 +278,46 @@ async def test_a_ringing_timer_shows_as_ringing(tmp_path: Path, broker: Broker) 
         await wait_until(lambda: not bridge.values.ringing, 5, "the ring stopped")
         await asyncio.sleep(0.2)
         assert (await state_doc(broker, bridge))["state"] == "idle"
+
+
+def test_build_app_wires_the_bridge_after_the_assistant(tmp_path: Path, broker: Broker) -> None:
+    from edge_agent.pipeline.build import build_app
+
+    cfg = mqtt_config(broker, tmp_path)
+    pipeline = build_app(cfg, handle_signals=False)
+    names = [c.name for c in pipeline.app.components]
+    assert isinstance(pipeline.mqtt, MqttBridge)
+    assert names.index("mqtt") == names.index("assistant") + 1
+    assert pipeline.mqtt.volume is not None and pipeline.mqtt.timers is not None
+
+    plain = Config(daemon=cfg.daemon)  # no [mqtt], nothing announced before: nothing added
+    names = [c.name for c in build_app(plain, handle_signals=False).app.components]
+    assert "mqtt" not in names and "mqtt-forget" not in names
+    record.save(cfg.state_dir, record.Announced(broker.host, broker.port, topics=("a/b",)))
+    pipeline = build_app(plain, handle_signals=False)
+    assert pipeline.mqtt is None
+    assert "mqtt-forget" in [c.name for c in pipeline.app.components]
+
+
+async def test_forget_without_mqtt_uses_the_record(tmp_path: Path, broker: Broker) -> None:
+    from edge_agent.cli import main
+
+    cfg = mqtt_config(broker, tmp_path)
+    async with running(cfg) as (_app, bridge):
+        await asyncio.wait_for(bridge.connected.wait(), 10)
+    path = tmp_path / "plain.toml"
+    path.write_text(f"[daemon]\nstate_dir = '{cfg.state_dir}'\n")  # [mqtt] removed
+    broker.stop()
+    code = await asyncio.to_thread(
+        main, ["mqtt", "forget", "--config", str(path), "--timeout-s", "2"]
+    )
+    assert code == 69 and record.load(cfg.state_dir) is not None  # kept for the next try
+    broker.start()  # persistence off: put the retained configs back as they were
+    async with running(cfg) as (_app, bridge):
+        await asyncio.wait_for(bridge.connected.wait(), 10)
+    assert await broker.retained(f"{bridge.topics.prefix}/#") != {}
+    code = await asyncio.to_thread(main, ["mqtt", "forget", "--config", str(path)])
+    assert code == 0 and record.load(cfg.state_dir) is None
+    assert await broker.retained("#") == {}
+    code = await asyncio.to_thread(main, ["mqtt", "forget", "--config", str(path)])
+    assert code == 1  # nothing left to forget
