@@ -29,7 +29,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import aiomqtt
 
@@ -54,6 +54,12 @@ from edge_agent.states import EndTurn, Event, MuteToggle, State, TalkPressed
 from edge_agent.turn.actions import Ring, StateChanged
 from edge_agent.turn.events import Announce
 
+if TYPE_CHECKING:
+    from edge_agent.assistant.service import TimerService
+    from edge_agent.assistant.volume import VolumeControl
+    from edge_agent.turn.turnlog import TurnLog
+    from edge_agent.usage.ledger import UsageLedger
+
 __all__ = ["MqttBridge"]
 
 log = logging.getLogger(__name__)
@@ -73,10 +79,10 @@ class MqttBridge:
         self,
         cfg: Config,
         *,
-        volume: Any = None,
-        timers: Any = None,
-        ledger: Callable[[], Any] | None = None,
-        turns: Any = None,
+        volume: VolumeControl | None = None,
+        timers: TimerService | None = None,
+        ledger: Callable[[], UsageLedger | None] | None = None,
+        turns: TurnLog | None = None,
         hostname: str | None = None,
         backoff_initial_s: float = 0.5,
         backoff_max_s: float = 30.0,
@@ -110,7 +116,7 @@ class MqttBridge:
         )
         self.max_volume_pct = cfg.volume.max_pct
         self.configs = configs(self.topics, self.info, max_volume_pct=self.max_volume_pct)
-        self.values = DeviceValues(volume_pct=getattr(volume, "percent", None))
+        self.values = DeviceValues(volume_pct=volume.percent if volume is not None else None)
         self.gate = AnnouncementGate(m.announce_per_minute)
         self.connected = asyncio.Event()
         self.connects = 0  # successful connections so far (tests watch reconnects)
@@ -160,7 +166,7 @@ class MqttBridge:
         self._set(ringing=action.on)
 
     def _on_end_turn(self, action: EndTurn) -> None:
-        finished = getattr(self.turns, "finished", None)
+        finished = self.turns.finished if self.turns is not None else []
         if finished:
             latency = finished[-1].latency_ms
             if latency is not None:
@@ -399,11 +405,16 @@ def _wake_word(cfg: Config) -> str:
     return f"{', '.join(names)} ({cfg.wake.engine})"
 
 
-def _running_timers(timers: Any) -> tuple[tuple[str, str, str], ...]:
-    entries = timers.book.entries  # a property: the book's entries, due first
-    zone = getattr(timers.book, "zone", None)
-    out = []
-    for e in sorted(entries, key=lambda e: e.due_at_s):
-        due = dt.datetime.fromtimestamp(e.due_at_s, zone or dt.UTC).isoformat(timespec="seconds")
-        out.append((e.label[:40], e.kind, due))
-    return tuple(out)
+def _running_timers(timers: TimerService) -> tuple[tuple[str, str, str], ...]:
+    """(label, kind, local due time) of each timer and alarm, soonest first."""
+    from edge_agent.tools.sanitize import clean_text
+
+    zone = timers.book.zone
+    return tuple(
+        (
+            clean_text(e.label, 40),
+            e.kind,
+            dt.datetime.fromtimestamp(e.due_at_s, zone).isoformat(timespec="seconds"),
+        )
+        for e in timers.book.entries  # a property: soonest first
+    )
