@@ -321,3 +321,26 @@ async def test_forget_without_mqtt_uses_the_record(tmp_path: Path, broker: Broke
     assert await broker.retained("#") == {}
     code = await asyncio.to_thread(main, ["mqtt", "forget", "--config", str(path)])
     assert code == 1  # nothing left to forget
+
+
+async def test_the_last_will_says_offline_when_the_link_dies(
+    tmp_path: Path, broker: Broker
+) -> None:
+    import socket as socketlib
+
+    cfg = mqtt_config(broker, tmp_path)
+    async with running(cfg) as (_app, bridge):
+        await asyncio.wait_for(bridge.connected.wait(), 10)
+        seen: list[bytes] = []
+        async with broker.client() as c:
+            await c.subscribe(bridge.topics.availability, qos=1)
+            assert bridge._client is not None
+            sock = bridge._client._client.socket()  # paho's socket: cut it without a goodbye
+            sock.shutdown(socketlib.SHUT_RDWR)
+            async with asyncio.timeout(15):
+                async for m in c.messages:
+                    seen.append(bytes(m.payload))  # type: ignore[arg-type]
+                    if seen[-2:] == [b"offline", b"online"]:
+                        break
+        await wait_until(lambda: bridge.connects == 2, 5, "the reconnect counted")
+    assert seen[0] == b"online"  # the retained one, then the will, then the reconnect
