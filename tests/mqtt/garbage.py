@@ -56,3 +56,23 @@ def garbage(t: Topics, n: int, seed: int = 18) -> list[tuple[str, bytes]]:
             payload = rng.choice(near[topic])
         out.append((topic, payload))
     return out
+
+
+async def flood(broker, bridge, n: int = 1000, batch: int = 100) -> None:  # type: ignore[no-untyped-def]
+    """Publish `n` garbage messages in batches the bridge's bounded queue can hold, each
+    batch read before the next (so every one of them is judged, none dropped unread)."""
+    import asyncio
+    import time
+
+    messages = garbage(bridge.topics, n)
+    start = bridge.rejected
+    async with broker.client() as c:
+        for i in range(0, n, batch):
+            for topic, payload in messages[i : i + batch]:
+                await c.publish(topic, payload, qos=1)
+            want = start + min(i + batch, n)
+            deadline = time.monotonic() + 20
+            while bridge.rejected < want and bridge.commands_done == 0:
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"{bridge.rejected - start} of {want - start} read")
+                await asyncio.sleep(0.01)
