@@ -67,6 +67,7 @@ log = logging.getLogger(__name__)
 _REFRESH_S: Final = 30.0  # today's cost and the timers are re-read this often
 _COST_AFTER_TURN_S: Final = 2.0  # the ledger records a response asynchronously
 _REJECT_LOGS_PER_MIN: Final = 5
+_REANNOUNCE_MIN_S: Final = 10.0  # a flood of "online" on the status topic re-announces once
 _MAX_QUEUED_IN: Final = 200  # a flood of messages is dropped by the client, not queued forever
 
 
@@ -126,6 +127,7 @@ class MqttBridge:
         self._client: aiomqtt.Client | None = None
         self._changed = asyncio.Event()
         self._published = b""  # the state document as last published
+        self._announced_at = -_REANNOUNCE_MIN_S  # when Home Assistant's "online" was last answered
         self._mute_target: bool | None = None
         self._task: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -311,7 +313,9 @@ class MqttBridge:
         topic = message.topic.value
         payload = message.payload if isinstance(message.payload, bytes) else b""
         if topic == self.topics.ha_status:
-            if payload.strip() == b"online":
+            now = self.clock()
+            if payload.strip() == b"online" and now - self._announced_at >= _REANNOUNCE_MIN_S:
+                self._announced_at = now
                 log.info(
                     "mqtt: Home Assistant is online; announcing again", extra={"SOURCE": "mqtt"}
                 )
