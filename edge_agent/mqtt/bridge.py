@@ -231,7 +231,15 @@ class MqttBridge:
             await asyncio.sleep(next(delays))
 
     async def _connected(self, client: aiomqtt.Client, where: str) -> None:
+        """Subscribe, remember the broker (before announcing: whatever gets announced can be
+        cleared later), announce, and only then count as connected."""
         await client.subscribe([(t, 1) for t in (*self.topics.commands, self.topics.ha_status)])
+        topics = (*self.configs, self.topics.availability, self.topics.state, self.topics.info)
+        broker = replace(self.broker, topics=tuple(topics))
+        try:
+            await asyncio.to_thread(record.save, self.cfg.state_dir, broker)
+        except OSError as exc:
+            log.warning("mqtt: cannot write %s: %s", record.RECORD_NAME, exc)
         await self._publish_all(client)
         self.connects += 1
         self.connected.set()
@@ -242,12 +250,6 @@ class MqttBridge:
             self.topics.prefix,
             extra={"SOURCE": "mqtt"},
         )
-        topics = (*self.configs, self.topics.availability, self.topics.state, self.topics.info)
-        broker = replace(self.broker, topics=tuple(topics))
-        try:
-            await asyncio.to_thread(record.save, self.cfg.state_dir, broker)
-        except OSError as exc:
-            log.warning("mqtt: cannot write %s: %s", record.RECORD_NAME, exc)
 
     async def _publish_all(self, client: aiomqtt.Client) -> None:
         await self._refresh()
