@@ -29,11 +29,9 @@ import json
 import logging
 import random
 from collections.abc import Callable, Mapping, Sequence
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 import httpx
-from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
 from edge_agent.config import RealtimeConfig, Secret
 from edge_agent.errors import FatalRealtimeError, RealtimeError
@@ -44,6 +42,12 @@ from edge_agent.realtime.outbox import Outbox
 from edge_agent.realtime.translate import to_turn_event
 from edge_agent.states import Event
 from edge_agent.turn.events import SessionFatal, SessionLost, SessionReady
+
+if TYPE_CHECKING:
+    from websockets.asyncio.client import ClientConnection
+
+# websockets is imported at the first connect, not with this module: it imports
+# importlib.metadata (for its version), ~3 MB of RSS an idle daemon does not need.
 
 __all__ = ["ClientState", "RealtimeClient"]
 
@@ -300,6 +304,8 @@ class RealtimeClient:
 
     async def _connect_and_serve(self) -> str:
         """Returns why the ready session ended."""
+        from websockets.exceptions import ConnectionClosed, InvalidHandshake
+
         initial_s, max_s = self._backoff
         delays = p.backoff(initial_s, 2.0, max_s, rng=self._rng)
         while True:
@@ -339,6 +345,9 @@ class RealtimeClient:
         self._outbox.events.clear()
 
     async def _open(self) -> ClientConnection:
+        from websockets.asyncio.client import connect
+        from websockets.exceptions import InvalidStatus
+
         headers = await self._credentials.headers(self.model)
         try:
             ws = await connect(
@@ -413,6 +422,8 @@ class RealtimeClient:
 
     async def _serve(self, ws: ClientConnection) -> str:
         """The ready session until it ends; returns why it ended."""
+        from websockets.exceptions import ConnectionClosed
+
         self._set_state(ClientState.READY)
         log.info("realtime session ready", extra={"SESSION_ID": self.session_id})
         await self._emit(SessionReady(self.session_id))
@@ -471,6 +482,8 @@ class RealtimeClient:
 
 def _describe(exc: BaseException | None) -> str:
     """A short cause for logs and events; never includes headers (they hold the key)."""
+    from websockets.exceptions import ConnectionClosed, InvalidStatus
+
     if isinstance(exc, ConnectionClosed):
         rcvd = exc.rcvd
         return f"close code {rcvd.code}" if rcvd is not None else "connection dropped"
