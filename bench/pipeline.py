@@ -59,10 +59,8 @@ SENTENCES = (
 BARE_CHILD = r"""
 import sys, types
 import numpy as np, pyaudio
-sys.modules["openwakeword.custom_verifier_model"] = types.SimpleNamespace(train_custom_verifier=None)
-from openwakeword.model import Model
 d = sys.argv[1]
-if sys.argv[2] == "micro":
+if sys.argv[2] == "micro":  # pymicro-wakeword alone: no openwakeword (nor onnxruntime) imported
     from pymicro_wakeword import MicroWakeWord, MicroWakeWordFeatures
     mww = MicroWakeWord.from_config(d + "/micro/hey_jarvis.json")
     feats = MicroWakeWordFeatures()
@@ -72,6 +70,9 @@ if sys.argv[2] == "micro":
                 mww.process_streaming_prob(f)
     model = Model()
 else:
+    sys.modules["openwakeword.custom_verifier_model"] = types.SimpleNamespace(
+        train_custom_verifier=None)
+    from openwakeword.model import Model
     model = Model(wakeword_models=[d + "/hey_jarvis_v0.1.onnx"], inference_framework="onnx",
                   melspec_model_path=d + "/melspectrogram.onnx",
                   embedding_model_path=d + "/embedding_model.onnx")
