@@ -114,7 +114,7 @@ def smaps_breakdown(pid: int) -> dict[str, int]:
 
 
 def run(engine: str, seconds: float, imports: bool, top: int) -> None:
-    from pipeline import rss_mb, stop, talk_without_wake  # bench/pipeline.py
+    from pipeline import rss_mb, stop, talk_without_wake, unit_env  # bench/pipeline.py
 
     from edge_agent.sim.notify import NotifySink
     from edge_agent.sim.pulse_rig import PulseRig
@@ -135,6 +135,7 @@ def run(engine: str, seconds: float, imports: bool, top: int) -> None:
         with NotifySink(Path(tmp) / "notify") as sink:
             env = {
                 **os.environ,
+                **unit_env(),
                 **rig.env,
                 "PYTHONPATH": str(ROOT),
                 "EDGE_AGENT_MODELS_DIR": str(models),
