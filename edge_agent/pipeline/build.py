@@ -11,6 +11,7 @@ config (devices, URLs) and injected backends.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -55,7 +56,7 @@ def build_app(
     notifier: Notifier | None = None,
     log_level: str | None = None,
     handle_signals: bool = True,
-    pa_factory: Callable[[], Any] = open_pyaudio,
+    pa_factory: Callable[[], Any] | None = None,
     pin_factory: Any = None,
     model_paths: ModelPaths | None = None,
     extra_components: Sequence[Component] = (),
@@ -64,7 +65,8 @@ def build_app(
     """The daemon for `cfg` with real components; `await pipeline.app.run()` runs it.
 
     Args:
-        pa_factory: makes PyAudio instances (the default silences ALSA's enumeration noise).
+        pa_factory: makes PyAudio instances (default: `open_pyaudio`, which silences ALSA's
+            enumeration noise, probing only the plugin PCMs the configured devices may be).
         pin_factory: gpiozero pin factory for LEDs and buttons (None: gpiozero's choice).
         model_paths: wake model files (default: resolved from the config, verified).
         extra_components: appended after the built ones (e.g. a timeline recorder).
@@ -75,6 +77,9 @@ def build_app(
     from edge_agent.tools.http import make_http_client
     from edge_agent.tools.weather import WeatherService
 
+    if pa_factory is None:
+        keep = ((cfg.audio.input_device, "input"), (cfg.audio.output_device, "output"))
+        pa_factory = functools.partial(open_pyaudio, keep=keep)
     turns = TurnLog()
     http = make_http_client(cfg.tools)
     weather = WeatherService(cfg.weather, http, timeout_s=cfg.tools.http_timeout_s)
