@@ -131,6 +131,8 @@ async def test_kept_running_the_tap_sees_one_run_across_replies(pulse_rig: Pulse
     rec = pulse_rig.record()
     pb = Playback(AudioConfig(output_device="vspk"), tap=ref.write, keep_running=True)
     await pb.start()
+    await asyncio.sleep(0.3)  # PortAudio's DAC time settles once in the first callbacks
+    runs = ref.runs
     try:
         first, second = noise(12000, seed=1), noise(12000, seed=2)
         pb.write(first)
@@ -143,7 +145,7 @@ async def test_kept_running_the_tap_sees_one_run_across_replies(pulse_rig: Pulse
     finally:
         await pb.aclose()
     heard = rec.stop()
-    assert ref.runs == 1
+    assert runs >= 1 and ref.runs == runs  # no new run: neither reply restarted the stream
     assert pb.played_samples == 24000
     for sent in (first, second):
         at = heard.tobytes().find(sent[:480].tobytes())
