@@ -11,6 +11,9 @@ order to carry them out. `next_deadline_ms()` says when to send `Tick()`. It own
 - where streaming starts (the wake word's end, `WakeDetected.stream_from`) and whether it runs:
   a level (listening always, thinking/speaking only in full duplex) held off while a tool call
   waits for its output;
+- in full duplex, whether the service's speech during a reply is the user or the reply's own
+  echo (`BargeGuard`, with the local VAD's `EchoVad` when echo cancellation is on), and not
+  streaming a reply's echo before the canceller has the echo path;
 - the replies (`Replies`: one active response, tool calls and their budget, audio received vs
   heard per item) and what an interruption does: cancel or not, clear the input or not,
   truncate at what was heard;
