@@ -53,10 +53,16 @@ class EchoTrial:
         return sum(o == "barge_in" for o in self.outcomes)
 
 
-def reply_speech(i: int) -> Reply:
+def reply_speech(i: int, pause_s: float = 0.0) -> Reply:
+    """Reply `i`; with `pause_s`, two sentences with that much silence between them (longer
+    than the service's silence_duration_ms, its VAD hears the echo start twice)."""
     text = REPLIES[i % len(REPLIES)]
-    pcm = np.concatenate([trim_silence(speak(text)), np.zeros(2400, np.int16)])
-    return Reply(text, pcm.tobytes())
+    parts = [trim_silence(speak(text)), np.zeros(2400, np.int16)]
+    if pause_s:
+        then = REPLIES[(i + 1) % len(REPLIES)]
+        parts[1:1] = [np.zeros(int(pause_s * 24000), np.int16), trim_silence(speak(then))]
+        text = f"{text} {then}"
+    return Reply(text, np.concatenate(parts).tobytes())
 
 
 def duplex_config(base: Config, *, echo_cancel: str) -> Config:
@@ -81,13 +87,15 @@ async def run_echo_trial(
     gain_db: float = -6.0,
     talk_pin: int = 5,
     turn_timeout_s: float = 30.0,
+    pause_s: float = 0.0,
 ) -> EchoTrial:
     """`turns` questions (talk button + a spoken question), each answered by a spoken reply
     that echoes back through the room; returns what happened. `cfg` must have the talk button
-    on `talk_pin` and no follow-up window (each turn ends with its reply)."""
+    on `talk_pin` and no follow-up window (each turn ends with its reply). `pause_s`: replies of
+    two sentences with a pause (see `reply_speech`)."""
     scenario = Scenario(
-        tuple(Turn(reply=reply_speech(i)) for i in range(turns)),
-        fallback=reply_speech(turns),
+        tuple(Turn(reply=reply_speech(i, pause_s)) for i in range(turns)),
+        fallback=reply_speech(turns, pause_s),
     )
     question = np.concatenate(
         [trim_silence(speak("what is the weather like")), np.zeros(12000, np.int16)]
