@@ -246,7 +246,7 @@ def idle_phase(args: argparse.Namespace, models: Path) -> dict[str, float]:
                         )
                     print(
                         f"  round {r + 1} {which:12s}: {result[0]:.4f} CPU-s/s, "
-                        f"RSS {result[1]:.0f} MB"
+                        f"RSS {result[1]:.1f} MB"
                     )
                     if which in best:  # the lowest CPU and the lowest RSS of each variant
                         result = (min(result[0], best[which][0]), min(result[1], best[which][1]))
@@ -354,9 +354,9 @@ def main() -> None:
     print(f"daemon environment from systemd/edge-agent.service: {unit_env() or 'none'}")
     idle = idle_phase(args, models)
     idle_rows = [
-        ("idle RSS, bare openWakeWord", f"{idle['bare_rss']:.0f} MB", ""),
-        ("idle RSS, edge-agent run", f"{idle['daemon_rss']:.0f} MB", "<= 100 MB"),
-        ("idle RSS, run with [homeassistant]", f"{idle['daemon_ha_rss']:.0f} MB", ""),
+        ("idle RSS, bare openWakeWord", f"{idle['bare_rss']:.1f} MB", ""),
+        ("idle RSS, edge-agent run", f"{idle['daemon_rss']:.1f} MB", "<= 100 MB"),
+        ("idle RSS, run with [homeassistant]", f"{idle['daemon_ha_rss']:.1f} MB", ""),
         (
             "idle RSS added by [homeassistant]",
             f"{idle['daemon_ha_rss'] - idle['daemon_rss']:+.1f} MB",
@@ -365,8 +365,8 @@ def main() -> None:
         ("idle CPU, run with [homeassistant]", f"{idle['daemon_ha_cpu']:.4f} CPU-s/s", ""),
         ("idle CPU, bare microWakeWord", f"{idle['bare_micro_cpu']:.4f} CPU-s/s", ""),
         ("idle CPU, run with microwakeword", f"{idle['daemon_micro_cpu']:.4f} CPU-s/s", ""),
-        ("idle RSS, bare microWakeWord", f"{idle['bare_micro_rss']:.0f} MB", ""),
-        ("idle RSS, run with microwakeword", f"{idle['daemon_micro_rss']:.0f} MB", "<= 70 MB"),
+        ("idle RSS, bare microWakeWord", f"{idle['bare_micro_rss']:.1f} MB", ""),
+        ("idle RSS, run with microwakeword", f"{idle['daemon_micro_rss']:.1f} MB", "<= 70 MB"),
     ]
     if args.idle_only:
         for name, value, goal in idle_rows:

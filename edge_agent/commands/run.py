@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
 from edge_agent.commands.common import add_common, load
 from edge_agent.config import Config
+
+if TYPE_CHECKING:
+    import asyncio
 
 ORDER = 0
 
@@ -17,9 +21,10 @@ hardware is touched; an OpenAI API key is required unless realtime.token_url is 
 logging starts, then the pipeline, then systemd is told READY=1. While running, every state
 change is logged (field STATE) and sent as sd_notify STATUS=<state>; if systemd set
 WatchdogSec=, WATCHDOG=1 is sent every third of the interval while the pipeline is healthy.
-SIGTERM/SIGINT send STOPPING=1 and exit 0. Beside start-up (never delaying it, at most 3 s),
-the configured model is looked up (GET /v1/models/{model}, else the shipped table) and a
-deprecated one is logged as a WARNING with its shutdown date.
+SIGTERM/SIGINT send STOPPING=1 and exit 0. At start-up a configured model that the shipped
+table calls deprecated is logged as a WARNING with its shutdown date (no network); at the
+first session connect the service is asked too (GET /v1/models/{model}, beside the session,
+at most 3 s) and a shutdown date (or model_not_found) it knows beyond the table is logged then.
 
 Logs go to journald (journalctl -u edge-agent) when its socket exists, else to stderr with
 <N> priority prefixes; set EDGE_AGENT_LOG_STDERR=1 to force stderr.
@@ -57,15 +62,18 @@ def _run(args: argparse.Namespace) -> int:
 
 
 async def _daemon(cfg: Config, level: str) -> int:
-    """The pipeline, with the model's lifecycle looked up beside it (a background task)."""
+    """The pipeline, with the model's lifecycle checked beside it (a background task)."""
     import asyncio
     import contextlib
 
-    from edge_agent.pipeline.build import run_daemon
+    from edge_agent.pipeline.build import build_app
 
-    daemon = asyncio.create_task(run_daemon(cfg, log_level=level), name="daemon")
-    await asyncio.sleep(0)  # the daemon's first step starts logging before the warning can come
-    check = asyncio.create_task(_model_warning(cfg), name="model-lifecycle")
+    pipeline = build_app(cfg, log_level=level)
+    daemon = asyncio.create_task(pipeline.app.run(), name="daemon")
+    check = asyncio.create_task(
+        _model_warning(cfg, pipeline.app.ready, pipeline.client.first_ready),
+        name="model-lifecycle",
+    )
     try:
         return await daemon
     finally:
@@ -74,12 +82,23 @@ async def _daemon(cfg: Config, level: str) -> int:
             await check
 
 
-async def _model_warning(cfg: Config) -> None:
+async def _model_warning(cfg: Config, ready: asyncio.Event, connected: asyncio.Event) -> None:
+    """The shipped table's word once the daemon is READY; the service's at the first session
+    connect. (Not before READY: logging starts with the daemon, and PortAudio's device probe
+    points stderr at /dev/null for a moment while it runs.)
+
+    The service is not asked at start-up: an HTTP client and its TLS context would cost the
+    idle daemon ~4 MB
+    (docs/pipeline.md, "Idle memory"); the Realtime socket loads TLS at its connect anyway.
+    """
     import logging
 
-    from edge_agent.probes.models import startup_model_warning
+    from edge_agent.probes.models import connect_model_warning, startup_model_warning
 
     try:
-        await startup_model_warning(cfg)
+        await ready.wait()
+        table = startup_model_warning(cfg)
+        await connected.wait()
+        await connect_model_warning(cfg, table=table)
     except Exception:  # a bug here must never take the daemon down
         logging.getLogger(__name__).exception("model lifecycle check failed")

@@ -4,7 +4,8 @@ The models endpoint sits next to the Realtime one (``wss://host/v1/realtime`` â†
 ``https://host/v1/models/{model}``) and takes the same credentials the client uses
 (`realtime.auth.Credentials`). With a relay (``token_url``) the device holds no key the models
 endpoint would take, so it is not asked and the shipped table answers. Used by `doctor` (the
-"model" line) and at start-up (`startup_model_warning`), always under a short timeout.
+"model" line) and at the daemon's first session connect (`connect_model_warning`), always under a
+short timeout; at start-up the shipped table answers at once (`startup_model_warning`).
 Must not: decide verdicts (`edge_agent.doctor.model_result`) or show a secret.
 """
 
@@ -23,11 +24,12 @@ import httpx
 from edge_agent.config import Config
 from edge_agent.doctor import CheckResult, model_result
 from edge_agent.probes.worker import why
-from edge_agent.realtime.models import deprecation, parse_shutdown_date
+from edge_agent.realtime.models import Deprecation, deprecation, parse_shutdown_date
 
 __all__ = [
     "STARTUP_TIMEOUT_S",
     "ModelLookup",
+    "connect_model_warning",
     "lookup_model",
     "model",
     "models_url",
@@ -37,7 +39,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 STARTUP_TIMEOUT_S: Final = 3.0
-"""Cap on the start-up lookup; it runs beside start-up and never delays it."""
+"""Cap on the daemon's lookup; it runs beside the first session and never delays it."""
 _MAX_BODY: Final = 64 * 1024
 
 
@@ -150,13 +152,30 @@ async def model(cfg: Config, timeout_s: float, today: dt.date | None = None) -> 
     )
 
 
-async def startup_model_warning(
-    cfg: Config, *, timeout_s: float = STARTUP_TIMEOUT_S, today: dt.date | None = None
-) -> str | None:
-    """At start-up: log a WARNING when the configured model is deprecated; returns it.
+def startup_model_warning(cfg: Config, *, today: dt.date | None = None) -> str | None:
+    """At start-up, at once and offline: log a WARNING when the shipped table says the
+    configured model is deprecated; returns it.
 
-    Run it as a background task beside start-up (`commands.run` does): it waits at most
-    `timeout_s` for the service, then falls back to the shipped table.
+    No request here: an HTTP client (httpcore, h11, anyio, certifi and a TLS context) costs an
+    idle daemon ~4 MB it would keep; the service is asked at the first session connect instead
+    (`connect_model_warning`), when the Realtime socket has loaded TLS anyway.
+    """
+    notice = deprecation(cfg.realtime.model, None, asked=False)
+    return None if notice is None else _warn(notice, today)
+
+
+async def connect_model_warning(
+    cfg: Config,
+    *,
+    table: str | None,
+    timeout_s: float = STARTUP_TIMEOUT_S,
+    today: dt.date | None = None,
+) -> str | None:
+    """At the first session connect: ask the service; log a WARNING when it says something the
+    start-up warning (`table`, from `startup_model_warning`) did not. Returns that warning.
+
+    The service wins over the table: a shutdown date the table lacks or dates differently, or
+    ``model_not_found``. Its silence, a timeout or a relay leave the table's word standing.
     """
     found = await lookup_model(cfg, timeout_s)
     rt = cfg.realtime
@@ -166,14 +185,22 @@ async def startup_model_warning(
         text = model_not_found_message(rt.model)
         log.warning("%s", text, extra={"MODEL": rt.model, "ERROR_CODE": "model_not_found"})
         return text
-    notice = deprecation(rt.model, found.shutdown, asked=found.asked)
+    if not found.asked:
+        log.debug("model lifecycle: the service was not asked (%s)", found.why_not)
+        return None
+    notice = deprecation(rt.model, found.shutdown, asked=True)
     if notice is None:
         return None
     text = notice.message(today or dt.date.today())
+    return None if text == table else _warn(notice, today, text)
+
+
+def _warn(notice: Deprecation, today: dt.date | None, text: str = "") -> str:
+    text = text or notice.message(today or dt.date.today())
     log.warning(
         "%s (from the %s)",
         text,
         "service" if notice.source == "service" else "shipped table",
-        extra={"MODEL": rt.model, "SHUTDOWN_DATE": notice.shutdown.isoformat()},
+        extra={"MODEL": notice.model, "SHUTDOWN_DATE": notice.shutdown.isoformat()},
     )
     return text

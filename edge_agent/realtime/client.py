@@ -107,6 +107,8 @@ class RealtimeClient:
         self._outbox = Outbox(int(max_buffered_s * 1000) * p.BYTES_PER_MS)
         self._wake = asyncio.Event()
         self._state_changed = asyncio.Event()
+        self.first_ready = asyncio.Event()
+        """Set when a session is first ready: the daemon asks GET /v1/models then (`commands.run`)."""
         self._transcription = bool(config.transcription_model)
         self.model = config.model  # this session's (the budget may pick a cheaper one)
         self._debug = log.isEnabledFor(logging.DEBUG)
@@ -377,6 +379,7 @@ class RealtimeClient:
         from websockets.exceptions import ConnectionClosed
 
         self._set_state(ClientState.READY)
+        self.first_ready.set()
         log.info("realtime session ready", extra={"SESSION_ID": self.session_id})
         await self._emit(SessionReady(self.session_id))
         self._pump_audio(flush=False)

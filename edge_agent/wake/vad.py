@@ -10,12 +10,15 @@ plus ~17 MB for the Silero session — out of a daemon that runs microWakeWord.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
 from edge_agent.errors import WakeModelError
 from edge_agent.wake.endpoint import VAD_CHUNK
+
+if TYPE_CHECKING:
+    from edge_agent.wake.features import VadStream
 
 __all__ = ["MicroVad", "SileroVad", "Vad"]
 
@@ -33,17 +36,37 @@ class Vad(Protocol):
 
 
 class SileroVad:
-    """Silero VAD (openWakeWord's copy), one run per 640-sample chunk."""
+    """Silero VAD (openWakeWord's copy), one run per 640-sample chunk.
+
+    Its onnxruntime session is opened at the first scores, not here: the detector runs the VAD
+    only on a step that would otherwise fire, from a fresh state each time, so the scores are
+    the same, and a daemon that has heard no such step yet keeps ~4 MB less (docs/pipeline.md,
+    "Idle memory"). The first candidate pays the opening once (~17 ms on x86-64). The file's
+    checksum is verified at start (`wake.models.resolve_models`), so a bad file fails there.
+    """
 
     def __init__(self, path: Path) -> None:
-        from edge_agent.wake.features import VadStream
+        if not path.is_file():
+            raise WakeModelError(
+                f"VAD model {str(path)!r} is missing; run `edge-agent models fetch`"
+            )
+        self._path = path
+        self._stream: VadStream | None = None
 
-        self._stream = VadStream(path)
+    @property
+    def is_open(self) -> bool:
+        """Whether the session was opened (a step was scored)."""
+        return self._stream is not None
 
     def reset(self) -> None:
-        self._stream.reset()
+        if self._stream is not None:
+            self._stream.reset()
 
     def chunk_scores(self, pcm: np.ndarray) -> np.ndarray:
+        if self._stream is None:
+            from edge_agent.wake.features import VadStream
+
+            self._stream = VadStream(self._path)  # starts from a fresh state, as after reset()
         return self._stream.chunk_scores(pcm)
 
 

@@ -62,8 +62,13 @@ async def test_retryable_handshake_failures_back_off_then_connect(
 ) -> None:
     emulator.faults.handshake_status, emulator.faults.handshake_status_count = 503, 2
     client = make_client()
+    client.connect_soon()
+    while len(emulator.handshakes) < 2:  # refused attempts do not count as a session
+        await asyncio.sleep(0.01)
+    assert not client.first_ready.is_set()
     await client.ensure_connected()
     assert emulator.handshakes == [503, 503, 101]
+    assert client.first_ready.is_set()  # `edge-agent run` asks GET /v1/models then
     lost = [e for e in _drain(client) if isinstance(e, SessionLost)]
     assert all(e.will_retry for e in lost)
     assert [e.reason for e in lost] == [

@@ -13,7 +13,13 @@ import pytest
 
 from edge_agent.config import Config, RealtimeConfig, Secret
 from edge_agent.doctor import Status, budget_result, model_result
-from edge_agent.probes.models import lookup_model, model, models_url, startup_model_warning
+from edge_agent.probes.models import (
+    connect_model_warning,
+    lookup_model,
+    model,
+    models_url,
+    startup_model_warning,
+)
 from edge_agent.realtime.models import (
     CHEAP_MODEL,
     DEFAULT_MODEL,
@@ -232,34 +238,98 @@ async def test_with_a_relay_the_service_is_not_asked(api: ModelsApi) -> None:
     assert api.requests == []
 
 
-async def test_startup_warning_from_the_service(
+async def test_startup_warns_at_once_from_the_table_without_asking(
+    api: ModelsApi, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Start-up makes no request (no HTTP client in an idle daemon): the table answers."""
+    caplog.set_level(logging.WARNING, logger="edge_agent.probes.models")
+    text = startup_model_warning(cfg_for(ws_url(api), "gpt-realtime"), today=TODAY)
+    assert text is not None and "2027-01-20 (in 49 day(s))" in text
+    (record,) = caplog.records
+    assert record.getMessage() == f"{text} (from the shipped table)"
+    assert (record.MODEL, record.SHUTDOWN_DATE) == ("gpt-realtime", "2027-01-20")  # type: ignore[attr-defined]
+    assert api.requests == []
+
+
+async def test_first_connect_warns_of_a_shutdown_only_the_service_knows(
     api: ModelsApi, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.WARNING, logger="edge_agent.probes.models")
-    text = await startup_model_warning(cfg_for(ws_url(api), "gpt-realtime"), today=TODAY)
-    assert text is not None and "2027-01-20 (in 49 day(s))" in text
+    cfg = cfg_for(ws_url(api), "gpt-realtime-1.5")  # current in the table, 2027-06-30 served
+    table = startup_model_warning(cfg, today=TODAY)
+    assert table is None and caplog.records == []
+    text = await connect_model_warning(cfg, table=table, today=TODAY)
+    assert text is not None and "shuts down on 2027-06-30 (in 210 day(s))" in text
     (record,) = caplog.records
     assert record.getMessage() == f"{text} (from the service)"
-    assert (record.MODEL, record.SHUTDOWN_DATE) == ("gpt-realtime", "2027-01-20")  # type: ignore[attr-defined]
+    assert record.SHUTDOWN_DATE == "2027-06-30"  # type: ignore[attr-defined]
+    assert [r.path for r in api.requests] == ["/v1/models/gpt-realtime-1.5"]
     assert KEY not in caplog.text
 
 
-async def test_startup_warning_waits_no_longer_than_its_timeout(
+async def test_first_connect_does_not_repeat_what_the_table_said(
+    api: ModelsApi, caplog: pytest.LogCaptureFixture
+) -> None:
+    cfg = cfg_for(ws_url(api), "gpt-realtime")  # the service's date is the table's
+    table = startup_model_warning(cfg, today=TODAY)
+    caplog.clear()
+    caplog.set_level(logging.WARNING, logger="edge_agent.probes.models")
+    assert await connect_model_warning(cfg, table=table, today=TODAY) is None
+    assert len(api.requests) == 1 and caplog.records == []
+
+
+async def test_first_connect_warns_when_the_service_does_not_know_the_model(
+    api: ModelsApi, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="edge_agent.probes.models")
+    text = await connect_model_warning(cfg_for(ws_url(api), "gpt-realtim"), table=None)
+    assert text is not None and "realtime model 'gpt-realtim' not found" in text
+    assert caplog.records[0].ERROR_CODE == "model_not_found"  # type: ignore[attr-defined]
+
+
+async def test_first_connect_waits_no_longer_than_its_timeout(
     api: ModelsApi, caplog: pytest.LogCaptureFixture
 ) -> None:
     api.hang = True
-    caplog.set_level(logging.WARNING, logger="edge_agent.probes.models")
+    cfg = cfg_for(ws_url(api), "gpt-realtime")
+    table = startup_model_warning(cfg, today=TODAY)
     start = time.monotonic()
-    text = await startup_model_warning(
-        cfg_for(ws_url(api), "gpt-realtime"), timeout_s=0.3, today=TODAY
-    )
+    assert await connect_model_warning(cfg, table=table, timeout_s=0.3, today=TODAY) is None
     assert time.monotonic() - start < 2.0
-    assert text is not None and caplog.records[0].getMessage().endswith("(from the shipped table)")
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == [
+        f"{table} (from the shipped table)"
+    ]  # the table's warning stands alone
+
+
+async def test_daemon_check_asks_the_service_only_once_a_session_is_ready(
+    api: ModelsApi, caplog: pytest.LogCaptureFixture
+) -> None:
+    """`edge-agent run`'s task: the table's warning at once, the request after the connect."""
+    import asyncio
+
+    from edge_agent.commands.run import _model_warning
+
+    caplog.set_level(logging.WARNING, logger="edge_agent.probes.models")
+    ready, connected = asyncio.Event(), asyncio.Event()
+    cfg = cfg_for(ws_url(api), "gpt-realtime-1.5")
+    task = asyncio.create_task(_model_warning(cfg, ready, connected))
+    ready.set()
+    await asyncio.sleep(0.3)
+    assert api.requests == [] and not task.done()
+    connected.set()
+    await asyncio.wait_for(task, 5.0)
+    assert [r.path for r in api.requests] == ["/v1/models/gpt-realtime-1.5"]
+    (record,) = caplog.records
+    assert "2027-06-30" in record.getMessage() and record.getMessage().endswith(
+        "(from the service)"
+    )
 
 
 async def test_startup_is_quiet_for_a_current_model(
     api: ModelsApi, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.WARNING)
-    assert await startup_model_warning(cfg_for(ws_url(api), DEFAULT_MODEL), today=TODAY) is None
+    cfg = cfg_for(ws_url(api), DEFAULT_MODEL)
+    assert startup_model_warning(cfg, today=TODAY) is None
+    assert await connect_model_warning(cfg, table=None, today=TODAY) is None
     assert caplog.records == []

@@ -135,6 +135,30 @@ def test_vad_gate_needs_speech_before_the_detection(model_paths: ModelPaths) -> 
     assert len(run(ok, audio)) == 1
 
 
+def test_silero_session_opens_at_the_first_candidate_step(model_paths: ModelPaths) -> None:
+    """Idle (no step near the threshold) the Silero session is not opened; the first candidate
+    opens it, and the detection and its end estimate are those of an already-open session."""
+    from edge_agent.wake.features import VadStream
+    from edge_agent.wake.vad import SileroVad
+
+    lazy = WakeDetector(WakeConfig(), model_paths)
+    vad = lazy._vad
+    assert isinstance(vad, SileroVad)
+    assert run(lazy, concat(1.0, say("what's the weather in toronto"), 1.0, rate_hz=RATE_HZ)) == []
+    assert not vad.is_open and lazy.vad_runs == 0
+    audio = concat(1.0, say("hey jarvis"), 0.4, say("what time is it"), 1.0, rate_hz=RATE_HZ)
+    found = run(lazy, audio)
+    assert vad.is_open and lazy.vad_runs >= 1 and len(found) == 1
+    eager = WakeDetector(WakeConfig(), model_paths)
+    eager_vad = eager._vad
+    assert isinstance(eager_vad, SileroVad)
+    assert model_paths.vad is not None
+    eager_vad._stream = VadStream(model_paths.vad)  # opened up front, as before
+    eager.process(np.zeros(lazy.samples_in - len(audio), np.int16))  # same sample clock
+    (want,) = run(eager, audio)
+    assert (found[0].sample_16k, found[0].end_sample_16k) == (want.sample_16k, want.end_sample_16k)
+
+
 def test_scores_match_bare_openwakeword(model_paths: ModelPaths) -> None:
     """Our front end reproduces openWakeWord 0.5.1's Model.predict, step for step."""
     sys.modules.setdefault(
