@@ -202,6 +202,9 @@ class EarconsConfig:
     error: bool = _f(True, "play a sound when something fails")
     muted: bool = _f(True, "play a sound when the mic is muted or unmuted")
     ringing: bool = _f(True, "play the ringing sound (on a loop) when a timer or alarm is due")
+    budget: bool = _f(
+        True, "play the 'budget used up' notice when budget.action = 'refuse' refuses a turn"
+    )
 
 
 @dataclass(frozen=True, slots=True)
