@@ -69,6 +69,7 @@ def build_app(
         client_options: extra `RealtimeClient` keyword arguments (e.g. backoff in tests).
     """
     from edge_agent.assistant.assembly import build_assistant
+    from edge_agent.assistant.ring_stop import RingSpeechWatch
     from edge_agent.tools.home import build_registry
     from edge_agent.tools.http import make_http_client
     from edge_agent.tools.weather import WeatherService
@@ -108,6 +109,7 @@ def build_app(
             status,
             usage,
             assistant,
+            RingSpeechWatch(listener.capture),  # speech heard while it rings stops the ring
             *extra_components,
         ],
         notifier=notifier,
