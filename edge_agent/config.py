@@ -450,7 +450,8 @@ class ToolsConfig:
 
     enabled: tuple[Literal["memory", "weather", "home", "clock", "timers", "volume"], ...] = _f(
         ("memory", "weather", "home", "clock", "timers", "volume"),
-        "tool groups offered to the model",
+        "tool groups offered to the model ('clock': the local time as a note before each user "
+        "turn, not a tool)",
     )
     timeout_s: float = _f(4.0, "cap on one tool call", min=0.1, max=60.0)
     http_timeout_s: float = _f(

@@ -70,6 +70,7 @@ def build_app(
     """
     from edge_agent.assistant.assembly import build_assistant
     from edge_agent.assistant.ring_stop import RingSpeechWatch
+    from edge_agent.assistant.turn_clock import TurnClock
     from edge_agent.tools.home import build_registry
     from edge_agent.tools.http import make_http_client
     from edge_agent.tools.weather import WeatherService
@@ -77,7 +78,8 @@ def build_app(
     turns = TurnLog()
     http = make_http_client(cfg.tools)
     weather = WeatherService(cfg.weather, http, timeout_s=cfg.tools.http_timeout_s)
-    assistant = build_assistant(cfg, weather)  # clock and home, timers, volume
+    clock = "clock" in cfg.tools.enabled  # the time as a note per turn, not the get_time tool
+    assistant = build_assistant(cfg, weather, turn_context=clock)  # home, timers, volume
     registry = build_registry(cfg, http, assistant=assistant)
 
     def instructions() -> str:
@@ -110,6 +112,7 @@ def build_app(
             usage,
             assistant,
             RingSpeechWatch(listener.capture),  # speech heard while it rings stops the ring
+            *([TurnClock(assistant.turn_context, client.add_note)] if clock else []),
             *extra_components,
         ],
         notifier=notifier,
