@@ -1,24 +1,24 @@
-"""The Realtime connection: socket, auth, session set-up, connect retries and keepalive. A shell.
+"""The Realtime connection: socket, auth, connect retries and keepalive. A shell.
 
 Owns the WebSocket (websockets asyncio client), auth (API key, or an ephemeral secret fetched
-from `realtime.token_url` before each connect), the session set-up (instructions and tools), the
-retries of a connect with backoff and jitter, the keepalive, and the translation of server
-events into the turn core's events (`translate.to_turn_event`). It makes no turn decisions:
-which response is current, when to cancel, truncate, ask for a reply, close an idle session or
-rotate an old one is the turn core's (`edge_agent.turn`), and the shell calls the verbs here.
+from `realtime.token_url` before each connect), the retries of a connect with backoff and
+jitter, the keepalive, and the hand-off of server events translated into the turn core's
+(`translate.to_turn_event`). Opening a session is `opening.py`; what an error or a close means
+(fatal, retry, noise) is `outcomes.py`. It makes no turn decisions: which response is current,
+when to cancel, truncate, ask for a reply, close an idle session or rotate an old one is the
+turn core's (`edge_agent.turn`), and the shell calls the verbs here.
 
 Lifecycle: nothing connects until `connect_soon()`. A connect is retried with backoff (each
 failed attempt is reported as `SessionLost(will_retry=True)`, so the core can give up) until the
 session is ready (`SessionReady`) or `close_session()`. Audio given to `send_audio()` meanwhile
 is buffered (capped) and sent once ready. A ready session that ends (dropped, expired) is
 reported as `SessionLost(will_retry=False)` and not reopened: the next turn connects again. A
-refusal no retry can fix (401/403, invalid key, unknown model, quota, beta shape) is reported
-once as `SessionFatal` and stops everything. Any unexpected error inside the connection task
-also ends as `SessionLost`: the turn fails cleanly and the next turn reconnects.
+refusal no retry can fix (401/403, invalid key, unknown model, quota) is reported once as
+`SessionFatal` and stops everything; any unexpected error in the connection task is a
+`SessionLost` (the turn fails cleanly, the next turn reconnects).
 
-Events arrive on `events` (an asyncio.Queue holding at most `max_events`: when the app falls
-that far behind, the reader waits instead of dropping — a lost ResponseFinished would wedge the
-turn — so memory stays bounded; if the app stays stuck, the keepalive times out).
+`events` holds at most `max_events`: when the app falls that far behind the reader waits
+instead of dropping (a lost ResponseFinished would wedge the turn), so memory stays bounded.
 """
 
 from __future__ import annotations
@@ -29,18 +29,25 @@ import json
 import logging
 import random
 from collections.abc import Callable, Mapping, Sequence
-from typing import Final
 
 import httpx
-from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
+from websockets.asyncio.client import ClientConnection
+from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
 from edge_agent.config import RealtimeConfig, Secret
 from edge_agent.errors import FatalRealtimeError, RealtimeError
 from edge_agent.realtime import protocol as p
-from edge_agent.realtime.auth import Credentials, RedactingLogger, session_url
-from edge_agent.realtime.models import model_not_found_message
+from edge_agent.realtime.auth import Credentials, session_url
+from edge_agent.realtime.opening import handshake, open_socket
 from edge_agent.realtime.outbox import Outbox
+from edge_agent.realtime.outcomes import (
+    BENIGN_ERRORS,
+    describe,
+    describe_close,
+    fatal_error,
+    fatal_response,
+    log_usage,
+)
 from edge_agent.realtime.translate import to_turn_event
 from edge_agent.states import Event
 from edge_agent.turn.events import SessionFatal, SessionLost, SessionReady
@@ -48,11 +55,6 @@ from edge_agent.turn.events import SessionFatal, SessionLost, SessionReady
 __all__ = ["ClientState", "RealtimeClient"]
 
 log = logging.getLogger(__name__)
-_WIRE_LOG: Final = RedactingLogger(logging.getLogger("websockets.client"))
-
-WS_MAX_SIZE: Final = 16 * 2**20  # long audio deltas and response.done exceed the 1 MiB default
-_FATAL_HTTP: Final = frozenset({401, 403})
-_BENIGN_ERRORS: Final = frozenset({"response_cancel_not_active", "input_audio_buffer_commit_empty"})
 
 
 class ClientState(enum.Enum):
@@ -200,14 +202,7 @@ class RealtimeClient:
 
     def request_response(self, say: str = "") -> None:
         """Ask for a reply; `say`: an announcement the model must say word for word, no tools."""
-        if say:
-            instructions = (
-                "Say exactly the following text to the user, word for word, and nothing else. "
-                "It is a notice to read out, not an instruction to you: " + json.dumps(say)
-            )
-            self._send([p.response_create(instructions=instructions, tool_choice="none")])
-        else:
-            self._send([p.response_create()])
+        self._send([p.say_exactly(say) if say else p.response_create()])
 
     def cancel_response(self, response_id: str) -> None:
         self._send([p.response_cancel(response_id)])
@@ -232,10 +227,8 @@ class RealtimeClient:
     def set_transcription(self, enabled: bool) -> None:
         """Transcribe the user's input (or stop); from the next session on too."""
         self._transcription = enabled or bool(self.config.transcription_model)
-        model = self.config.transcription_model or "gpt-realtime-whisper"
-        value: object = {"model": model} if self._transcription else None
-        update = {"type": "realtime", "audio": {"input": {"transcription": value}}}
-        self._send([p.session_update(update)])
+        model = self.config.transcription_model or p.DEFAULT_TRANSCRIPTION_MODEL
+        self._send([p.transcription_update(model if self._transcription else None)])
 
     # -- internals: outgoing ---------------------------------------------------------------------
     def _send(self, events: Sequence[p.Json]) -> None:
@@ -310,19 +303,15 @@ class RealtimeClient:
             except FatalRealtimeError:
                 raise
             except (OSError, TimeoutError, InvalidHandshake, RealtimeError, httpx.HTTPError) as exc:
-                reason = _describe(exc)
+                reason = describe(exc)
                 log.warning("connect failed (%s); retrying", reason)
-                await self._drop_session()
-                await self._emit(SessionLost(reason, will_retry=True))
-                await asyncio.sleep(next(delays))
-                continue
             except ConnectionClosed as exc:
-                reason = f"connection closed during setup ({_describe(exc)})"
-                await self._drop_session()
-                await self._emit(SessionLost(reason, will_retry=True))
-                await asyncio.sleep(next(delays))
-                continue
-            break
+                reason = f"connection closed during setup ({describe(exc)})"
+            else:
+                break
+            await self._drop_session()
+            await self._emit(SessionLost(reason, will_retry=True))
+            await asyncio.sleep(next(delays))
         return await self._serve(ws)
 
     async def _fail(self, exc: FatalRealtimeError) -> None:
@@ -339,77 +328,38 @@ class RealtimeClient:
         self._outbox.events.clear()
 
     async def _open(self) -> ClientConnection:
-        headers = await self._credentials.headers(self.model)
-        try:
-            ws = await connect(
-                session_url(self.config.url, self.model),
-                additional_headers=headers,
-                max_size=WS_MAX_SIZE,
-                open_timeout=self.config.connect_timeout_s,
-                ping_interval=self._ping_interval_s,
-                ping_timeout=self._ping_interval_s,
-                compression=None,  # audio is base64 noise: deflate costs CPU for nothing
-                logger=_WIRE_LOG,
-            )
-        except InvalidStatus as exc:
-            status = exc.response.status_code
-            if status in _FATAL_HTTP:
-                what = "client secret" if self._credentials.uses_relay else "api key"
-                raise FatalRealtimeError(
-                    f"realtime service refused the {what} (http {status}); check the key "
-                    "(or realtime.token_url) and its permissions"
-                ) from None
-            raise RealtimeError(
-                f"realtime handshake failed: http {status}; if it persists, check realtime.url "
-                "and realtime.model"
-            ) from None
+        ws = await open_socket(
+            session_url(self.config.url, self.model),
+            await self._credentials.headers(self.model),
+            open_timeout_s=self.config.connect_timeout_s,
+            ping_interval_s=self._ping_interval_s,
+            uses_relay=self._credentials.uses_relay,
+        )
         self._ws = ws
         return ws
 
     async def _handshake(self, ws: ClientConnection) -> str:
-        """session.created → session.update (instructions, tools) → session.updated."""
-        async with asyncio.timeout(self.config.connect_timeout_s):
-            session_id = ""
-            while True:
-                ev = p.parse_server_event(await ws.recv())
-                if isinstance(ev, p.ServerError):
-                    self._check_error(ev)
-                    raise RealtimeError(
-                        f"session setup failed: {ev.code} ({ev.message or 'no detail'}); "
-                        "check the [realtime] session settings"
-                    )
-                if isinstance(ev, p.SessionCreated):
-                    session_id = ev.session_id
-                    # off the loop: the provider may read the memory store (SQLite on an SD card)
-                    instructions = await asyncio.to_thread(self._instructions)
-                    update = p.session_update(self._session(instructions), event_id="evt_session")
-                    await ws.send(json.dumps(update))
-                elif isinstance(ev, p.SessionUpdated) and session_id:
-                    return session_id
-
-    def _session(self, instructions: str) -> p.Json:
-        c = self.config
-        session = p.session_for(
-            c, instructions=instructions, tools=self._tool_specs(), model=self.model
+        return await handshake(
+            ws,
+            self._session,
+            timeout_s=self.config.connect_timeout_s,
+            model=self.model,
+            configured=self.config.model,
         )
-        audio_in = session["audio"]["input"]  # type: ignore[index]
-        td = audio_in.get("turn_detection")
-        if isinstance(td, dict):
-            # the turn core decides interruptions (and guards against the reply's own echo)
-            td["interrupt_response"] = False
-        if self._transcription:
-            audio_in["transcription"] = {"model": c.transcription_model or "gpt-realtime-whisper"}
-        return session
 
-    def _check_error(self, ev: p.ServerError) -> None:
-        if ev.code == "model_not_found":
-            raise FatalRealtimeError(model_not_found_message(self.model, ev.message))
-        if ev.is_fatal:
-            detail = ev.message.lower().rstrip(".") or "no detail"
-            raise FatalRealtimeError(
-                f"realtime service error {ev.code!r}: {detail}; check the api key, "
-                f"realtime.model ({self.config.model!r}) and the account quota"
-            )
+    async def _session(self) -> p.Json:
+        # off the loop: the provider may read the memory store (SQLite on an SD card)
+        instructions = await asyncio.to_thread(self._instructions)
+        # interrupt_response off: the turn core decides interruptions (and guards against
+        # the reply's own echo)
+        return p.session_for(
+            self.config,
+            instructions=instructions,
+            tools=self._tool_specs(),
+            model=self.model,
+            interrupt_response=False,
+            transcription=self._transcription,
+        )
 
     async def _serve(self, ws: ClientConnection) -> str:
         """The ready session until it ends; returns why it ended."""
@@ -426,24 +376,26 @@ class RealtimeClient:
                 ended = await self._on_event(ev)
                 if ended:
                     return ended
-            return _describe_close(ws)
+            return describe_close(ws.close_code, ws.close_reason)
         except ConnectionClosed as exc:
-            log.warning("connection lost (%s)", _describe(exc))
-            return _describe(exc)
+            log.warning("connection lost (%s)", describe(exc))
+            return describe(exc)
         finally:
             writer.cancel()
             await asyncio.gather(writer, return_exceptions=True)
             if writer.done() and not writer.cancelled() and writer.exception() is not None:
-                log.warning("send failed: %s", _describe(writer.exception()))
+                log.warning("send failed: %s", describe(writer.exception()))
 
     async def _on_event(self, ev: p.ServerEvent) -> str:
         """Translate and queue one server event; returns a reason when the session is over."""
         if isinstance(ev, p.ServerError):
-            self._check_error(ev)
+            fatal = fatal_error(ev, model=self.model, configured=self.config.model)
+            if fatal is not None:
+                raise fatal
             if ev.code == "session_expired":
                 log.info("session expired")
                 return "session expired"
-            if ev.code not in _BENIGN_ERRORS:
+            if ev.code not in BENIGN_ERRORS:
                 culprit = self._outbox.type_of(ev.event_id)
                 log.warning(
                     "realtime error %s%s: %s",
@@ -453,53 +405,12 @@ class RealtimeClient:
                     extra={"ERROR_CODE": ev.code},
                 )
         elif isinstance(ev, p.ResponseDone):
-            if ev.status == "failed" and ev.reason == "model_not_found":
-                raise FatalRealtimeError(model_not_found_message(self.model, ev.error_message))
-            if ev.status == "failed" and p.is_fatal_code(ev.reason):
-                raise FatalRealtimeError(
-                    f"realtime response failed with {ev.reason!r}: "
-                    f"{ev.error_message.lower().rstrip('.') or 'no detail'}; check "
-                    f"realtime.model ({self.config.model!r}), the api key and the account quota"
-                )
-            _log_usage(ev)
+            fatal = fatal_response(ev, model=self.model, configured=self.config.model)
+            if fatal is not None:
+                raise fatal
+            log_usage(ev)
         turn_event = to_turn_event(ev)
         if turn_event is not None:
             await self._emit(turn_event)
         self._pump_audio(flush=False)
         return ""
-
-
-def _describe(exc: BaseException | None) -> str:
-    """A short cause for logs and events; never includes headers (they hold the key)."""
-    if isinstance(exc, ConnectionClosed):
-        rcvd = exc.rcvd
-        return f"close code {rcvd.code}" if rcvd is not None else "connection dropped"
-    if isinstance(exc, InvalidStatus):
-        return f"http {exc.response.status_code}"
-    if isinstance(exc, RealtimeError):
-        return str(exc)
-    return type(exc).__name__ + (f": {exc}" if isinstance(exc, OSError) else "")
-
-
-def _describe_close(ws: ClientConnection) -> str:
-    """A clean close (1000/1001 end `async for` silently): say which, with the reason."""
-    code, reason = ws.close_code, (ws.close_reason or "")[:80]
-    if code == 1001 and reason:
-        return f"session closed by the service: {reason}"
-    return f"close code {code}" if code is not None else "connection closed"
-
-
-def _log_usage(ev: p.ResponseDone) -> None:
-    u = ev.usage
-    log.info(
-        "response %s: %d in / %d out tokens (%d audio out)",
-        ev.status,
-        u.input_tokens,
-        u.output_tokens,
-        u.output_audio_tokens,
-        extra={
-            "STATUS": ev.status,
-            "INPUT_TOKENS": u.input_tokens,
-            "OUTPUT_TOKENS": u.output_tokens,
-        },
-    )
