@@ -148,3 +148,10 @@ class RingSpeechWatch:
                     self._post(RingSpeechHeard())
         except SamplesLost:
             log.warning("ring speech watch fell behind the mic", extra={"ERROR_CODE": "overrun"})
+        except Exception as exc:  # a broken VAD must not end more than this watch
+            log.warning(
+                "ring speech watch stopped: %s (the wake word and the talk button still stop "
+                "the ringing)",
+                exc,
+                extra={"ERROR_CODE": "ring_vad"},
+            )

@@ -3,9 +3,11 @@ microVAD on the real ringing earcon (it must not stop the ring with its own soun
 
 from __future__ import annotations
 
+import asyncio
+
 import numpy as np
 
-from edge_agent.assistant.ring_stop import SpeechGate
+from edge_agent.assistant.ring_stop import RingSpeechWatch, SpeechGate
 from edge_agent.assistant.ringing import RingPolicy
 from edge_agent.assistant.timers import TimerFired
 from edge_agent.audio.earcons import earcon
@@ -98,3 +100,65 @@ def test_a_wake_word_long_after_the_speech_stop_is_a_turn() -> None:
     c.handle(RingSpeechHeard(), 3000)
     c.handle(WakeDetected("hey_jarvis", 0.9, 90_000, 91_000), 5600)
     assert c.state is State.LISTENING
+
+
+# -- the shell -----------------------------------------------------------------------------------
+class FakeCapture:
+    """Stands in for the mic's capture ring: hands out the blocks it is given, then waits."""
+
+    def __init__(self, blocks: list[np.ndarray]) -> None:
+        self.blocks = blocks
+        self.head = 0
+        self.starts: list[int | None] = []
+
+    def reader(self, start_sample: int | None = None, *, min_samples: int = 1):  # type: ignore[no-untyped-def]
+        self.starts.append(start_sample)
+        blocks = self.blocks
+
+        async def gen():  # type: ignore[no-untyped-def]
+            for block in blocks:
+                yield block
+            await asyncio.Event().wait()
+
+        return gen()
+
+
+async def test_the_watch_posts_once_per_stretch_and_stops_with_the_ring() -> None:
+    from edge_agent.sim.speech import speak
+
+    voice = speak("okay stop, I heard it", "en-us", 150, 24000)
+    quiet = np.zeros(24000, np.int16)
+    cap = FakeCapture([quiet, voice[: len(voice) // 2], voice[len(voice) // 2 :], quiet])
+    cap.head = 4800
+    posted: list[object] = []
+    watch = RingSpeechWatch(cap)
+    await watch.start(posted.append)
+    watch.handlers()[Ring](Ring(True, (7,)))
+    async with asyncio.timeout(10):
+        while not posted:
+            await asyncio.sleep(0.01)
+    await asyncio.sleep(0.2)
+    assert posted == [RingSpeechHeard()] and cap.starts == [4800]  # from when it began ringing
+    watch.handlers()[Ring](Ring(False, (7,)))
+    await asyncio.sleep(0)
+    assert watch._task is None
+    await watch.aclose()
+
+
+async def test_a_broken_vad_ends_the_watch_with_a_warning(caplog) -> None:  # type: ignore[no-untyped-def]
+    class Broken:
+        def reset(self) -> None:
+            pass
+
+        def chunk_scores(self, pcm: np.ndarray) -> np.ndarray:
+            raise RuntimeError("vad exploded")
+
+    watch = RingSpeechWatch(FakeCapture([np.zeros(4800, np.int16)]), vad_factory=Broken)
+    await watch.start(lambda e: None)
+    watch.handlers()[Ring](Ring(True, (1,)))
+    assert watch._task is not None
+    async with asyncio.timeout(5):
+        while not watch._task.done():
+            await asyncio.sleep(0.01)
+    assert "ring speech watch stopped: vad exploded" in caplog.text
+    await watch.aclose()
