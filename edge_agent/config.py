@@ -523,7 +523,7 @@ class BudgetConfig:
     action: Literal["warn", "mini", "refuse"] = _f(
         "warn",
         "once a limit is reached: 'warn' (log it, carry on), 'mini' (new sessions use "
-        "mini_model), 'refuse' (an earcon and a short notice, no session opened)",
+        "mini_model), 'refuse' (no session opened; the 'budget used up' earcon says why)",
     )
     mini_model: str = _f("gpt-realtime-2.1-mini", "the cheaper model action 'mini' switches to")
     warn_ratio: float = _f(
