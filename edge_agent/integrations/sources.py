@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Final
 
 import httpx
 
-from edge_agent.config import Config, McpServerConfig
+from edge_agent.config import Config, McpServerConfig, Secret
 from edge_agent.errors import ConfigError
 from edge_agent.integrations.homeassistant.source import add_homeassistant
 from edge_agent.integrations.mcp.client import McpClient
@@ -25,7 +25,7 @@ from edge_agent.tools.confirm_desk import ConfirmDesk
 from edge_agent.tools.http_tools import http_tools
 from edge_agent.tools.registry import ToolRegistry
 
-__all__ = ["add_tool_sources", "mcp_client", "mcp_prefix"]
+__all__ = ["add_tool_sources", "mcp_client", "mcp_prefix", "secret_values"]
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +35,18 @@ START_WAIT_S: Final = 5.0
 def mcp_prefix(name: str) -> str:
     """The namespace of a server's tools: ``mcp_<name>_`` (names are [a-z0-9-], no '_')."""
     return f"mcp_{name}_"
+
+
+def secret_values(headers: Iterable[tuple[str, Secret]]) -> Iterator[str]:
+    """What must be scrubbed from results for these secret headers: each value, and the
+    credential alone when the value is ``<scheme> <credential>`` (``Bearer abc`` from a
+    token_file): a server that echoes the bare token must not hand it to the model either."""
+    for _, value in headers:
+        text = value.reveal().strip()
+        yield text
+        scheme, sep, credential = text.partition(" ")
+        if sep and scheme.isalpha() and credential.strip():
+            yield credential.strip()
 
 
 def mcp_client(cfg: McpServerConfig, http: httpx.AsyncClient) -> McpClient:
@@ -65,7 +77,7 @@ def add_tool_sources(
             client, registry, desk, prefix=mcp_prefix(srv.name), allow=srv.allow,
             confirm=srv.confirm, label=srv.name,
         )  # fmt: skip
-        registry.add_secrets(v.reveal() for _, v in srv.secret_headers)
+        registry.add_secrets(secret_values(srv.secret_headers))
         registry.on_start(lambda c=client: c.start(START_WAIT_S))
         registry.on_close(client.aclose)
         if not srv.allow:
@@ -81,4 +93,4 @@ def add_tool_sources(
                 f"{cfg.source}: tools.http: name {tool.name!r} is a built-in tool's; rename it"
             )
         registry.add(tool)
-    registry.add_secrets(v.reveal() for t in cfg.tools.http for _, v in t.secret_headers)
+    registry.add_secrets(secret_values(h for t in cfg.tools.http for h in t.secret_headers))

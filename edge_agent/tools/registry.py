@@ -126,9 +126,11 @@ class ToolRegistry:
         self._starters.append(starter)
 
     async def start(self) -> None:
-        """Connect the tool sources: call once after building, before the first session."""
-        for starter in self._starters:
-            await starter()
+        """Connect the tool sources: call once after building, before the first session.
+
+        Side by side: each waits a few seconds for its first answer, so two sources that are
+        down at boot (Home Assistant starts after the speaker) must not add up before READY."""
+        await asyncio.gather(*(starter() for starter in self._starters))
 
     def on_tools_changed(self, listener: Callable[[], None]) -> None:
         """Call `listener` when a source's tools change (a new session must get `specs()`)."""

@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -35,8 +36,12 @@ def clean_env(**extra: str) -> dict[str, str]:
     return env
 
 
-def run_daemon(tmp_path: Path, config: str, *args: str, **env: str) -> tuple[int, str, list[str]]:
-    """Start `edge-agent run`, stop it with SIGTERM once READY (if it gets there)."""
+def run_daemon(
+    tmp_path: Path, config: str, *args: str, until: str = "", **env: str
+) -> tuple[int, str, list[str]]:
+    """Start `edge-agent run`, stop it with SIGTERM once READY (if it gets there) and, with
+    `until`, once a stderr line holds that text too (what runs beside start-up, e.g. the
+    model's lifecycle check, may log after READY)."""
     cfg = tmp_path / "config.toml"
     cfg.write_text(with_state_dir(config, tmp_path / "state"))
     with NotifySink(tmp_path / "notify") as sink:
@@ -47,6 +52,18 @@ def run_daemon(tmp_path: Path, config: str, *args: str, **env: str) -> tuple[int
             stderr=subprocess.PIPE,
             text=True,
         )
+        lines: list[str] = []
+        seen = threading.Event()
+
+        def read_stderr() -> None:
+            assert proc.stderr is not None
+            for line in proc.stderr:
+                lines.append(line)
+                if until and until in line:
+                    seen.set()
+
+        reader = threading.Thread(target=read_stderr, daemon=True)
+        reader.start()
         try:
             deadline = time.monotonic() + 20
             while proc.poll() is None and time.monotonic() < deadline:
@@ -55,15 +72,20 @@ def run_daemon(tmp_path: Path, config: str, *args: str, **env: str) -> tuple[int
                     break
                 except TimeoutError:
                     continue  # not ready yet, or it exited (the caller checks the exit code)
+            if until:
+                seen.wait(timeout=max(0.0, deadline - time.monotonic()))
             if proc.poll() is None:
                 proc.send_signal(signal.SIGTERM)
-            out, err = proc.communicate(timeout=10)
+            proc.wait(timeout=10)
+            reader.join(timeout=10)
+            assert proc.stdout is not None
+            out = proc.stdout.read()
         finally:
             proc.kill()
             proc.wait()
         sink.drain()
         assert out == ""
-        return proc.returncode, err, sink.lines()
+        return proc.returncode, "".join(lines), sink.lines()
 
 
 pytestmark = pytest.mark.usefixtures("daemon_sound")
@@ -139,7 +161,7 @@ def test_run_flag_beats_env_and_config(tmp_path: Path) -> None:
 def test_run_warns_about_a_deprecated_model_beside_start_up(tmp_path: Path) -> None:
     """Offline (realtime.url on a closed local port): the shipped table answers."""
     rc, err, notified = run_daemon(
-        tmp_path, '[realtime]\nmodel = "gpt-realtime"\n', OPENAI_API_KEY=KEY
+        tmp_path, '[realtime]\nmodel = "gpt-realtime"\n', until="is deprecated", OPENAI_API_KEY=KEY
     )
     assert rc == 0 and "READY=1" in notified
     warning = [ln for ln in err.splitlines() if "is deprecated" in ln]

@@ -112,7 +112,7 @@ url = "http://127.0.0.1:9/mcp"
     assert ha["status"] == "ok", ha
     assert "MCP server on, token accepted, 6 tools" in ha["detail"]
     assert got["mcp local"]["status"] == "ok"
-    assert "7 tools; offered: echo; not allowed: 6" in got["mcp local"]["detail"]
+    assert "8 tools; offered: echo; not allowed: 7" in got["mcp local"]["detail"]
     assert got["mcp unvetted"]["status"] == "warn"
     assert "none allowed: echo, hang" in got["mcp unvetted"]["detail"]
     assert "mcp.servers[1].allow" in got["mcp unvetted"]["hint"]

@@ -208,3 +208,19 @@ async def test_secret_header_values_never_reach_a_result(api: Api, tmp_path: Pat
         registry = build_registry(cfg, http)
         echo = json.loads(await registry.call("get_stock_price", json.dumps({"symbol": API_KEY})))
     assert echo == {"ok": True, "result": {"seen": "/echo/***?source=test"}}
+
+
+async def test_a_bearer_credential_is_scrubbed_alone_too(api: Api, tmp_path: Path) -> None:
+    """header_files = {Authorization = file holding "Bearer <token>"}: the bare token, echoed
+    by the service, is scrubbed as well as the whole header value."""
+    auth = tmp_path / "auth"
+    auth.write_text("Bearer tok-5e6f7a8b9c\n")
+    text = _config(tmp_path, api.port).replace("/v1/quote/", "/echo/")
+    text = text.replace("header_files = {", f'header_files = {{ Authorization = "{auth}",', 1)
+    cfg = parse_config(text, require_api_key=False)
+    async with httpx.AsyncClient() as http:
+        registry = build_registry(cfg, http)
+        args = json.dumps({"symbol": "tok-5e6f7a8b9c"})
+        echo = json.loads(await registry.call("get_stock_price", args))
+    assert echo == {"ok": True, "result": {"seen": "/echo/***?source=test"}}
+    assert api.requests[-1]["target"] == "/echo/tok-5e6f7a8b9c?source=test"

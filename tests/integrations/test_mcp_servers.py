@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import time
 from pathlib import Path
 from typing import Any
@@ -331,3 +332,141 @@ def test_a_stdio_child_gets_none_of_the_daemons_secrets() -> None:
            "CREDENTIALS_DIRECTORY": "/run/credentials/edge-agent.service"}  # fmt: skip
     assert child_env(env) == {"PATH": "/usr/bin", "LANG": "C.UTF-8"}
     assert "OPENAI_API_KEY" not in StdioTransport("true").env  # type: ignore[operator]
+
+
+async def test_a_server_that_cannot_push_changes_is_relisted_and_only_changes_count(
+    spawn: Any, http: httpx.AsyncClient
+) -> None:
+    """Home Assistant's endpoint is stateless: no session, no GET stream, so a list change
+    cannot be pushed. The client asks again every relist_s; an unchanged list is no change."""
+    server = spawn(stateless=True, json_mode=True)
+    client = McpClient(HttpTransport(http, server.url), name="s", timeout_s=3, relist_s=0.3)
+    lists: list[list[str]] = []
+    client.on_tools = lambda tools: lists.append(sorted(t.name for t in tools))
+    await client.start(wait_s=10)
+    try:
+        assert not client.pushes_changes
+        await asyncio.sleep(1.2)  # about four relists of the same list
+        assert len(lists) == 1 and "fresh" not in lists[0]
+        result = await client.call_tool("evolve", {})
+        assert result["content"][0]["text"] == "evolved"
+        async with asyncio.timeout(10):
+            while len(lists) < 2:
+                await asyncio.sleep(0.05)
+        fresh = await client.call_tool("fresh", {})
+    finally:
+        await client.aclose()
+    assert "fresh" in lists[1] and set(lists[0]) < set(lists[1])
+    assert fresh["content"][0]["text"] == "fresh!"
+    assert [c["tool"] for c in server.received()] == ["evolve", "fresh"]
+
+
+@pytest.mark.parametrize("how", ["token_file", "header_files"])
+async def test_a_server_behind_a_token_gets_it_from_the_file(
+    spawn: Any, tmp_path: Path, http: httpx.AsyncClient, how: str
+) -> None:
+    """[[mcp.servers]] url + token_file (sent as a bearer) or header_files: the server, which
+    answers 401 without it, lists and runs the tools; the secret reaches no spec or result."""
+    server = spawn(stateless=False, json_mode=False, token=TOKEN)
+    secret = tmp_path / "secret"
+    if how == "token_file":
+        secret.write_text(TOKEN + "\n")
+        extra = f'token_file = "{secret}"'
+    else:
+        secret.write_text(f"Bearer {TOKEN}\n")
+        extra = f'header_files = {{ Authorization = "{secret}" }}'
+    registry = await _registry(_server_toml("misc", url=server.url, extra=extra), http)
+    try:
+        out = await _call(registry, "mcp_misc_echo", {"text": TOKEN})  # the model echoes it
+        specs = json.dumps(registry.specs())
+    finally:
+        await registry.aclose()
+    assert server.received() == [{"tool": "echo", "args": {"text": TOKEN, "times": 1}}]
+    assert out["ok"] is True and TOKEN not in json.dumps(out)
+    assert TOKEN not in specs
+
+
+@pytest.mark.parametrize("where", ["stateful-sse", "stdio"])
+async def test_a_sampling_request_is_refused_and_the_call_goes_on(
+    where: str, spawn: Any, tmp_path: Path, http: httpx.AsyncClient
+) -> None:
+    """A server asking our model to write text (sampling/createMessage, mid-call) is told
+    "method not found": nothing of it reaches the model, and the call still ends."""
+    log = tmp_path / "log.jsonl"
+    if where == "stdio":
+        command, args = stdio_command("misc", log)
+        text = _server_toml("misc", command=command, args=args)
+    else:
+        server = spawn(stateless=False, json_mode=False)
+        text, log = _server_toml("misc", url=server.url), server.log
+    registry = await _registry(text, http)
+    start = time.monotonic()
+    try:
+        out = await _call(registry, "mcp_misc_sample")
+    finally:
+        await registry.aclose()
+    # what the server got back from us: our "method not found" error (-32601, "not supported")
+    assert out == {"ok": True, "device": "misc", "text": "refused: not supported"}
+    assert time.monotonic() - start < 2.5  # answered at once, not left to the timeout
+    assert [json.loads(line)["tool"] for line in log.read_text().splitlines()] == ["sample"]
+
+
+async def test_servers_that_hang_at_start_delay_readiness_once_not_each(
+    http: httpx.AsyncClient,
+) -> None:
+    """Two servers that accept the connection and never answer initialize: the registry waits
+    its few seconds for both side by side, then goes on without their tools."""
+    from edge_agent.integrations.sources import START_WAIT_S
+
+    silent = [socket.create_server(("127.0.0.1", 0)) for _ in range(2)]  # never accept()ed
+    text = "".join(
+        _server_toml(f"mute{i}", url=f"http://127.0.0.1:{s.getsockname()[1]}/mcp").split(
+            "[tools]\nenabled = []\n"
+        )[-1]
+        for i, s in enumerate(silent)
+    )
+    registry = build_registry(
+        parse_config("[tools]\nenabled = []\n" + text, require_api_key=False), http
+    )
+    start = time.monotonic()
+    try:
+        await registry.start()
+        took = time.monotonic() - start
+        names = [n for n in registry.names if n.startswith("mcp_")]
+    finally:
+        await registry.aclose()
+        for s in silent:
+            s.close()
+    assert names == []
+    assert START_WAIT_S - 0.5 < took < 1.5 * START_WAIT_S, took
+
+
+async def test_a_stdio_command_that_keeps_dying_is_retried_with_growing_backoff(
+    tmp_path: Path,
+) -> None:
+    """A child that exits at once, every time: each start is a real process, and the waits
+    between them grow along the backoff (then stay at its last step)."""
+    import sys
+
+    starts = tmp_path / "starts"
+    code = f"open({str(starts)!r}, 'a').write('started\\n'); raise SystemExit(3)"
+    delays: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        delays.append(seconds)
+        await asyncio.sleep(0.01)
+
+    client = McpClient(
+        StdioTransport(sys.executable, ["-c", code]), name="crash", timeout_s=2,
+        backoff_s=[1.0, 2.0, 5.0], sleep=sleep,
+    )  # fmt: skip
+    await client.start(wait_s=10)
+    try:
+        async with asyncio.timeout(30):
+            while len(delays) < 4:
+                await asyncio.sleep(0.02)
+    finally:
+        await client.aclose()
+    assert delays[:4] == [1.0, 2.0, 5.0, 5.0]
+    assert not client.connected.is_set() and client.last_error is not None
+    assert len(starts.read_text().splitlines()) >= 4

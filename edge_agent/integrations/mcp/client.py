@@ -4,7 +4,9 @@
 `StdioTransport`). `start()` connects in a background task and returns once the first tool
 list is in (or after `wait_s`); a server that is down at boot, dies (stdio) or forgets our
 session (HTTP 404) is reconnected with backoff, and every (re)connect and every
-``notifications/tools/list_changed`` lists the tools again and hands them to `on_tools`.
+``notifications/tools/list_changed`` lists the tools again and hands them to `on_tools` when
+they changed. A server that cannot tell us of a change (Home Assistant's endpoint is stateless:
+no session, no stream to push a notification on) is asked again every `RELIST_S`.
 
 Every request has a deadline (a hung server costs one timeout, never a stalled turn); a call we
 give up on is cancelled with ``notifications/cancelled``. Failures are `McpError`s with tool
@@ -40,6 +42,9 @@ INIT_TIMEOUT_S: Final = 20.0
 """A stdio server may take seconds to start (Python imports on a Pi); initialize waits longer."""
 STABLE_S: Final = 60.0
 """A server that ran this long before dying is restarted at once; one that keeps dying waits."""
+RELIST_S: Final = 300.0
+"""How often a server that cannot push ``tools/list_changed`` is asked for its list: a script
+newly exposed to Assist reaches the model within minutes, for one small POST each time."""
 
 
 class Transport(Protocol):
@@ -63,6 +68,7 @@ class McpClient:
         timeout_s: float = 10.0,
         on_tools: Callable[[list[McpTool]], None] = lambda tools: None,
         backoff_s: Sequence[float] = BACKOFF_S,
+        relist_s: float = RELIST_S,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self.transport = transport
@@ -70,6 +76,7 @@ class McpClient:
         self.timeout_s = timeout_s
         self.on_tools = on_tools
         self.backoff_s = tuple(backoff_s)
+        self.relist_s = relist_s
         self._sleep = sleep
         self.session = Session()
         self.tools: list[McpTool] = []
@@ -135,7 +142,7 @@ class McpClient:
                 continue
             self._first_attempt.set()
             up_since = loop.time()
-            await self._lost.wait()
+            await self._until_lost()
             self.connected.clear()
             if loop.time() - up_since > STABLE_S:
                 failures = 0  # it ran a good while: restart at once, as after a first crash
@@ -144,6 +151,27 @@ class McpClient:
             log.warning("mcp server %s lost; reconnecting in %g s", self.name, delay,
                         extra={"DEVICE": self.name})  # fmt: skip
             await self._sleep(delay)
+
+    async def _until_lost(self) -> None:
+        """Wait for the connection to end; meanwhile relist every `relist_s` if need be."""
+        while not self._lost.is_set():
+            if self.pushes_changes or self.relist_s <= 0:
+                await self._lost.wait()
+                return
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.relist_s):
+                    await self._lost.wait()
+            if not self._lost.is_set():
+                self.schedule_refresh()
+
+    @property
+    def pushes_changes(self) -> bool:
+        """Whether the server can tell us its list changed: it says it sends list_changed and
+        has a channel for it (stdio, or an HTTP session with its GET stream)."""
+        channel = not self.transport.answers_inline or bool(
+            getattr(self.transport, "session_id", "")
+        )
+        return self.session.tools_list_changed and channel
 
     async def _connect(self) -> None:
         self._lost.clear()
@@ -179,7 +207,7 @@ class McpClient:
 
     # -- requests ------------------------------------------------------------------------------
     async def refresh(self) -> list[McpTool]:
-        """List the tools again (all pages) and hand them to `on_tools`."""
+        """List the tools again (all pages); hand them to `on_tools` if they changed."""
         tools: list[McpTool] = []
         cursor, seen = "", set()
         for _ in range(MAX_PAGES):
@@ -189,8 +217,9 @@ class McpClient:
             if not cursor or cursor in seen:
                 break
             seen.add(cursor)
-        self.tools = tools
-        self.on_tools(tools)
+        changed, self.tools = tools != self.tools, tools
+        if changed:
+            self.on_tools(tools)
         return tools
 
     async def call_tool(self, name: str, arguments: dict[str, Any]) -> dict[str, Any]:
@@ -279,10 +308,12 @@ class McpClient:
             self._refresher = asyncio.create_task(self._refresh_quietly())
 
     async def _refresh_quietly(self) -> None:
+        before = self.tools
         try:
             await self.refresh()
-            log.info("mcp server %s: tool list changed (%d tools)", self.name, len(self.tools),
-                     extra={"DEVICE": self.name})  # fmt: skip
+            if self.tools != before:
+                log.info("mcp server %s: tool list changed (%d tools)", self.name,
+                         len(self.tools), extra={"DEVICE": self.name})  # fmt: skip
         except McpError as exc:
             log.warning("mcp server %s: relisting tools failed: %s", self.name, exc,
                         extra={"DEVICE": self.name, "ERROR_CODE": exc.code})  # fmt: skip
