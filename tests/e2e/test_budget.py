@@ -61,7 +61,6 @@ async def test_refuse_opens_no_session_plays_the_notice_and_shows_the_led(
     ask, _ = spoken_request("what's the weather like today")
     notice = earcon("budget", budget_config("refuse").earcons)
     assert notice is not None
-    COLOURS.setdefault(MAGENTA, "budget")
     async with PipelineRig(
         budget_config("refuse"), scenario=Scenario((Turn(reply=REPLY),)), pin_factory=pins
     ) as rig:
@@ -84,7 +83,7 @@ async def test_refuse_opens_no_session_plays_the_notice_and_shows_the_led(
     assert events == len(rig.emulator.client_events)
     assert [t.outcome for t in turns] == ["completed", "refused"]
     assert any(t.startswith("turn refused: reached the daily budget") for t in logs)
-    shown = led_states(pins)
+    shown = led_states(pins, {**COLOURS, MAGENTA: "budget"})
     assert "budget" in shown[shown.index("speaking") :]  # idle shows the budget pattern
 
 

@@ -20,20 +20,26 @@ from edge_agent.sim.pipeline_rig import played_prefix as longest_prefix
 from edge_agent.sim.scenario import Call, Reply, Scenario, Turn, tone
 from edge_agent.sim.speech import speak
 
-from .conftest import e2e_config
+from .conftest import COLOURS, e2e_config, led_states
+from .test_hardware import TALK, tap
 
 RATE = 24000
+MAGENTA = (1.0, 0.0, 1.0)
 
 
-async def test_speech_without_the_wake_word_stops_the_ringing(pins: MockFactory, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    scenario = Scenario(
+def timer_scenario(seconds: float) -> Scenario:
+    return Scenario(
         (
             Turn(
-                calls=(Call("set_timer", {"duration": 2, "label": "tea"}),),
+                calls=(Call("set_timer", {"duration": seconds, "label": "tea"}),),
                 then=Reply("Timer set.", tone(440, 300)),
             ),
         )
     )
+
+
+async def test_speech_without_the_wake_word_stops_the_ringing(pins: MockFactory, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    scenario = timer_scenario(2)
     cfg = dataclasses.replace(
         e2e_config(follow_up_s=0.0),
         daemon=DaemonConfig(state_dir=str(tmp_path / "state"), cache_dir=str(tmp_path / "cache")),
@@ -69,3 +75,44 @@ async def test_speech_without_the_wake_word_stops_the_ringing(pins: MockFactory,
     assert [t.trigger for t in turns] == ["wake"] and current is None  # speech opened no turn
     assert len(rig.emulator.committed) == commits
     assert not any("ringing stopped (timeout)" in t for t in events)
+
+
+async def test_the_ringing_led_and_the_talk_button_stop(pins: MockFactory, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """While it rings the LED shows status.led.ringing; a press of the talk button stops the
+    ringing and opens no turn."""
+    base = e2e_config(follow_up_s=0.0)
+    led = dataclasses.replace(base.status.led, ringing="on magenta")
+    cfg = dataclasses.replace(
+        base,
+        daemon=DaemonConfig(state_dir=str(tmp_path / "state"), cache_dir=str(tmp_path / "cache")),
+        timers=TimersConfig(ring_timeout_s=30.0, speak_label=False),
+        status=dataclasses.replace(base.status, led=led),
+    )
+    ask, _ = spoken_request("set a timer for two seconds for the tea")
+    ringing = earcon("ringing", cfg.earcons)
+    assert ringing is not None
+    async with PipelineRig(cfg, scenario=timer_scenario(2), pin_factory=pins) as rig:
+        assert rig.pipeline is not None
+        await rig.say(ask)
+        await rig.wait_turns(1)
+        await rig.wait_for(
+            lambda: longest_prefix(rig.heard(), ringing)[1] == len(ringing), 15, "a ring cycle"
+        )
+        await tap(pins, TALK)
+        await rig.wait_for(
+            lambda: any(
+                e.text.startswith("ringing stopped (talk_button)") for e in rig.timeline.entries
+            ),
+            5,
+            "the ringing stopped by the button",
+        )
+        await rig.wait_for(
+            lambda: rig.pipeline is not None and rig.pipeline.app.state.value == "idle",
+            5,
+            "idle",
+        )
+        turns = list(rig.pipeline.turns.finished)
+        current = rig.pipeline.turns.current
+    assert [t.trigger for t in turns] == ["wake"] and current is None  # the press opened no turn
+    shown = led_states(pins, {**COLOURS, MAGENTA: "ringing"})
+    assert shown[shown.index("ringing") :][:2] == ["ringing", "idle"]  # shown, then back to idle
