@@ -8,7 +8,8 @@
    of each across the rounds is kept.
    Goal: daemon <= 1.2x bare. The daemon also runs with audio.frame_ms = 80 (bare reads 80 ms
    buffers; each capture period costs a wake-up of the PortAudio thread and the loop).
-2. Idle RSS of both processes at the end of the window (goals on x86-64: daemon <= 100 MB with
+2. Idle RSS of both processes at the end of the window (the daemon runs with the systemd
+   unit's MALLOC_* environment, as on a device; goals on x86-64: daemon <= 100 MB with
    openWakeWord, <= 70 MB with `wake.engine = "microwakeword"`). Both engines run in the daemon
    and bare (pymicro-wakeword's hey_jarvis on the same PyAudio reads, 10 ms chunks). The daemon
    also runs with `[homeassistant]` pointing at a Home Assistant-shaped MCP server (the official
@@ -65,10 +66,8 @@ SENTENCES = (
 BARE_CHILD = r"""
 import sys, types
 import numpy as np, pyaudio
-sys.modules["openwakeword.custom_verifier_model"] = types.SimpleNamespace(train_custom_verifier=None)
-from openwakeword.model import Model
 d = sys.argv[1]
-if sys.argv[2] == "micro":
+if sys.argv[2] == "micro":  # pymicro-wakeword alone: no openwakeword (nor onnxruntime) imported
     from pymicro_wakeword import MicroWakeWord, MicroWakeWordFeatures
     mww = MicroWakeWord.from_config(d + "/micro/hey_jarvis.json")
     feats = MicroWakeWordFeatures()
@@ -78,6 +77,9 @@ if sys.argv[2] == "micro":
                 mww.process_streaming_prob(f)
     model = Model()
 else:
+    sys.modules["openwakeword.custom_verifier_model"] = types.SimpleNamespace(
+        train_custom_verifier=None)
+    from openwakeword.model import Model
     model = Model(wakeword_models=[d + "/hey_jarvis_v0.1.onnx"], inference_framework="onnx",
                   melspec_model_path=d + "/melspectrogram.onnx",
                   embedding_model_path=d + "/embedding_model.onnx")
@@ -94,6 +96,18 @@ while True:
         print("ready", flush=True)
         first = False
 """
+
+
+def unit_env() -> dict[str, str]:
+    """The memory settings the systemd unit gives the daemon (its `MALLOC_*` Environment=)."""
+    env: dict[str, str] = {}
+    for line in (ROOT / "systemd" / "edge-agent.service").read_text().splitlines():
+        if line.startswith("Environment="):
+            for item in line.removeprefix("Environment=").split():
+                key, _, value = item.partition("=")
+                if key.startswith("MALLOC_"):
+                    env[key] = value
+    return env
 
 
 def cpu_s(pid: int) -> float:
@@ -180,6 +194,7 @@ def run_daemon(
     with NotifySink(tmp / f"notify-{time.monotonic_ns()}") as sink:
         env = {
             **os.environ,
+            **unit_env(),
             **rig.env,
             "PYTHONPATH": str(ROOT),
             "EDGE_AGENT_MODELS_DIR": str(models),
@@ -336,6 +351,7 @@ def main() -> None:
     fetch_micro_models(models)
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, {time.strftime('%F %T')}")
     print(f"idle: {args.rounds} rounds x {args.seconds:g} s of speech without the wake word")
+    print(f"daemon environment from systemd/edge-agent.service: {unit_env() or 'none'}")
     idle = idle_phase(args, models)
     idle_rows = [
         ("idle RSS, bare openWakeWord", f"{idle['bare_rss']:.0f} MB", ""),

@@ -48,6 +48,8 @@ __all__ = [
     "LedConfig",
     "McpConfig",
     "McpServerConfig",
+    "MqttConfig",
+    "MqttTlsConfig",
     "PriceConfig",
     "RealtimeConfig",
     "Secret",
@@ -781,6 +783,47 @@ class McpConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class MqttTlsConfig:
+    """[mqtt.tls]: TLS to the broker (port 8883 by convention)."""
+
+    enabled: bool = _f(False, "connect with TLS")
+    ca_file: str = _f("", "CA certificate (PEM) of a home broker; empty = the system's CAs")
+    verify: bool = _f(
+        True, "verify the broker's certificate and host name (false only on a trusted LAN)"
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class MqttConfig:
+    """[mqtt]: the device in Home Assistant over MQTT discovery (docs/mqtt.md)."""
+
+    enabled: bool = _f(False, "announce this speaker to Home Assistant over MQTT")
+    host: str = _f("", "the broker's host name or IP address (Home Assistant's Mosquitto add-on)")
+    port: int = _f(1883, "the broker's port (8883 with TLS by convention)", min=1, max=65535)
+    username: str = _f("", "broker user; empty = anonymous")
+    password_file: str = _f("", "file holding the broker user's password (mode 0640)")
+    client_id: str = _f(
+        "", "MQTT client id, also the device's id in Home Assistant; empty = edge-agent-<hostname>"
+    )
+    discovery_prefix: str = _f(
+        "homeassistant", "Home Assistant's discovery prefix (its MQTT integration's setting)"
+    )
+    base_topic: str = _f("", "topic under which state and commands live; empty = edge-agent/<id>")
+    device_name: str = _f("", "the device's name in Home Assistant; empty = 'Edge agent <id>'")
+    keepalive_s: int = _f(
+        30, "MQTT keepalive; the broker marks us offline after 1.5 × this", min=5, max=600
+    )
+    announce_max_chars: int = _f(
+        300, "longest announcement spoken; longer ones are cut at a word", min=10, max=2000
+    )
+    announce_per_minute: int = _f(
+        6, "announcements accepted per minute; more are dropped and logged", min=1, max=60
+    )
+    tls: MqttTlsConfig = field(default_factory=MqttTlsConfig, metadata={"help": "TLS"})
+    password: Secret = field(default=Secret(""), metadata={"internal": True})
+
+
+@dataclass(frozen=True, slots=True)
 class LedConfig:
     """[status.led]: a status LED on GPIO."""
 
@@ -870,6 +913,7 @@ class Config:
     status: StatusConfig = field(default_factory=StatusConfig)
     usage: UsageConfig = field(default_factory=UsageConfig)
     budget: BudgetConfig = field(default_factory=BudgetConfig)
+    mqtt: MqttConfig = field(default_factory=MqttConfig)
     api_key: Secret = field(default=Secret(""), metadata={"internal": True})
     source: str = field(default="<defaults>", metadata={"internal": True})
     warnings: tuple[str, ...] = field(default=(), metadata={"internal": True})
@@ -957,6 +1001,7 @@ def parse_config(
     _check_usage(cfg, source, errors)
     _check_assistant(cfg, source, errors)
     cfg = _resolve_integrations(cfg, source, errors)
+    cfg = _resolve_mqtt(cfg, source, errors)
     warnings: list[str] = []
     api_key = _resolve_api_key(cfg.realtime, env, source, errors, warnings)
     if require_api_key and not api_key and not cfg.realtime.token_url:
@@ -1316,6 +1361,61 @@ def _resolve_integrations(cfg: Config, source: str, errors: list[str]) -> Config
         mcp=dataclasses.replace(cfg.mcp, servers=tuple(servers)),
         tools=dataclasses.replace(cfg.tools, http=tuple(http_tools)),
     )
+
+
+_MQTT_ID: Final = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_MQTT_TOPIC: Final = re.compile(r"^[^#+\x00-\x1f]{1,200}$")
+
+
+def _is_host(host: str) -> bool:
+    """A host name or an IP address (IPv6 without brackets), nothing else."""
+    import ipaddress
+
+    if ":" in host:
+        try:
+            ipaddress.IPv6Address(host)
+        except ValueError:
+            return False
+        return True
+    return bool(re.fullmatch(r"[A-Za-z0-9]([A-Za-z0-9.-]{0,252})", host)) and ".." not in host
+
+
+def _resolve_mqtt(cfg: Config, source: str, errors: list[str]) -> Config:
+    """[mqtt]: a host when enabled, ids and topics MQTT accepts, the password file read."""
+    m = cfg.mqtt
+    if not m.enabled:
+        return cfg
+    if not _is_host(m.host):
+        errors.append(
+            f"{source}: mqtt.host = {m.host!r}: expected the broker's host name or IP address "
+            "(no scheme, port or path), e.g. 'homeassistant.local'"
+        )
+    if m.client_id and not _MQTT_ID.match(m.client_id):
+        errors.append(
+            f"{source}: mqtt.client_id = {m.client_id!r}: expected 1-64 letters, digits, '_' or '-'"
+        )
+    for key in ("discovery_prefix", "base_topic"):
+        value = getattr(m, key)
+        if key == "base_topic" and not value:
+            continue
+        if not _MQTT_TOPIC.match(value) or value.startswith("/") or value.endswith("/"):
+            errors.append(
+                f"{source}: mqtt.{key} = {value!r}: expected a topic without '+', '#', control "
+                "characters or a leading/trailing '/', e.g. 'homeassistant'"
+            )
+    if m.tls.ca_file and not Path(m.tls.ca_file).is_file():
+        errors.append(
+            f"{source}: mqtt.tls.ca_file = {m.tls.ca_file!r}: no such file; give the broker's "
+            "CA certificate (PEM)"
+        )
+    if m.password_file and not m.username:
+        errors.append(
+            f"{source}: mqtt.password_file: set without mqtt.username; give the broker user too"
+        )
+    password = ""
+    if m.password_file:
+        password = _read_secret_file(Path(m.password_file), "mqtt.password_file", source, errors)
+    return dataclasses.replace(cfg, mqtt=dataclasses.replace(m, password=Secret(password)))
 
 
 def _check_base_url(url: str, key: str, source: str, errors: list[str]) -> None:

@@ -17,6 +17,7 @@ the budget's verdict (today's and this month's spend from the usage ledger), the
 ~1 s and checks it is not silent), the speaker (plays 0.1 s of silence), the wake models, the
 GPIO pins, every configured device, the home location, Home Assistant's MCP server (token
 accepted, integration enabled, N tools), each MCP server (its tools and which are allowed), the
+MQTT broker ([mqtt]: reachable, credentials accepted, discovery configs under the prefix), the
 service user's groups, and journald. Checks run concurrently, each with a timeout.
 
 Marks: ✓ ok, ✗ failed, ! warning, – skipped (not configured). The exit code is the number of
@@ -26,7 +27,7 @@ edge-agent): it holds the mic and the GPIO pins. See docs/doctor.md for every ch
 
 SKIPPABLE = (
     "audio", "network", "realtime", "model", "budget", "wake", "gpio", "devices", "home",
-    "homeassistant", "mcp",
+    "homeassistant", "mcp", "mqtt",
 )  # fmt: skip
 
 
@@ -34,7 +35,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = sub.add_parser(
         "doctor",
         help="check config, key, network, audio, wake models, GPIO, devices, Home Assistant, MCP, "
-        "user, journald",
+        "MQTT, user, journald",
         description=DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

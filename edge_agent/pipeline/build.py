@@ -1,7 +1,8 @@
 """Builds the daemon: the real components wired together inside one `App`.
 
 Components: speaker, mic + wake word (listener), tool runner, speech link (the Realtime client),
-streamer, status LEDs/buttons. The App's turn core decides; each component carries out the
+streamer, status LEDs/buttons, cost keeper, assistant, and with [mqtt] the MQTT bridge (the
+device in Home Assistant; without [mqtt], a one-off clearing of what an earlier one announced). The App's turn core decides; each component carries out the
 action types it declares (`handlers()`), so the order below is only the start order (the
 speaker and mic first: READY means the daemon can hear and speak) and the reverse close order.
 `edge-agent run` and `edge-agent simulate` both call `build_app`; they differ only in the
@@ -10,6 +11,7 @@ config (devices, URLs) and injected backends.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -45,6 +47,7 @@ class Pipeline:
     status: StatusPanel
     client: RealtimeClient
     turns: TurnLog
+    mqtt: Any = None  # the MqttBridge with [mqtt] enabled, else None
 
 
 def build_app(
@@ -53,7 +56,7 @@ def build_app(
     notifier: Notifier | None = None,
     log_level: str | None = None,
     handle_signals: bool = True,
-    pa_factory: Callable[[], Any] = open_pyaudio,
+    pa_factory: Callable[[], Any] | None = None,
     pin_factory: Any = None,
     model_paths: ModelPaths | None = None,
     extra_components: Sequence[Component] = (),
@@ -62,7 +65,8 @@ def build_app(
     """The daemon for `cfg` with real components; `await pipeline.app.run()` runs it.
 
     Args:
-        pa_factory: makes PyAudio instances (the default silences ALSA's enumeration noise).
+        pa_factory: makes PyAudio instances (default: `open_pyaudio`, which silences ALSA's
+            enumeration noise, probing only the plugin PCMs the configured devices may be).
         pin_factory: gpiozero pin factory for LEDs and buttons (None: gpiozero's choice).
         model_paths: wake model files (default: resolved from the config, verified).
         extra_components: appended after the built ones (e.g. a timeline recorder).
@@ -75,6 +79,9 @@ def build_app(
     from edge_agent.tools.http import make_http_client
     from edge_agent.tools.weather import WeatherService
 
+    if pa_factory is None:
+        keep = ((cfg.audio.input_device, "input"), (cfg.audio.output_device, "output"))
+        pa_factory = functools.partial(open_pyaudio, keep=keep)
     turns = TurnLog()
     http = make_http_client(cfg.tools)
     weather = WeatherService(cfg.weather, http, timeout_s=cfg.tools.http_timeout_s)
@@ -100,6 +107,7 @@ def build_app(
     streamer = Streamer(listener, client, turns)
     status = StatusPanel(cfg.status, pin_factory=pin_factory)
     usage = UsageKeeper(cfg, http)
+    mqtt = _mqtt_component(cfg, assistant, usage, turns)
     app = App(
         cfg,
         components=[
@@ -113,6 +121,7 @@ def build_app(
             assistant,
             RingSpeechWatch(listener.capture),  # speech heard while it rings stops the ring
             *([TurnClock(assistant.turn_context, client.add_note)] if clock else []),
+            *([mqtt] if mqtt is not None else []),
             *extra_components,
         ],
         notifier=notifier,
@@ -124,7 +133,35 @@ def build_app(
     )
     link.bind(app.dispatch)
     registry.on_tools_changed(client.update_tools)
-    return Pipeline(app, speaker, listener, tools, link, streamer, status, client, turns)
+    bridge = mqtt if cfg.mqtt.enabled else None
+    return Pipeline(app, speaker, listener, tools, link, streamer, status, client, turns, bridge)
+
+
+def _mqtt_component(
+    cfg: Config,
+    assistant: Any,
+    usage: UsageKeeper,
+    turns: TurnLog,
+) -> Component | None:
+    """The MQTT bridge with [mqtt] enabled; without it, the component that clears what an
+    earlier [mqtt] announced (only when its record exists: `edge_agent.mqtt.record`)."""
+    if not cfg.mqtt.enabled:
+        from edge_agent.mqtt.record import RECORD_NAME
+
+        if not (cfg.state_dir / RECORD_NAME).exists():
+            return None  # aiomqtt is not even imported
+        from edge_agent.mqtt.forget import ForgetOnStart
+
+        return ForgetOnStart(cfg)
+    from edge_agent.mqtt.bridge import MqttBridge
+
+    return MqttBridge(
+        cfg,
+        volume=assistant.volume,
+        timers=assistant.timers,
+        ledger=lambda: usage.ledger,
+        turns=turns,
+    )
 
 
 async def run_daemon(cfg: Config, *, log_level: str | None) -> int:

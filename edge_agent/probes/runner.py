@@ -24,6 +24,7 @@ from edge_agent.probes.home import home
 from edge_agent.probes.integrations import homeassistant, mcp_servers
 from edge_agent.probes.machine import gpio, journald, service_user, wake_models
 from edge_agent.probes.models import model
+from edge_agent.probes.mqtt import mqtt
 from edge_agent.probes.network import devices, network, realtime
 from edge_agent.probes.sound import sound
 from edge_agent.probes.usage import budget
@@ -62,7 +63,7 @@ class DoctorOptions:
     """The key file the unit loads (LoadCredential=); used when $CREDENTIALS_DIRECTORY is unset."""
     skip: frozenset[str] = frozenset()
     """Checks not to run: 'audio', 'realtime', 'model', 'budget', 'network', 'wake', 'gpio',
-    'devices', 'home', 'homeassistant', 'mcp'."""
+    'devices', 'home', 'homeassistant', 'mcp', 'mqtt'."""
 
 
 async def run_checks(
@@ -97,7 +98,7 @@ async def run_checks(
 
 CONFIG_CHECKS: Final = (
     "api key", "network", "realtime", "model", "budget", "audio", "wake models", "gpio",
-    "devices", "homeassistant", "mcp",
+    "devices", "homeassistant", "mcp", "mqtt",
 )  # fmt: skip
 
 
@@ -123,6 +124,7 @@ def _config_jobs(cfg: Config, opts: DoctorOptions) -> list[Job]:
         "home": (lambda: home(cfg, t), 3 * t),  # no line when no [home] is configured
         "homeassistant": (lambda: _one(homeassistant(cfg, t)), 3 * t),
         "mcp": (lambda: mcp_servers(cfg, t), 4 * t),
+        "mqtt": (lambda: _one(mqtt(cfg, t)), 2 * t + 3),
     }
     for name, (job, timeout_s) in wanted.items():
         key = name.split()[0]
@@ -191,6 +193,7 @@ def _secrets(cfg: Config | None) -> list[str]:
     found.append(cfg.homeassistant.token.reveal())
     for srv in cfg.mcp.servers:
         found += [v.reveal() for _, v in srv.secret_headers]
+    found.append(cfg.mqtt.password.reveal())
     return [s for s in found if s]
 
 

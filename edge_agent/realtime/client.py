@@ -29,16 +29,14 @@ import json
 import logging
 import random
 from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import httpx
-from websockets.asyncio.client import ClientConnection
-from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
 from edge_agent.config import RealtimeConfig, Secret
 from edge_agent.errors import FatalRealtimeError, RealtimeError
 from edge_agent.realtime import protocol as p
 from edge_agent.realtime.auth import Credentials, session_url
-from edge_agent.realtime.opening import handshake, open_socket
 from edge_agent.realtime.outbox import Outbox
 from edge_agent.realtime.outcomes import (
     BENIGN_ERRORS,
@@ -51,6 +49,13 @@ from edge_agent.realtime.outcomes import (
 from edge_agent.realtime.translate import to_turn_event
 from edge_agent.states import Event
 from edge_agent.turn.events import SessionFatal, SessionLost, SessionReady
+
+if TYPE_CHECKING:
+    from websockets.asyncio.client import ClientConnection
+
+# websockets (and `opening`, which uses it) is imported at the first connect, not with this
+# module: it imports importlib.metadata for its version, ~3 MB of RSS an idle daemon does not
+# need.
 
 __all__ = ["ClientState", "RealtimeClient"]
 
@@ -293,6 +298,8 @@ class RealtimeClient:
 
     async def _connect_and_serve(self) -> str:
         """Returns why the ready session ended."""
+        from websockets.exceptions import ConnectionClosed, InvalidHandshake
+
         initial_s, max_s = self._backoff
         delays = p.backoff(initial_s, 2.0, max_s, rng=self._rng)
         while True:
@@ -328,6 +335,8 @@ class RealtimeClient:
         self._outbox.events.clear()
 
     async def _open(self) -> ClientConnection:
+        from edge_agent.realtime.opening import open_socket
+
         ws = await open_socket(
             session_url(self.config.url, self.model),
             await self._credentials.headers(self.model),
@@ -339,6 +348,8 @@ class RealtimeClient:
         return ws
 
     async def _handshake(self, ws: ClientConnection) -> str:
+        from edge_agent.realtime.opening import handshake
+
         return await handshake(
             ws,
             self._session,
@@ -363,6 +374,8 @@ class RealtimeClient:
 
     async def _serve(self, ws: ClientConnection) -> str:
         """The ready session until it ends; returns why it ended."""
+        from websockets.exceptions import ConnectionClosed
+
         self._set_state(ClientState.READY)
         log.info("realtime session ready", extra={"SESSION_ID": self.session_id})
         await self._emit(SessionReady(self.session_id))

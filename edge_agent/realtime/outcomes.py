@@ -12,8 +12,6 @@ from __future__ import annotations
 import logging
 from typing import Final
 
-from websockets.exceptions import ConnectionClosed, InvalidStatus
-
 from edge_agent.errors import FatalRealtimeError, RealtimeError
 from edge_agent.realtime import protocol as p
 from edge_agent.realtime.models import model_not_found_message
@@ -78,6 +76,9 @@ def fatal_response(ev: p.ResponseDone, *, model: str, configured: str) -> FatalR
 
 def describe(exc: BaseException | None) -> str:
     """A short cause for logs and events; never includes headers (they hold the key)."""
+    # here, not at the top: an idle daemon has not imported websockets (client.py)
+    from websockets.exceptions import ConnectionClosed, InvalidStatus
+
     if isinstance(exc, ConnectionClosed):
         rcvd = exc.rcvd
         return f"close code {rcvd.code}" if rcvd is not None else "connection dropped"

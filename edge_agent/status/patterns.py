@@ -25,8 +25,6 @@ import typing
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final, Literal
 
-from colorzero import Color  # type: ignore[import-untyped]
-
 if TYPE_CHECKING:
     from edge_agent.config import LedConfig, StatusConfig
 
@@ -110,6 +108,8 @@ def parse_pattern(text: str) -> Pattern:
 def _colour(name: str) -> Frame:
     if name in PURE_COLOURS:
         return PURE_COLOURS[name]
+    from colorzero import Color  # type: ignore[import-untyped]  # only here: ~0.7 MB RSS
+
     try:
         rgb = Color(name).rgb
     except ValueError:

@@ -2,7 +2,7 @@
 # ea_setup_all MODE: MODE is "test" (test extras + test apt packages) or "demo".
 
 EA_APT_RUNTIME="python3-venv python3-dev gcc pkg-config libportaudio2 portaudio19-dev libasound2-dev alsa-utils libsystemd-dev tzdata libspeexdsp1"
-EA_APT_TEST="espeak-ng sox libsndfile1 pulseaudio pulseaudio-utils libasound2-plugins systemd libseccomp2 openssl"
+EA_APT_TEST="espeak-ng sox libsndfile1 pulseaudio pulseaudio-utils libasound2-plugins systemd libseccomp2 openssl mosquitto"
 EA_OWW_VERSION="0.5.1"
 # scripts/install.sh on a Pi: what the daemon needs at run time, and what only pip's source builds
 # need (PyAudio, systemd-python; swig for lgpio on Python 3.13). See shared packaging notes.

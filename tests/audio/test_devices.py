@@ -60,3 +60,64 @@ def test_open_pyaudio_unloads_the_alsa_plugins_it_probed_and_devices_still_open(
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     lines = dict(line.split() for line in out.stdout.splitlines())
     assert lines == {"plugins": "0", "read": "640"}
+
+
+_PROBE = r"""
+import json, sys
+from edge_agent.audio import devices as d
+keep = json.loads(sys.argv[1])
+pa = d.open_pyaudio() if keep is None else d.open_pyaudio(keep=[tuple(k) for k in keep])
+libs = sorted({line.split()[-1] for line in open('/proc/self/maps') if '.so' in line})
+print(json.dumps({"names": [x.name for x in d.list_devices(pa)], "libs": libs}))
+pa.terminate()
+"""
+
+
+def _probe(keep: list[list[str]] | None) -> dict[str, list[str]]:
+    """open_pyaudio in a fresh process (PortAudio's probe and alsa-lib's plugins are global)."""
+    import json
+    import subprocess
+    import sys
+
+    out = subprocess.run(
+        [sys.executable, "-c", _PROBE, json.dumps(keep)], capture_output=True, text=True, check=True
+    )
+    result: dict[str, list[str]] = json.loads(out.stdout)
+    return result
+
+
+@pytest.fixture
+def rig_with_a_speex_chain(alsa_rig: AlsaFileRig) -> AlsaFileRig:
+    """`mymic` is a plug over `micspeex`, a speex-plugin PCM over the fake mic: a configured
+    device that needs a PCM of a type the daemon's probe skips."""
+    rc = alsa_rig.dir / "alsa" / "asoundrc"
+    rc.write_text(
+        rc.read_text() + 'pcm.mymic { type plug; slave.pcm "micspeex" }\n'
+        'pcm.micspeex { type speex; slave.pcm "fakemic"; denoise true }\n'
+    )
+    return alsa_rig
+
+
+def test_probe_for_the_configured_devices_skips_plugin_pcms_and_their_libraries(
+    rig_with_a_speex_chain: AlsaFileRig,
+) -> None:
+    full = _probe(None)
+    narrow = _probe([["fakemic", "input"], ["fakespk", "output"]])
+    assert "micspeex" in full["names"] and "mymic" in full["names"]
+    # the speex PCM (and the plug needing it) are not probed; everything else is listed as before
+    assert narrow["names"] == [n for n in full["names"] if n not in ("mymic", "micspeex")]
+    assert set(narrow["libs"]) < set(full["libs"])  # e.g. libspeexdsp never mapped
+
+
+def test_probe_falls_back_to_a_full_one_when_a_configured_device_needs_a_skipped_pcm(
+    rig_with_a_speex_chain: AlsaFileRig,
+) -> None:
+    full = _probe(None)
+    chained = _probe([["mymic", "input"], ["fakespk", "output"]])
+    assert chained["names"] == full["names"]  # mymic found: the full probe was redone
+
+
+def test_probe_keeps_a_skipped_type_pcm_the_config_names(
+    rig_with_a_speex_chain: AlsaFileRig,
+) -> None:
+    assert "micspeex" in _probe([["micspeex", "input"]])["names"]

@@ -68,13 +68,13 @@ async def test_good_rig_is_all_ok(
     assert checks == [
         "config", "api key", "network", "realtime", "model", "budget", "mic", "speaker",
         "wake models", "gpio", "device 'kitchen light'", "device 'desk plug'", "device 'shelf strip'",
-        "homeassistant", "mcp", "service user", "journald",
+        "homeassistant", "mcp", "mqtt", "service user", "journald",
     ]  # fmt: skip
     not_ok = {r.check: r.detail for r in results if r.status is not Status.OK}
     # the tests do not run as the service user: that is a warning, never a failure; the rig
     # configures no Home Assistant and no MCP server: those are skipped
-    assert set(not_ok) <= {"service user", "homeassistant", "mcp"}, not_ok
-    assert got_skipped(results) >= {"homeassistant", "mcp"}
+    assert set(not_ok) <= {"service user", "homeassistant", "mcp", "mqtt"}, not_ok
+    assert got_skipped(results) >= {"homeassistant", "mcp", "mqtt"}
     assert exit_code(results) == 0
     got = by_check(results)
     assert "fakemic" in got["mic"].detail and "dBFS" in got["mic"].detail

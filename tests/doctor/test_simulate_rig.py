@@ -63,7 +63,7 @@ async def test_all_ok_next_to_the_running_daemon(
         assert rig.app_task.done() is False  # the doctor did not disturb the daemon
     got = {r.check: r for r in results}
     unconfigured = {r.check for r in results if r.status is Status.SKIP}
-    assert unconfigured == {"homeassistant", "mcp"}, results  # the rig configures neither
+    assert unconfigured == {"homeassistant", "mcp", "mqtt"}, results  # the rig configures none
     assert [r.check for r in results if r.status not in (Status.OK, Status.SKIP)] == [
         "service user"
     ], results

@@ -55,15 +55,17 @@ def played_whole(rig: PipelineRig, reply: Reply) -> bool:
 
 
 async def follow_up(rig: PipelineRig, text: str) -> None:
-    """Say `text` (no wake word) once the follow-up window is open."""
+    """Say `text` (no wake word) once the follow-up window is open (spoken first: espeak on a
+    busy machine can take longer than the window)."""
     assert rig.pipeline is not None
     turns = rig.pipeline.turns
+    audio = np.concatenate([np.zeros(2400, np.int16), trim_silence(speak(text))])
     await rig.wait_for(
         lambda: turns.current is not None and turns.current.trigger == "follow_up",
         20,
         "the follow-up window",
     )
-    await rig.say(np.concatenate([np.zeros(2400, np.int16), trim_silence(speak(text))]))
+    await rig.say(audio)
 
 
 FAULTS = [
@@ -121,7 +123,7 @@ async def test_a_stdio_server_that_dies_is_restarted_for_the_next_turn(
     )
     audio, _ = spoken_request("ask the local server")
     async with PipelineRig(
-        mcp_config(srv, follow_up_s=2.0), scenario=scenario, pin_factory=pins
+        mcp_config(srv, follow_up_s=4.0), scenario=scenario, pin_factory=pins
     ) as rig:
         assert rig.pipeline is not None
         await rig.say(audio)
@@ -158,7 +160,7 @@ async def test_a_tool_list_changed_mid_session_reaches_the_model(
     audio, _ = spoken_request("learn something new")
     try:
         async with PipelineRig(
-            mcp_config(srv, follow_up_s=2.0), scenario=scenario, pin_factory=pins
+            mcp_config(srv, follow_up_s=4.0), scenario=scenario, pin_factory=pins
         ) as rig:
             assert rig.pipeline is not None
             await rig.say(audio)

@@ -236,3 +236,23 @@ def test_run_help_explains_itself() -> None:
     assert proc.returncode == 0
     for text in ("SIGTERM", "READY=1", "STATUS=<state>", "78", "--log-level", "token_url"):
         assert text in proc.stdout
+
+
+def test_version_read_without_importlib_metadata_matches_it() -> None:
+    """`edge_agent.__version__` comes from the metadata file importlib.metadata would read."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, edge_agent\n"
+        "print(edge_agent.__version__, 'importlib.metadata' in sys.modules, "
+        "'httpx._main' in sys.modules and sys.modules['httpx._main'] is None)\n"
+        "import importlib.metadata as m, httpx\n"
+        "print(m.version('edge-agent'), 'click' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    first, second = out.stdout.split("\n")[:2]
+    ours, metadata_imported, cli_blocked = first.split()
+    theirs, click_imported = second.split()
+    assert ours == theirs and metadata_imported == "False" and cli_blocked == "True"
+    assert click_imported == "False"  # httpx's CLI (click, pygments) stays out
