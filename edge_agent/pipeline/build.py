@@ -119,9 +119,9 @@ def build_app(
             status,
             usage,
             assistant,
+            *([mqtt] if mqtt is not None else []),
             RingSpeechWatch(listener.capture),  # speech heard while it rings stops the ring
             *([TurnClock(assistant.turn_context, client.add_note)] if clock else []),
-            *([mqtt] if mqtt is not None else []),
             *extra_components,
         ],
         notifier=notifier,
