@@ -5,6 +5,10 @@
    alternately in the same run (machines are noisy).
 2. Playback underruns: reply audio arriving in chunks paced at real time, each delayed by a
    random 0-80 ms (delivered in order, like TCP), at several jitter-buffer start thresholds.
+3. Echo canceller CPU per audio second (speex MDF + residual-echo suppressor + the delay
+   measurement, `audio.echo`) as a ratio to the wake detector's (openWakeWord, the defaults),
+   on the same 10 s of speech with its echo, alternating, in this process (needs the models:
+   EDGE_AGENT_MODELS_DIR). The ERLE, recall and barge-in figures are in bench/echo.py.
 
 Run: PYTHONPATH=. python bench/audio.py [--seconds 5] [--rounds 2]
 """
@@ -100,6 +104,42 @@ async def jittered_playback(
     return pb.underruns, pb.played_samples, len(tone)
 
 
+def aec_vs_wake_cpu(seconds: float, rounds: int) -> tuple[float, float]:
+    """CPU-s per audio-s of the echo canceller and of the wake detector, same audio."""
+    from edge_agent.audio.echo import EchoCanceller, EchoReference
+    from edge_agent.config import Config
+    from edge_agent.sim.room import RoomStream, room_impulse_response
+    from edge_agent.sim.speech import speak
+    from edge_agent.wake.detector import WakeDetector
+    from edge_agent.wake.models import resolve_models
+
+    text = "The weather today is sunny with a high of twenty three degrees and a light wind."
+    reply = np.tile(speak(text), 8)[: int(seconds * RATE_HZ)]
+    mic = RoomStream(room_impulse_response(delay_ms=40)).process(reply)
+    mic = np.clip(np.rint(mic), -32768, 32767).astype(np.int16)
+    cfg = Config()
+    paths = resolve_models(cfg)
+    pcm16 = Resampler(RATE_HZ, 16000).process(mic)
+    aec_cpu = wake_cpu = 0.0
+    for _ in range(rounds):
+        ref = EchoReference()
+        aec = EchoCanceller(ref)
+        t0 = 1000.0
+        cpu0 = time.process_time()
+        for i in range(0, len(mic), 960):  # 40 ms capture frames, the default
+            ref.write(reply[i : i + 960], t0 + i / RATE_HZ)
+            aec.process(mic[i : i + 960], t0 + i / RATE_HZ)
+        aec_cpu += time.process_time() - cpu0
+        aec.close()
+        det = WakeDetector(cfg.wake, paths)
+        cpu0 = time.process_time()
+        for i in range(0, len(pcm16) - 1279, 1280):
+            det.process(pcm16[i : i + 1280])
+        wake_cpu += time.process_time() - cpu0
+    audio_s = rounds * len(mic) / RATE_HZ
+    return aec_cpu / audio_s, wake_cpu / audio_s
+
+
 async def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=float, default=5.0, help="audio per measurement, s")
@@ -107,6 +147,11 @@ async def main() -> None:
     ap.add_argument("--rounds", type=int, default=2, help="alternating rounds of each")
     args = ap.parse_args()
     logging.getLogger("edge_agent.audio").setLevel(logging.ERROR)  # underruns are counted below
+    aec, wake = aec_vs_wake_cpu(10.0, args.rounds)
+    print("echo canceller vs wake detector, CPU-s per audio-s, same 10 s of speech + echo")
+    print(f"  speex AEC (+suppressor, delay measurement) {aec:.4f}")
+    print(f"  wake detector (openWakeWord, defaults)    {wake:.4f}")
+    print(f"  AEC / wake = {aec / wake:.2f}")
     with PulseRig() as rig, rig.activate():
         print(f"capture CPU, {args.rounds} x {args.seconds:.0f} s each, device vmic (paced)")
         batches = {"per 20 ms frame": 1, "80 ms batches (wake detector)": 1920}

@@ -99,6 +99,7 @@ def policy_from(cfg: Config) -> TurnPolicy:
         session_max_s=cfg.realtime.session_max_s,
         connect_timeout_s=cfg.realtime.connect_timeout_s,
         barge_guard_ms=cfg.conversation.barge_guard_ms,
+        local_vad=cfg.audio.echo_cancel != "off",
     )
 
 

@@ -295,6 +295,32 @@ def level_result(device: str, dbfs: float, seconds: float) -> CheckResult:
     return ok("mic", f"{device!r}: {shown} dBFS over {seconds:.1f} s")
 
 
+def echo_result(echo_cancel: str, duplex: str, error: str = "") -> CheckResult:
+    """Echo cancellation: on (and its library loads) or off, and whether that suits the duplex
+    mode (full duplex without it lets the reply's echo interrupt the reply)."""
+    if echo_cancel == "off":
+        if duplex == "full":
+            return warn(
+                "echo",
+                "off, with audio.duplex = 'full': the reply's own echo can interrupt it "
+                "(only the first conversation.barge_guard_ms of a reply are guarded)",
+                "set audio.echo_cancel = 'speex', use a mic with hardware echo cancellation, "
+                "or audio.duplex = 'half' (docs/audio.md)",
+            )
+        return ok("echo", "off (half duplex: the mic is not streamed while a reply plays)")
+    if error:
+        return fail(
+            "echo",
+            f"audio.echo_cancel = {echo_cancel!r}: {error}",
+            "sudo apt-get install libspeexdsp1",
+        )
+    return ok(
+        "echo",
+        f"on ({echo_cancel}, libspeexdsp loads), audio.duplex = {duplex!r}; the echo path is "
+        "measured from the first reply (barge-in by voice from then on)",
+    )
+
+
 _DEVICE_HINTS: Final = {
     "unreachable": "check devices[{i}].host/port, that it is powered and on this network "
     "(`ping {host}`)",

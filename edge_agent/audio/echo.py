@@ -10,7 +10,11 @@ Owns three small pieces:
   delay), the matching reference is read, and speexdsp's MDF filter removes the echo. The
   filter (`audio.echo_tail_ms`) absorbs the room and any error of that measurement up to the
   tail; `margin_ms` lets the measurement be that much late without the echo arriving before
-  its reference.
+  its reference. The delay beyond the stamps is measured from the signals (GCC-PHAT, 0.75 s
+  windows) and followed when it moves by more than 5 ms (a small move shifts the reference
+  read and keeps the filter; a large one re-learns, untrusted meanwhile: `converged`); a
+  new playback run is re-measured before it is trusted, and `check_alignment` answers at
+  once whether a VAD onset is moved echo.
 - `LocalVad`: a cheap energy detector over the echo-cancelled signal, for the full-duplex
   guard (is that speech_started the user, or our own reply?).
 
@@ -35,6 +39,11 @@ __all__ = ["EchoCanceller", "EchoReference", "LocalVad", "VadState", "echo_parts
 
 RATE_HZ: Final = 24000
 _REANCHOR_SAMPLES: Final = 240  # 10 ms: a jump in DAC/ADC time larger than this is a new run
+_RELEARN_SAMPLES: Final = 36000  # 1.5 s: the filter re-learns the room after a reset
+# a measured echo lag this close to the one in use is left to the adaptive filter (slow clock
+# drift: 2-3 samples a minute on the rig); moving the reference read by a few samples would
+# cost more echo than it saves (the filter's phase at high frequencies jumps)
+_FOLLOW_SAMPLES: Final = 120  # 5 ms
 
 
 class EchoReference:
@@ -48,6 +57,7 @@ class EchoReference:
         self._rs: Resampler | None = None
         self._rs_rate = RATE_HZ
         self.runs = 0  # playback runs seen (re-anchors)
+        self.run_start: int | None = None  # grid index where the latest run began
 
     @property
     def head(self) -> int | None:
@@ -55,6 +65,8 @@ class EchoReference:
 
     def write(self, samples: np.ndarray, dac_time_s: float, rate_hz: int = RATE_HZ) -> None:
         """Playback's tap (audio thread): `samples` (mono, device rate) start at `dac_time_s`."""
+        if len(samples) == 0:
+            return
         idx = round(dac_time_s * RATE_HZ)
         # a run continues while the DAC time follows on from the last write (in device time:
         # a resampler's output lags its input, the device's clock does not)
@@ -71,7 +83,7 @@ class EchoReference:
                 self.runs += 1
                 if self._head is not None and 0 < idx - self._head < len(self._buf):
                     self._put(self._head, np.zeros(idx - self._head, np.int16))
-                self._head = idx
+                self._head = self.run_start = idx
             assert self._head is not None
             self._put(self._head, samples)
             self._head += len(samples)
@@ -117,8 +129,9 @@ class EchoCanceller:
         margin_ms: int = 20,
         delay_ms: int = 0,
         suppress_db: int | None = -40,
-        measure_s: float = 1.5,
+        measure_s: float = 0.75,
         max_delay_ms: int = 1000,
+        rerun_s: float = 0.6,
         clock: Callable[[], float] | None = None,
     ) -> None:
         self.reference = reference
@@ -139,14 +152,26 @@ class EchoCanceller:
         self._candidate: int | None = None
         self.measurements: list[tuple[int, float]] = []  # (lag, prominence) of each window
         self.samples_out = 0
+        # each playback run (the speaker's stream restarted) may come with its own delay beyond
+        # the stamps (a sound server's buffering: +-15 ms between runs on the PulseAudio rig);
+        # the first `rerun_s` of its echo re-measure it, and until then the echo is not trusted
+        self._rerun_window = int(rerun_s * RATE_HZ)
+        self._runs_seen = reference.runs
+        self._fresh_from: int | None = None  # grid index the current run's echo begins at
+        self.realigned = 0  # small delay corrections (the filter kept)
+        self.resets = 0  # large ones (the filter re-learns)
+        self._mic_tail = np.zeros(int(0.5 * RATE_HZ), np.int16)  # the last 0.5 s of raw mic
+        self._mic_end = 0  # grid index after its last sample
         # output sample count at which two windows agreed on the delay (None: not yet): before
         # that the echo is barely reduced, so a full-duplex guard should not trust the mic
         self.converged_at: int | None = None
 
     @property
     def converged(self) -> bool:
-        """The output->input delay is measured: from now on the echo is cancelled."""
-        return self.converged_at is not None
+        """The output->input delay is measured, the filter has re-learnt the echo path since,
+        and the current playback run's delay is confirmed: the echo is being cancelled."""
+        learnt = self.converged_at is not None and self.samples_out >= self.converged_at
+        return learnt and self._fresh_from is None
 
     @property
     def lead(self) -> int:
@@ -164,11 +189,19 @@ class EchoCanceller:
         n = len(data) // self.frame * self.frame
         out = np.empty(n, np.int16)
         assert self._next is not None
+        if self.reference.runs != self._runs_seen:  # the speaker started again
+            self._runs_seen = self.reference.runs
+            run = self.reference.run_start
+            if run is not None and self.converged_at is not None:
+                self._fresh_from = run + self.delay - self._margin
         for i in range(0, n, self.frame):
             # run the filter on silence too: its state stays continuous across replies
             ref = self.reference.read(self._next + i + self.lead, self.frame)
             out[i : i + self.frame] = self._aec.process(data[i : i + self.frame], ref)
         self._measure(data[:n], self._next)
+        if n:
+            self._mic_tail = np.concatenate((self._mic_tail, data[:n]))[-len(self._mic_tail) :]
+            self._mic_end = self._next + n
         self.frames += n // self.frame
         self.samples_out += n
         self._pending = data[n:]
@@ -176,15 +209,20 @@ class EchoCanceller:
         return out
 
     def _measure(self, mic: np.ndarray, start: int) -> None:
-        """Collect mic windows; for each, find the echo's lag behind the played grid. Two
-        windows in a row that agree (within 2 ms) and put the echo outside the first half of
-        the filter with the delay in use replace it, and the filter starts afresh (its taps
-        were for the old alignment)."""
+        """Collect mic windows; for each, find the echo's lag behind the played grid and
+        follow it: a clear small move (a sound server's xrun, a restarted stream) shifts the
+        reference read and keeps the filter (the room it learnt is still valid); a large one
+        (two windows agreeing, or one clear window of a new run) replaces the delay and the
+        filter starts afresh, untrusted until it has re-learnt (`converged`)."""
+        fresh = self._fresh_from
+        if fresh is not None and start + len(mic) <= fresh:
+            self._win, self._win_start = [], None  # the new run's echo has not arrived yet
+            return
         if self._win_start is None or start != self._win_start + sum(map(len, self._win)):
             self._win, self._win_start = [], start
         self._win.append(mic)
         got = sum(map(len, self._win))
-        if got < self._window:
+        if got < (self._window if fresh is None else self._rerun_window):
             return
         window = np.concatenate(self._win)
         begin = self._win_start
@@ -195,17 +233,76 @@ class EchoCanceller:
         padded = np.concatenate((np.zeros(self._max_lag, np.int16), window))
         lag, prominence = estimate_delay(ref, padded, self._max_lag)
         self.measurements.append((lag, prominence))
+        if lag >= self._max_lag - 48:
+            return  # at the edge of the search (a reply's onset against silence): no answer
+        shift = lag - self.delay
+        small = abs(shift) <= self._taps // 8
+        if fresh is not None:  # a new run: trusted again only once its delay is confirmed
+            if prominence >= 20:
+                self._fresh_from = None
+                if abs(shift) > _FOLLOW_SAMPLES:
+                    self._follow(lag, small)
+            return
         if prominence < 8:
             self._candidate = None
             return
+        if self.converged_at is not None and prominence >= 20 and small:
+            if abs(shift) > _FOLLOW_SAMPLES:
+                self._follow(lag, True)
+            self._candidate = lag
+            return
         agreed = self._candidate is not None and abs(lag - self._candidate) <= 48
         self._candidate = lag
-        seen_at = lag - self.delay + self._margin  # where the filter sees the direct echo
-        if agreed and not 0 <= seen_at <= self._taps // 2:
-            self.delay = lag
+        if not agreed:
+            return
+        if self.converged_at is None:  # the first measurement: align, learn afresh
+            if shift:
+                self.delay = lag
+                self._aec.reset()
+            self.converged_at = self.samples_out + len(mic) + _RELEARN_SAMPLES
+        elif not small:
+            self._follow(lag, False)
+
+    def check_alignment(self) -> bool:
+        """Is the echo in the last 0.5 s of mic where the filter expects it? Asked when the
+        local VAD starts hearing speech during a reply: an echo path that just moved (a sound
+        server's xrun) leaves the echo uncancelled and looks like speech; double talk does
+        not move the echo. A clear move is followed at once (see `_measure`); False then."""
+        n = len(self._mic_tail)
+        ref = self.reference.read(self._mic_end - n - self._max_lag, n + self._max_lag)
+        if self.converged_at is None or np.abs(ref[self._max_lag :]).mean() < 30:
+            return True  # nothing played just now: no echo to mistake for speech
+        padded = np.concatenate((np.zeros(self._max_lag, np.int16), self._mic_tail))
+        lag, prominence = estimate_delay(ref, padded, self._max_lag)
+        if prominence < 12 or lag >= self._max_lag - 48 or abs(lag - self.delay) <= _FOLLOW_SAMPLES:
+            return True
+        self.measurements.append((lag, prominence))
+        self._follow(lag, abs(lag - self.delay) <= self._taps // 8)
+        self._candidate = lag
+        return False
+
+    def removed_db(self, recent: np.ndarray) -> float:
+        """How much quieter `recent` (the last output, up to 0.5 s) is than the mic was over
+        the same stretch, dB. A talker over the echo comes through at about the mic's level
+        (0-3 dB removed); an echo the filter only partly cancels (re-adapting) is well below
+        it (6-20 dB removed) and yet loud enough for a VAD."""
+        n = min(len(recent), len(self._mic_tail))
+        if n == 0:
+            return 0.0
+        mic = np.sum(self._mic_tail[-n:].astype(np.float64) ** 2)
+        out = np.sum(np.asarray(recent[-n:], np.float64) ** 2)
+        return float(10 * np.log10(max(mic, 1.0) / max(out, 1.0)))
+
+    def _follow(self, lag: int, small: bool) -> None:
+        if lag == self.delay:
+            return
+        self.delay = lag
+        if small:
+            self.realigned += 1
+        else:
             self._aec.reset()
-        if agreed and self.converged_at is None:
-            self.converged_at = self.samples_out + len(mic) + self._window  # filter re-learns
+            self.converged_at = self.samples_out + _RELEARN_SAMPLES
+            self.resets += 1
 
     def reset(self) -> None:
         """Samples were lost: restart the grid (the learnt echo path is kept)."""

@@ -69,8 +69,14 @@ class Playback:
         pa_factory: Callable[[], pyaudio.PyAudio] = open_pyaudio,
         checker: Any = format_checker,
         tap: PlayedTap | None = None,
+        keep_running: bool = False,
     ) -> None:
+        """`keep_running`: start the stream at `start()` and never stop it (silence between
+        sounds), so the output->input delay an echo canceller learnt stays put (a restarted
+        stream can come back with another one: +-15 ms on the PulseAudio rig). A barge-in
+        then cannot drop the device's buffer: up to the output latency still plays."""
         self._config = config
+        self.keep_running = keep_running
         self._pa_factory = pa_factory
         self._checker = checker
         self.tap = tap
@@ -144,6 +150,8 @@ class Playback:
         self._loop = asyncio.get_running_loop()
         try:
             await asyncio.to_thread(self._open_blocking)
+            if self.keep_running:
+                await asyncio.to_thread(self._start_blocking)
         except BaseException:
             await asyncio.to_thread(self._close_blocking)
             raise
@@ -235,8 +243,9 @@ class Playback:
             self._queued = 0
             self._eos = False
             self._gen += 1
-            # what the device still buffers is dropped by the stop: it was never heard
-            heard = self._heard_locked()
+            # what the device still buffers is dropped by the stop: it was never heard (a
+            # stream kept running plays it out: all of it is heard)
+            heard = self.played_samples if self.keep_running else self._heard_locked()
             self._played_frames = heard * self._rate_hz // RATE_HZ
             self._played_at_start = heard
             was = self._state
@@ -343,7 +352,8 @@ class Playback:
 
     async def _stop_stream(self) -> None:
         async with self._ctl:
-            await asyncio.to_thread(self._stop_blocking)
+            if not self.keep_running:
+                await asyncio.to_thread(self._stop_blocking)
             with self._lock:
                 if self._state != "stopping":
                     return

@@ -156,4 +156,16 @@ async def _test(audio: object, seconds: float, play: bool) -> int:
         out = pb.device.name if pb.device else audio.output_device
         fmt = f"opened at {pb.format.describe()} ({pb.format.reason}), " if pb.format else ""
         print(f"speaker {out!r}: {fmt}played a 0.4 s 880 Hz tone")
+    print(echo_line(audio))
     return 0 if verdict == "ok" else 1
+
+
+def echo_line(audio: object) -> str:
+    """'echo cancellation: ...' (on or off, whether its library loads, the duplex mode)."""
+    from edge_agent.config import AudioConfig
+    from edge_agent.probes.sound import echo_check
+
+    assert isinstance(audio, AudioConfig)
+    result = echo_check(audio)
+    hint = f" ({result.hint})" if result.hint else ""
+    return f"echo cancellation: {result.detail}{hint}"

@@ -19,6 +19,7 @@ from typing import Any
 from edge_agent.app import App, Component
 from edge_agent.audio.devices import open_pyaudio
 from edge_agent.config import Config
+from edge_agent.pipeline.echo import EchoControl
 from edge_agent.pipeline.link import SpeechLink
 from edge_agent.pipeline.listener import Listener
 from edge_agent.pipeline.speaker import Speaker
@@ -48,6 +49,7 @@ class Pipeline:
     client: RealtimeClient
     turns: TurnLog
     mqtt: Any = None  # the MqttBridge with [mqtt] enabled, else None
+    echo: EchoControl | None = None  # audio.echo_cancel on
 
 
 def build_app(
@@ -102,6 +104,10 @@ def build_app(
     speaker = Speaker(cfg.audio, cfg.earcons, pa_factory=pa_factory)
     assistant.volume.on_change(speaker.playback.set_volume)  # earcons and replies follow it
     listener = Listener(cfg, model_paths=model_paths, pa_factory=pa_factory)
+    # between the mic and everything that hears it (wake word, streamer); starts before the mic
+    echo = None
+    if cfg.audio.echo_cancel != "off":
+        echo = EchoControl(cfg.audio, speaker.playback, listener.capture)
     tools = ToolRunner(registry, http)
     link = SpeechLink(client)
     streamer = Streamer(listener, client, turns)
@@ -112,6 +118,7 @@ def build_app(
         cfg,
         components=[
             speaker,
+            *([echo] if echo else []),
             listener,
             tools,
             link,
@@ -134,7 +141,9 @@ def build_app(
     link.bind(app.dispatch)
     registry.on_tools_changed(client.update_tools)
     bridge = mqtt if cfg.mqtt.enabled else None
-    return Pipeline(app, speaker, listener, tools, link, streamer, status, client, turns, bridge)
+    return Pipeline(
+        app, speaker, listener, tools, link, streamer, status, client, turns, bridge, echo
+    )
 
 
 def _mqtt_component(

@@ -44,7 +44,9 @@ class Speaker:
         *,
         pa_factory: Callable[[], object] = open_pyaudio,
     ) -> None:
-        self.playback = Playback(audio, pa_factory=pa_factory)
+        # with echo cancellation the stream never stops: the echo path it learnt stays put
+        keep = audio.echo_cancel != "off"
+        self.playback = Playback(audio, pa_factory=pa_factory, keep_running=keep)
         self._earcons = earcons
         self.written_samples = 0  # position after the last sample queued (stop() rewinds it)
         self._segments: dict[str, list[tuple[int, int]]] = {}  # item -> [(start, length)]

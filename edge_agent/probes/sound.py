@@ -9,15 +9,15 @@ import dataclasses
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final
 
-from edge_agent.config import Config
-from edge_agent.doctor import CheckResult, fail, level_result, ok
+from edge_agent.config import AudioConfig, Config
+from edge_agent.doctor import CheckResult, echo_result, fail, level_result, ok
 from edge_agent.errors import AudioFormatError
 from edge_agent.probes.worker import in_thread
 
 if TYPE_CHECKING:
     from edge_agent.audio.formats import FormatChoice
 
-__all__ = ["sound"]
+__all__ = ["echo_check", "sound"]
 
 RATE_HZ: Final = 24000
 
@@ -41,7 +41,7 @@ def _sound_blocking(
         hint = "install portaudio19 and alsa; is the user in the 'audio' group?"
         return [fail("mic", f"portaudio: {exc}", hint), fail("speaker", f"portaudio: {exc}", hint)]
     try:
-        return [_mic(pa, cfg, record_s), _speaker(pa, cfg)]
+        return [_mic(pa, cfg, record_s), _speaker(pa, cfg), echo_check(cfg.audio)]
     finally:
         pa.terminate()
 
@@ -77,8 +77,7 @@ def _format_fail(check: str, exc: AudioFormatError) -> CheckResult:
 
 
 def _with_format(result: CheckResult, choice: FormatChoice) -> CheckResult:
-    why = "" if choice.native else f" ({choice.reason})"
-    detail = f"{result.detail}; opened at {choice.describe()}{why}"
+    detail = f"{result.detail}; opened at {choice.describe()} ({choice.reason})"
     return dataclasses.replace(result, detail=detail)
 
 
@@ -124,3 +123,17 @@ def _speaker(pa: Any, cfg: Config) -> CheckResult:
     except OSError as exc:
         return fail("speaker", f"{dev.name!r} does not open: {exc}", _open_hint(exc, "speaker"))
     return _with_format(ok("speaker", f"{dev.name!r} opens and plays (0.1 s of silence)"), choice)
+
+
+def echo_check(audio: AudioConfig) -> CheckResult:
+    """Echo cancellation on or off; when on, whether libspeexdsp loads (also `audio test`)."""
+    error = ""
+    if audio.echo_cancel != "off":
+        from edge_agent.audio.speex import load_speexdsp
+        from edge_agent.errors import AudioDeviceError
+
+        try:
+            load_speexdsp()
+        except AudioDeviceError as exc:
+            error = str(exc)
+    return echo_result(audio.echo_cancel, audio.duplex, error)

@@ -230,11 +230,18 @@ class PulseRig:
         machine), not of what listens to the mic."""
         return sum(p.read_text(errors="replace").count("underrun") for p in self._feed_logs)
 
-    def room(self, rir: np.ndarray, talker: np.ndarray | None = None) -> subprocess.Popen[bytes]:
+    def room(
+        self, rir: np.ndarray, talker: np.ndarray | None = None, *, latency_ms: int = 150
+    ) -> subprocess.Popen[bytes]:
         """Close the loop through a simulated room: what the speaker plays, convolved with
         `rir` (delay, reflections, gain: `sim.room`), plus `talker` (from the room's first
         sample on), is fed into the mic, in real time. Returns the room process; `stop()` (or
-        `stop_room()`) ends it and its parec/pacat."""
+        `stop_room()`) ends it and its parec/pacat.
+
+        Every underrun of the loop's pacat (the room process starved of CPU) makes the echo
+        path longer by the gap, as a sound server's xrun would (at 40 ms the path grew from
+        280 to 620 ms over two minutes on a busy 2-core machine); 150 ms of buffer kept it
+        fixed over the 20-reply trial (`sim.duplex_trial`)."""
         import sys
 
         rir_path, talk_path = self.dir / "rir.npy", self.dir / "talker.raw"
@@ -251,10 +258,14 @@ class PulseRig:
         )  # fmt: skip
         assert rec.stdout is not None
         rec.stdout.close()  # the room owns the pipe now
-        play = subprocess.Popen(
-            [*self._pa_args("pacat", "vmicfeed", 40), "-p"], env=self.helper_env,
-            stdin=room.stdout, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
+        room_log = self.dir / f"room-{len(self._helpers)}.log"
+        with room_log.open("wb") as log:  # its underruns count as the feeders' (silence fed)
+            play = subprocess.Popen(
+                [*self._pa_args("pacat", "vmicfeed", latency_ms), "-v", "-p"],
+                env=self.helper_env,
+                stdin=room.stdout, stderr=log,
+            )  # fmt: skip
+        self._feed_logs.append(room_log)
         assert room.stdout is not None
         room.stdout.close()
         self._helpers += [rec, room, play]

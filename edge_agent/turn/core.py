@@ -11,6 +11,9 @@ order to carry them out. `next_deadline_ms()` says when to send `Tick()`. It own
 - where streaming starts (the wake word's end, `WakeDetected.stream_from`) and whether it runs:
   a level (listening always, thinking/speaking only in full duplex) held off while a tool call
   waits for its output;
+- in full duplex, whether the service's speech during a reply is the user or the reply's own
+  echo (`BargeGuard`, with the local VAD's `EchoVad` when echo cancellation is on), and not
+  streaming a reply's echo before the canceller has the echo path;
 - the replies (`Replies`: one active response, tool calls and their budget, audio received vs
   heard per item) and what an interruption does: cancel or not, clear the input or not,
   truncate at what was heard;
@@ -84,6 +87,7 @@ from edge_agent.turn.actions import (
 from edge_agent.turn.events import (
     Announce,
     BudgetChanged,
+    EchoVad,
     Heard,
     PlayedOut,
     ReplyAudio,
@@ -101,6 +105,7 @@ from edge_agent.turn.events import (
     UserSpeechStopped,
     UserTranscript,
 )
+from edge_agent.turn.guard import BargeGuard
 from edge_agent.turn.replies import DEFAULT_TOOL_BUDGET_MS, Replies
 from edge_agent.turn.session import SessionClock, SessionPolicy
 from edge_agent.turn.turnlog import ToolCall, TurnLog
@@ -127,6 +132,7 @@ class TurnPolicy:
     idle_close_s: float = 300.0
     session_max_s: float = 3300.0
     barge_guard_ms: int = 0  # full duplex: speech heard this soon after a reply began is its echo
+    local_vad: bool = False  # EchoVad events come (echo cancellation on): barge in only on its word
     connect_timeout_s: float = 10.0  # a no-speech timer waits at most this (+1 s) for the session
 
     @property
@@ -171,6 +177,7 @@ class TurnCore:
         self._awaiting_playout = False
         self._next_turn_id = ""
         self._reply_audio_ms: int | None = None  # when the current reply's audio began
+        self._guard = BargeGuard(self.policy.barge_guard_ms, local_vad=self.policy.local_vad)
         self._transcript_wanted = False
         self._cost_usd = cost_usd
         self._budget = BudgetChanged()
@@ -194,7 +201,8 @@ class TurnCore:
 
     def next_deadline_ms(self) -> int | None:
         """When the core wants a `Tick()` (None: no timer running)."""
-        due = [d for d in (self._timer_ms, self.replies.next_deadline_ms()) if d is not None]
+        timers = (self._timer_ms, self.replies.next_deadline_ms(), self._guard.next_deadline_ms())
+        due = [d for d in timers if d is not None]
         if self._ring.is_ringing:
             due.append(round(self._ring.give_up_at_s * 1000))
         if self._is_between_turns():
@@ -217,6 +225,11 @@ class TurnCore:
                 self._step(Failure("auth"))
             case UserSpeechStarted():
                 self._speech_started()
+            case EchoVad(speaking=speaking, converged=converged):
+                if self._guard.vad(speaking, converged, self._now_ms) and self._replying_aloud:
+                    self._barge_in_by_speech()
+                else:
+                    self._sync_stream()  # converged: a reply may be streamed through now
             case UserSpeechStopped():
                 self.session.touch(self._now_ms)
                 if self.turns.current is not None and self.state in _IN_TURN:
@@ -274,6 +287,8 @@ class TurnCore:
             self._emit(Log("debug", f"ignored event: {exc}", {"STATE": old.value}))
             return
         self.state = new
+        if old is State.SPEAKING and new is not old:
+            self._guard.cancel()
         begins = any(isinstance(a, BeginTurn) for a in actions)
         if new is not old:
             upcoming = self.turn_id
@@ -385,8 +400,10 @@ class TurnCore:
         self._sync_stream(sample)
 
     def _sync_stream(self, sample: int | None = None) -> None:
-        """Stream while wanted and no tool call holds the input."""
-        target = self._want_stream and not self.replies.is_input_held
+        """Stream while wanted, no tool call holds the input and, during a reply, the mic holds
+        no echo of it (no canceller, or one that has converged)."""
+        echo_risk = self.state is State.SPEAKING and not self._guard.trusts_the_mic
+        target = self._want_stream and not self.replies.is_input_held and not echo_risk
         if target and not self._streaming:
             self._streaming = True
             self._emit(StreamFrom(sample))
@@ -435,6 +452,9 @@ class TurnCore:
         if self._ring.is_ringing:
             self._ring_actions(self._ring.handle(rp.Tick(now / 1000)))
         self._emit(*self.replies.tick(now))
+        dropped = self._guard.tick(now)
+        if dropped is not None:
+            self._emit(Log("info", dropped.why, {"STATE": self.state.value}))
         self._sync_stream()
         if self._timer_ms is not None and now >= self._timer_ms:
             if self._timer_on_ready_s is not None:  # the session never came: count from now
@@ -459,15 +479,18 @@ class TurnCore:
     def _speech_started(self) -> None:
         now = self._now_ms
         self.session.touch(now)
-        guard = self.policy.barge_guard_ms
-        if (
-            self.state is State.SPEAKING
-            and self._reply_audio_ms is not None
-            and now - self._reply_audio_ms < guard
-        ):
-            msg = f"speech {now - self._reply_audio_ms} ms into the reply ignored (its own echo)"
-            self._emit(Log("info", msg, {"STATE": self.state.value}))
-            return
+        began = self._reply_audio_ms if self.state is State.SPEAKING else None
+        verdict = self._guard.speech_started(now, None if began is None else now - began)
+        if verdict.decision == "ignore":
+            self._emit(Log("info", verdict.why, {"STATE": self.state.value}))
+        elif verdict.decision == "barge_in":
+            self._barge_in_by_speech()
+
+    @property
+    def _replying_aloud(self) -> bool:
+        return self.state is State.SPEAKING and self._reply_audio_ms is not None
+
+    def _barge_in_by_speech(self) -> None:
         self._emit(UserTurnStarted())
         self._step(SpeechStarted())
 

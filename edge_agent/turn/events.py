@@ -17,6 +17,7 @@ from edge_agent.states import Event
 __all__ = [
     "Announce",
     "BudgetChanged",
+    "EchoVad",
     "Heard",
     "PlayedOut",
     "ReplyAudio",
@@ -126,7 +127,17 @@ class ResponseFinished(Event):
     usage: object = None
 
 
-# -- from the speaker, the tool runner and the shell's timer -----------------------------------
+# -- from the speaker, the mic, the tool runner and the shell's timer --------------------------
+@dataclass(frozen=True, slots=True)
+class EchoVad(Event):
+    """The local VAD on the echo-cancelled mic changed its mind (sent only with echo
+    cancellation on): `speaking` now; `converged`: the canceller has measured the echo path, so
+    what the VAD hears is not the reply's own echo."""
+
+    speaking: bool = False
+    converged: bool = False
+
+
 @dataclass(frozen=True, slots=True)
 class Heard(Event):
     """The speaker's counter: samples of each reply item that have left the speaker so far."""

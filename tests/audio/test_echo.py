@@ -67,9 +67,21 @@ def test_speex_removes_25_db_of_echo_in_a_room_and_keeps_the_talker(
     aec = EchoCanceller(ref, tail_ms=200)
     ref.write(reply[:960], T0)  # the tap sees audio before it reaches the DAC
     out = []
+    talking: list[bool] = []
+    removed: list[float] = []
+    echo_removed = 0.0
     for i in range(0, len(reply), 480):
         ref.write(reply[i + 960 : i + 1440], T0 + (i + 960) / 24000)
         out.append(aec.process(mic[i : i + 480], T0 + i / 24000))
+        if i in (t0 // 480 * 480 + 9600, t0 // 480 * 480 + 14400):  # 0.4, 0.6 s into the talk
+            talking.append(aec.check_alignment())
+            removed.append(aec.removed_db(np.concatenate(out)[-7200:]))
+        if i == t0 // 480 * 480 - 24000:  # echo alone, 1 s before the talker
+            echo_removed = aec.removed_db(np.concatenate(out)[-7200:])
+    assert talking == [True, True]  # double talk does not move the echo: speech, not echo
+    # a VAD onset over the reply: the talker comes through at about the mic's level, while
+    # echo alone is mostly removed (a burst of it is not taken for speech)
+    assert max(removed) < 6 and echo_removed > 20, (removed, echo_removed)
     got = np.concatenate(out)
     lag = aec.frame  # the residual-echo suppressor's frame of delay
     got = np.concatenate([got[lag:], np.zeros(lag, np.int16)])
@@ -106,3 +118,37 @@ def test_room_stream_chunk_by_chunk_equals_one_convolution() -> None:
     assert np.allclose(streamed, np.convolve(x, rir)[: len(x)])
     assert np.allclose(RoomStream(rir).process(x), streamed)  # the FFT path agrees
     assert np.isclose(np.sum(rir**2), 10 ** (-6 / 10))  # echo level: gain_db
+
+
+def test_the_canceller_follows_an_echo_path_that_moves_and_keeps_its_filter() -> None:
+    """A sound server's xrun makes the echo 10 ms later mid-reply: the canceller finds the new
+    lag (at once when asked, `check_alignment`), moves its reference read (no re-learning) and
+    the echo is cancelled again; `converged` stays true (a small move is no new room)."""
+    reply = concat(speak(" ".join(["The weather in Toronto today is sunny and warm."] * 6)), 0.2)
+    rir = room_impulse_response(delay_ms=40, gain_db=-6, length_ms=150)
+    echo = RoomStream(rir).process(reply)
+    mic = np.clip(np.rint(echo + np.random.default_rng(4).normal(0, 30, len(echo))), -32768, 32767)
+    mic = mic.astype(np.int16)
+    moved_at, shift = 6 * 24000, 240  # 6 s in, 10 ms later
+    mic = np.concatenate([mic[:moved_at], np.zeros(shift, np.int16), mic[moved_at:-shift]])
+    ref = EchoReference()
+    aec = EchoCanceller(ref, tail_ms=200)
+    ref.write(reply[:960], T0)
+    out = []
+    checks = {}
+    for i in range(0, len(reply), 480):
+        ref.write(reply[i + 960 : i + 1440], T0 + (i + 960) / 24000)
+        out.append(aec.process(mic[i : i + 480], T0 + i / 24000))
+        if i in (moved_at - 12000, moved_at + 12000):  # 0.5 s before and after the move
+            checks[i - moved_at] = aec.check_alignment()
+    got = np.concatenate(out)[aec.frame :]
+    # asked at a VAD onset: still aligned before the move; just after it the echo is found
+    # where it moved to (and followed at once, not a window later)
+    assert checks == {-12000: True, 12000: False}
+    assert abs(aec.delay - (960 + shift)) <= 24
+    before = slice(moved_at - 2 * 24000, moved_at)
+    after = slice(moved_at + 2 * 24000, min(len(got), moved_at + 4 * 24000))
+    assert erle_db(mic[before], got[before]) >= 25
+    assert aec.realigned >= 1 and aec.resets == 0, aec.measurements
+    assert erle_db(mic[after], got[after]) >= 20  # cancelled again 2 s after the move
+    assert aec.converged

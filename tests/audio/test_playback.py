@@ -119,3 +119,35 @@ async def test_lost_speaker_is_reported_and_drain_returns(pulse_rig: PulseRig) -
         assert not pb.lost.is_set()
     finally:
         await pb.aclose()
+
+
+async def test_kept_running_the_tap_sees_one_run_across_replies(pulse_rig: PulseRig) -> None:
+    """With echo cancellation the stream never stops: the canceller's reference stays one
+    contiguous run (one echo path) across replies, silence between them, and every reply
+    sample reaches the speaker exactly."""
+    from edge_agent.audio.echo import EchoReference
+
+    ref = EchoReference()
+    rec = pulse_rig.record()
+    pb = Playback(AudioConfig(output_device="vspk"), tap=ref.write, keep_running=True)
+    await pb.start()
+    await asyncio.sleep(0.3)  # PortAudio's DAC time settles once in the first callbacks
+    runs = ref.runs
+    try:
+        first, second = noise(12000, seed=1), noise(12000, seed=2)
+        pb.write(first)
+        await pb.drain()
+        await asyncio.sleep(0.5)  # idle between replies: the stream plays silence
+        assert pb._stream is not None and pb._stream.is_active()
+        pb.write(second)
+        await pb.drain()
+        await asyncio.sleep(0.3)
+    finally:
+        await pb.aclose()
+    heard = rec.stop()
+    assert runs >= 1 and ref.runs == runs  # no new run: neither reply restarted the stream
+    assert pb.played_samples == 24000
+    for sent in (first, second):
+        at = heard.tobytes().find(sent[:480].tobytes())
+        assert at >= 0 and at % 2 == 0
+        assert np.array_equal(heard[at // 2 : at // 2 + len(sent)], sent)

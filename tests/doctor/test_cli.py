@@ -60,7 +60,7 @@ async def test_good_rig_all_ticks_and_exit_0(
     lines = report["stdout"].splitlines()
     assert report["returncode"] == 0, report["stdout"] + report["stderr"]
     marks = [ln[0] for ln in lines if ln[:2] in ("✓ ", "✗ ", "! ", "– ")]
-    assert marks.count("✓") == 14 and marks.count("✗") == 0, report["stdout"]
+    assert marks.count("✓") == 15 and marks.count("✗") == 0, report["stdout"]
     assert any(ln.startswith("! service user") for ln in lines)  # tests run as root
     assert lines[-1].startswith("all checks passed")
     entries = [entry_dict(base64.b64decode(d)) for d in report["datagrams"]]

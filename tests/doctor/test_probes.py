@@ -66,7 +66,7 @@ async def test_good_rig_is_all_ok(
     assert seen == results
     checks = [r.check for r in results]
     assert checks == [
-        "config", "api key", "network", "realtime", "model", "budget", "mic", "speaker",
+        "config", "api key", "network", "realtime", "model", "budget", "mic", "speaker", "echo",
         "wake models", "gpio", "device 'kitchen light'", "device 'desk plug'", "device 'shelf strip'",
         "homeassistant", "mcp", "mqtt", "service user", "journald",
     ]  # fmt: skip

@@ -13,6 +13,7 @@ from edge_agent.doctor import (
     Status,
     api_key_result,
     device_result,
+    echo_result,
     exit_code,
     fail,
     gpio_failure,
@@ -185,3 +186,15 @@ def test_redact_removes_secrets_but_not_short_strings() -> None:
     assert got == CheckResult("x", Status.FAIL, "key *** rejected", "rotate ***")
     same = ok("x", "nothing here")
     assert redact(same, ["sk-abcdef"]) is same
+
+
+def test_echo_verdicts_say_whether_it_is_on_and_if_that_suits_the_duplex_mode() -> None:
+    half = echo_result("off", "half")
+    assert half.status is Status.OK and half.detail.startswith("off (half duplex")
+    full = echo_result("off", "full")
+    assert full.status is Status.WARN and "echo can interrupt it" in full.detail
+    assert "audio.echo_cancel = 'speex'" in full.hint
+    on = echo_result("speex", "full")
+    assert on.status is Status.OK and on.detail.startswith("on (speex, libspeexdsp loads)")
+    missing = echo_result("speex", "full", "needs libspeexdsp (not found)")
+    assert missing.status is Status.FAIL and missing.hint == "sudo apt-get install libspeexdsp1"
