@@ -204,6 +204,9 @@ class EarconsConfig:
     error: bool = _f(True, "play a sound when something fails")
     muted: bool = _f(True, "play a sound when the mic is muted or unmuted")
     ringing: bool = _f(True, "play the ringing sound (on a loop) when a timer or alarm is due")
+    budget: bool = _f(
+        True, "play the 'budget used up' notice when budget.action = 'refuse' refuses a turn"
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -449,7 +452,8 @@ class ToolsConfig:
 
     enabled: tuple[Literal["memory", "weather", "home", "clock", "timers", "volume"], ...] = _f(
         ("memory", "weather", "home", "clock", "timers", "volume"),
-        "tool groups offered to the model",
+        "tool groups offered to the model ('clock': the local time as a note before each user "
+        "turn, not a tool)",
     )
     timeout_s: float = _f(4.0, "cap on one tool call", min=0.1, max=60.0)
     http_timeout_s: float = _f(
@@ -521,7 +525,7 @@ class BudgetConfig:
     action: Literal["warn", "mini", "refuse"] = _f(
         "warn",
         "once a limit is reached: 'warn' (log it, carry on), 'mini' (new sessions use "
-        "mini_model), 'refuse' (an earcon and a short notice, no session opened)",
+        "mini_model), 'refuse' (no session opened; the 'budget used up' earcon says why)",
     )
     mini_model: str = _f("gpt-realtime-2.1-mini", "the cheaper model action 'mini' switches to")
     warn_ratio: float = _f(

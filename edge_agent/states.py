@@ -411,7 +411,7 @@ TRANSITIONS: Final[dict[tuple[State, type[Event]], tuple[Target, Builder]]] = {
     (State.LISTENING, ReplyFailed): (State.IDLE, _REPLY_FAILED),
     (State.LISTENING, BudgetRefused): (
         State.IDLE,
-        _const(StopStreaming(), EndTurn("refused"), PlayEarcon("error")),
+        _const(StopStreaming(), EndTurn("refused"), PlayEarcon("budget")),
     ),
     (State.THINKING, ReplyStarted): (State.SPEAKING, _reply_started),
     (State.THINKING, ReplyDone): (_after_reply, _reply_done),

@@ -6,9 +6,9 @@ measures both, tokens ≈ chars/4): `turn_item`, a short "Local time: …" syste
 adds before each user turn (~12 tokens, re-read by every later response, but no round trip and
 no tool spec), or the `get_time` tool (~62 tokens of spec on every response, and each use costs
 a call, its output and one more response over the whole conversation). For the short sessions
-of a kitchen speaker the item is several times cheaper and answers without a round trip; it is
-the choice once the turn core adds it (`Assistant(turn_context=True)`), and until then the tool
-keeps the clock right. `session_facts` is the instructions line (home, zone, today's date).
+of a kitchen speaker the item is several times cheaper and answers without a round trip, so the
+daemon uses it (`Assistant(turn_context=True)`, sent by `assistant.turn_clock.TurnClock`) and
+offers no `get_time`; the tool stays for `edge-agent tool get_time` and other embedders. `session_facts` is the instructions line (home, zone, today's date).
 Time comes in as epoch seconds from an injected clock, so the tests pin it.
 
 Must not: read the wall clock itself, or do I/O other than `system_zone_name` looking at

@@ -1,9 +1,12 @@
-"""Earcons: short generated sounds (wake, done, error, muted, unmuted, ringing) at 24 kHz int16.
+"""Earcons: short generated sounds (wake, done, error, muted, unmuted, ringing, budget), 24 kHz.
 
 Owns: synthesising them with numpy (no bundled files) and honouring `[earcons]` (enabled, per
 sound switches, volume). Playing them is the caller's job (`Playback.write` + `end_of_stream`).
 ``ringing`` is one cycle (`RINGING_CYCLE_MS`: two double beeps, then a pause) of the sound a
 due timer or alarm makes; the ringing shell writes it again each time a cycle has played.
+``budget`` is the local notice of a refused turn (``budget.action = "refuse"``): three falling
+notes, unlike the two flat low beeps of ``error``, so "the budget is used up" is told apart from "it failed"
+without a session (nothing is spoken: speech would need the cloud the budget refuses).
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from edge_agent.config import EarconsConfig
 __all__ = ["EARCONS", "RATE_HZ", "RINGING_CYCLE_MS", "Earcon", "earcon", "tone"]
 
 RATE_HZ: Final = 24000
-Earcon = Literal["wake", "done", "error", "muted", "unmuted", "ringing"]
+Earcon = Literal["wake", "done", "error", "muted", "unmuted", "ringing", "budget"]
 
 # (frequency Hz, duration ms) notes; a rising pair means "yes/on", falling "done/off".
 EARCONS: Final[dict[str, tuple[tuple[float, int], ...]]] = {
@@ -28,6 +31,7 @@ EARCONS: Final[dict[str, tuple[tuple[float, int], ...]]] = {
     "unmuted": ((440.0, 60), (660.0, 100)),
     "ringing": ((1568.0, 110), (0.0, 50), (1568.0, 110), (0.0, 180),
                 (1568.0, 110), (0.0, 50), (1568.0, 110), (0.0, 700)),
+    "budget": ((587.0, 120), (0.0, 40), (494.0, 120), (0.0, 40), (392.0, 170)),
 }  # fmt: skip
 RINGING_CYCLE_MS: Final = sum(ms for _, ms in EARCONS["ringing"])
 _SWITCH: Final[dict[str, str]] = {
@@ -37,6 +41,7 @@ _SWITCH: Final[dict[str, str]] = {
     "muted": "muted",
     "unmuted": "muted",
     "ringing": "ringing",
+    "budget": "budget",
 }
 _FULL_SCALE: Final = 0.5  # leave headroom: earcons should not be louder than speech
 

@@ -75,6 +75,8 @@ def build_app(
         client_options: extra `RealtimeClient` keyword arguments (e.g. backoff in tests).
     """
     from edge_agent.assistant.assembly import build_assistant
+    from edge_agent.assistant.ring_stop import RingSpeechWatch
+    from edge_agent.assistant.turn_clock import TurnClock
     from edge_agent.tools.home import build_registry
     from edge_agent.tools.http import make_http_client
     from edge_agent.tools.weather import WeatherService
@@ -85,7 +87,8 @@ def build_app(
     turns = TurnLog()
     http = make_http_client(cfg.tools)
     weather = WeatherService(cfg.weather, http, timeout_s=cfg.tools.http_timeout_s)
-    assistant = build_assistant(cfg, weather)  # clock and home, timers, volume
+    clock = "clock" in cfg.tools.enabled  # the time as a note per turn, not the get_time tool
+    assistant = build_assistant(cfg, weather, turn_context=clock)  # home, timers, volume
     registry = build_registry(cfg, http, assistant=assistant)
 
     def instructions() -> str:
@@ -124,6 +127,8 @@ def build_app(
             usage,
             assistant,
             *([mqtt] if mqtt is not None else []),
+            RingSpeechWatch(listener.capture),  # speech heard while it rings stops the ring
+            *([TurnClock(assistant.turn_context, client.add_note)] if clock else []),
             *extra_components,
         ],
         notifier=notifier,

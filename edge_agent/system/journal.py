@@ -11,6 +11,7 @@ last line of defence: code must still never log them.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
@@ -113,10 +114,26 @@ class JournalHandler(logging.Handler):
 
 
 class StderrHandler(logging.StreamHandler[TextIO]):
-    """One line per record: `<N>logger: message KEY=value …` (sd-daemon prefix format)."""
+    """One line per record: `<N>logger: message KEY=value …` (sd-daemon prefix format).
+
+    By default it writes to its own duplicate of fd 2, taken when it is made: PyAudio's start-up
+    runs in a worker thread with fd 2 sent to /dev/null (`audio.devices.quiet_stderr`, against
+    ALSA's enumeration noise), and a record logged on the loop meanwhile (the start-up model
+    warning) must not go there too. Falls back to `sys.stderr` when it has no file descriptor.
+    """
 
     def __init__(self, stream: TextIO | None = None) -> None:
-        super().__init__(stream or sys.stderr)
+        self._own: TextIO | None = None
+        if stream is None:
+            self._own = _own_stderr()
+        super().__init__(stream or self._own or sys.stderr)
+
+    def close(self) -> None:
+        super().close()
+        own, self._own = self._own, None
+        if own is not None:
+            with contextlib.suppress(OSError, ValueError):
+                own.close()
 
     def format(self, record: logging.LogRecord) -> str:
         fields = journal_fields(record)
@@ -126,6 +143,20 @@ class StderrHandler(logging.StreamHandler[TextIO]):
         return "\n".join(
             [head, *(f"<{syslog_priority(record.levelno)}>  {ln}" for ln in lines[1:])]
         )
+
+
+def _own_stderr() -> TextIO | None:
+    """A line-buffered text stream on a duplicate of the fd under `sys.stderr`, or None."""
+    try:
+        fd = sys.stderr.fileno()
+    except (AttributeError, OSError, ValueError):  # replaced by a non-file (a test's capture)
+        return None
+    try:
+        dup = os.dup(fd)
+    except OSError:
+        return None
+    encoding = getattr(sys.stderr, "encoding", None) or "utf-8"
+    return open(dup, "w", buffering=1, encoding=encoding, errors="backslashreplace")
 
 
 def setup_logging(level: str | int = "info", *, use_journal: bool | None = None) -> logging.Handler:

@@ -94,6 +94,7 @@ from edge_agent.turn.events import (
     ResponseFinished,
     ResponseRejected,
     ResponseStarted,
+    RingSpeechHeard,
     SessionFatal,
     SessionLost,
     SessionReady,
@@ -115,6 +116,8 @@ _IN_TURN: Final = frozenset({State.LISTENING, State.THINKING, State.SPEAKING})
 _REPLYING: Final = frozenset({State.THINKING, State.SPEAKING})
 _TURN_OVER: Final = frozenset({State.IDLE, State.ERROR, State.MUTED})
 _MAX_QUEUED_ANNOUNCEMENTS: Final = 8
+_WAKE_AFTER_SPEECH_STOP_MS: Final = 2500  # a wake word ending this soon after speech stopped
+# the ringing is the same utterance (the VAD needs 200 ms of speech, the detector the whole word)
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,6 +181,7 @@ class TurnCore:
         self._transcript_wanted = False
         self._cost_usd = cost_usd
         self._budget = BudgetChanged()
+        self._speech_stopped_ring_ms: int | None = None
         self._session_model = ""  # "" = the configured model
         self._refuse_turn = False
         self._ring = ring or rp.RingPolicy()
@@ -260,6 +264,17 @@ class TurnCore:
             case WakeDetected() | TalkPressed() if self._ring.is_ringing:
                 source = "wake_word" if isinstance(ev, WakeDetected) else "talk_button"
                 self._ring_actions(self._ring.handle(rp.StopHeard(source, self._now_ms / 1000)))
+            case RingSpeechHeard():
+                if self._ring.is_ringing and self.state in _TURN_OVER:  # not the label's voice
+                    self._speech_stopped_ring_ms = self._now_ms
+                    self._ring_actions(
+                        self._ring.handle(rp.StopHeard("speech", self._now_ms / 1000))
+                    )
+            case WakeDetected() if self._wake_stopped_the_ring():
+                # the local VAD heard the wake word's first syllables and stopped the ring
+                # before the detector finished: that wake word is the stop, not a new turn
+                self._speech_stopped_ring_ms = None
+                self._emit(Log("info", "wake word taken as the ringing's stop, no turn"))
             case _:
                 self._step(ev)
 
@@ -612,6 +627,10 @@ class TurnCore:
                     )
                 case rp.Announce(text=text):
                     self._queue_announcement(Announce(text, "timer"))
+
+    def _wake_stopped_the_ring(self) -> bool:
+        at = self._speech_stopped_ring_ms
+        return at is not None and self._now_ms - at <= _WAKE_AFTER_SPEECH_STOP_MS
 
     def _budget_changed(self, ev: BudgetChanged) -> None:
         if ev.reached != self._budget.reached:

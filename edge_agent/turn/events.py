@@ -24,6 +24,7 @@ __all__ = [
     "ResponseFinished",
     "ResponseRejected",
     "ResponseStarted",
+    "RingSpeechHeard",
     "SessionFatal",
     "SessionLost",
     "SessionReady",
@@ -179,6 +180,14 @@ class Announce(Event):
     text: str = ""
     source: str = ""
     start_conversation: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class RingSpeechHeard(Event):
+    """The local speech VAD heard someone while it rang (`edge_agent.assistant.ring_stop`).
+
+    Stops the ringing unless an announcement is playing (its own voice must not stop it);
+    never opens a turn: only the wake word or the talk button does."""
 
 
 @dataclass(frozen=True, slots=True)

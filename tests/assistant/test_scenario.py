@@ -34,8 +34,11 @@ timezone = "America/Toronto"
         require_api_key=False,
     )
     wall = Wall(utc(2026, 11, 25, 23, 0))
-    assistant = build_assistant(cfg, WeatherService(cfg.weather, http), wall=wall)
+    assistant = build_assistant(  # as the daemon builds it: the time per turn, no get_time
+        cfg, WeatherService(cfg.weather, http), wall=wall, turn_context=True
+    )
     reg = build_registry(cfg, http, assistant=assistant)
+    first_note = assistant.turn_context()  # what the model is told before the first turn
     scenario = load_scenario(SCENARIO)
     results = []
     try:
@@ -46,10 +49,11 @@ timezone = "America/Toronto"
     finally:
         await reg.aclose()
     assert all(r["ok"] for r in results), results
-    assert results[0]["time"] == "18:00"
-    assert results[1]["set"]["label"] == "tea"
-    assert results[2]["precip_chance_pct"] == 20
-    assert results[3] == {"volume_pct": 90, "was_pct": 100, "ok": True}
-    assert results[4]["timers"][0]["left"] == "2 minutes"
-    assert results[5]["left"] == 0
+    assert "get_time" not in [s["name"] for s in reg.specs()]
+    assert first_note == "Local time: Wednesday 25 November 2026, 18:00."
+    assert results[0]["set"]["label"] == "tea"
+    assert results[1]["precip_chance_pct"] == 20
+    assert results[2] == {"volume_pct": 90, "was_pct": 100, "ok": True}
+    assert results[3]["timers"][0]["left"] == "2 minutes"
+    assert results[4]["left"] == 0
     assert [r.path for r in emu.requests] == ["/v1/search", "/v1/forecast"]

@@ -32,3 +32,16 @@ def test_ringing_is_one_loopable_cycle_with_its_own_switch() -> None:
     assert np.abs(pcm[-24 * 600 :]).max() == 0
     assert earcon("ringing", EarconsConfig(ringing=False)) is None
     assert earcon("wake", EarconsConfig(ringing=False)) is not None
+
+
+def test_the_budget_notice_has_its_own_sound_and_switch() -> None:
+    cfg = EarconsConfig(volume=1.0)
+    budget, error = earcon("budget", cfg), earcon("error", cfg)
+    assert budget is not None and error is not None
+    assert len(budget) != len(error) or not np.array_equal(budget, error)
+    # three falling notes: the first loud stretch is higher than the last (zero crossings)
+    first, last = budget[: 24 * 100], budget[-24 * 100 :]
+    crossings = [int(np.count_nonzero(np.diff(np.sign(x)) != 0)) for x in (first, last)]
+    assert crossings[0] > crossings[1] * 1.3
+    assert earcon("budget", EarconsConfig(budget=False)) is None
+    assert earcon("error", EarconsConfig(budget=False)) is not None

@@ -88,8 +88,12 @@ def e2e_config(*, follow_up_s: float = 0.6, devices: tuple[DeviceConfig, ...] = 
     )
 
 
-def led_states(factory: MockFactory) -> list[str]:
-    """The state names the RGB LED showed, in order (pin changes within 5 ms are one change)."""
+def led_states(
+    factory: MockFactory, colours: dict[tuple[float, float, float], str] | None = None
+) -> list[str]:
+    """The state names the RGB LED showed, in order (pin changes within 5 ms are one change);
+    `colours` names more colours than `COLOURS` (e.g. a test's budget or ringing pattern)."""
+    colours = colours or COLOURS
     changes: list[tuple[float, int, float]] = []
     for channel, name in enumerate(LED_PINS):
         pin = factory.pin(int(name.removeprefix("GPIO")))
@@ -106,5 +110,5 @@ def led_states(factory: MockFactory) -> list[str]:
             shown[-1] = (shown[-1][0], tuple(colour))
         else:
             shown.append((at, tuple(colour)))
-    names = [COLOURS.get(c, str(c)) for _, c in shown]
+    names = [colours.get(c, str(c)) for _, c in shown]
     return [n for i, n in enumerate(names) if i == 0 or n != names[i - 1]]

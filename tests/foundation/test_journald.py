@@ -184,3 +184,32 @@ def test_parse_entry_rejects_malformed_datagrams(data: bytes) -> None:
 def test_entry_dict_rejects_a_repeated_field() -> None:
     with pytest.raises(ValueError, match="MESSAGE appears twice"):
         entry_dict(b"MESSAGE=a\nMESSAGE=b\n")
+
+
+def test_stderr_logs_survive_the_pyaudio_quiet_window(capfd, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """PyAudio starts in a worker thread with fd 2 on /dev/null; a record logged meanwhile
+    (e.g. the start-up model warning) still reaches stderr, ALSA's noise does not."""
+    import logging
+    import os
+    import sys
+
+    from edge_agent.audio.devices import quiet_stderr
+    from edge_agent.system.journal import StderrHandler
+
+    # as in the daemon: sys.stderr is the stream on fd 2 (capfd has put its file there)
+    monkeypatch.setattr(sys, "stderr", open(2, "w", buffering=1, closefd=False))  # noqa: SIM115
+    handler = StderrHandler()
+    log = logging.getLogger("edge_agent.test_quiet")
+    log.addHandler(handler)
+    log.propagate = False
+    try:
+        with quiet_stderr():
+            os.write(2, b"ALSA lib pcm.c: Unknown PCM cards.pcm.rear\n")  # what PortAudio prints
+            log.warning("realtime.model 'gpt-realtime' is deprecated")
+    finally:
+        log.removeHandler(handler)
+        log.propagate = True
+        handler.close()
+    err = capfd.readouterr().err
+    assert "<4>edge_agent.test_quiet: realtime.model 'gpt-realtime' is deprecated" in err
+    assert "Unknown PCM" not in err

@@ -145,7 +145,7 @@ EXPECTED_HALF: dict[tuple[State, type[Event]], tuple[State, list[Action]]] = {
     (State.LISTENING, ReplyFailed): (State.IDLE, REPLY_FAILED),
     (State.LISTENING, BudgetRefused): (
         State.IDLE,
-        [CancelTimer(), StopStreaming(), EndTurn("refused"), PlayEarcon("error")],
+        [CancelTimer(), StopStreaming(), EndTurn("refused"), PlayEarcon("budget")],
     ),
     (State.THINKING, ReplyStarted): (State.SPEAKING, [StopStreaming(), StartTimer(60.0)]),
     (State.THINKING, ReplyDone): (State.LISTENING, FOLLOW_UP),

@@ -501,7 +501,7 @@ def test_a_refusing_budget_opens_no_session_and_says_so() -> None:
         StateChanged(S.LISTENING, S.IDLE, "t1"),
         StopStream(clear_input=True),
         EndTurn("refused"),
-        PlayEarcon("error"),
+        PlayEarcon("budget"),
     ]
     assert logs(out)[-1].fields["OUTCOME"] == "refused"
     assert c.state is S.IDLE and not c.session.is_open

@@ -1,7 +1,7 @@
 """The budget at wake against the Realtime emulator: the sequence the turn core runs.
 
 A budget reached mid-day switches the next session's model (the emulator sees it in the URL and
-in session.update) or, with action 'refuse', no session is opened at all.
+in session.update). The daemon itself, refusing or switching, is in tests/e2e/test_budget.py.
 """
 
 from __future__ import annotations
@@ -80,14 +80,3 @@ async def test_a_budget_reached_mid_day_switches_the_next_sessions_model(
         CLIENT_EVENTS.validate_python(ev)
     for ev in emu.server_events:
         SERVER_EVENTS.validate_python(ev)
-
-
-async def test_refuse_opens_no_session(emu: RealtimeEmulator, ledger: UsageLedger) -> None:
-    cfg = RealtimeConfig(url=emu.url)
-    budget = Budget(BudgetConfig(daily_usd=0.04, action="refuse"), ledger, cfg.model)
-    await ledger.record("t1", cfg.model, TURN, at("2026-12-02T09:00"))
-    verdict = await budget.verdict(at("2026-12-02T09:30"))
-    if verdict.action != "refuse":  # the turn core's rule: refuse → no connection at all
-        await open_session(emu, cfg, verdict.model)
-    assert verdict.action == "refuse"
-    assert emu.handshakes == [] and emu.client_events == []
