@@ -61,24 +61,51 @@ def question_in(mic: np.ndarray, audio: np.ndarray, question: slice) -> tuple[in
     return start, end
 
 
+@dataclasses.dataclass(frozen=True)
+class PauseTrial:
+    committed: list  # the emulator's committed user items
+    outcomes: list[str]
+    mic: np.ndarray  # what the mic was fed
+    rig_faults: int  # feeder underruns + mic overflows: input the rig did not deliver intact
+
+
+async def pause_trial(pins: MockFactory, audio: np.ndarray) -> PauseTrial:
+    async with PipelineRig(
+        e2e_config(), scenario=Scenario((Turn(reply=REPLY),)), pin_factory=pins
+    ) as rig:
+        assert rig.emulator is not None and rig.pipeline is not None and rig.sound is not None
+        await rig.say(audio)
+        await rig.wait_turns(2)  # the question, then the follow-up window without speech
+        faults = rig.sound.feeder_underruns() + rig.pipeline.listener.capture.overflows
+        return PauseTrial(
+            list(rig.emulator.committed),
+            [t.outcome for t in rig.pipeline.turns.finished],
+            rig.mic_input(),
+            faults,
+        )
+
+
 @pytest.mark.parametrize("pause_s", [0.0, 0.3, 0.8, 1.5])
 async def test_the_pause_after_the_wake_word_loses_no_question(
     pins: MockFactory, pause_s: float
 ) -> None:
-    """'hey jarvis' … pause … 'what's the weather': one user turn holding the whole question."""
+    """'hey jarvis' … pause … 'what's the weather': one user turn holding the whole question.
+
+    A trial in which the rig could not deliver the input intact (its feeder ran dry or the
+    mic overflowed: a busy machine puts silence or gaps into the question, which can end the
+    server's turn early) proves nothing either way and is run again, up to three times; the
+    first intact trial is judged."""
     audio, question_at = spoken_request("what's the weather like today", gap_s=pause_s)
     wake_end = question_at - int(pause_s * RATE)
     question = audio[question_at:]
     question_end = question_at + int(np.flatnonzero(question)[-1]) + 1
-    async with PipelineRig(
-        e2e_config(), scenario=Scenario((Turn(reply=REPLY),)), pin_factory=pins
-    ) as rig:
-        assert rig.emulator is not None and rig.pipeline is not None
-        await rig.say(audio)
-        await rig.wait_turns(2)  # the question, then the follow-up window without speech
-        committed = list(rig.emulator.committed)
-        turns = rig.pipeline.turns.finished
-        mic = rig.mic_input()
+    for _attempt in range(3):
+        trial = await pause_trial(pins, audio)
+        if trial.rig_faults == 0:
+            break
+        logging.getLogger(__name__).warning("rig faults %d: trial void, again", trial.rig_faults)
+    assert trial.rig_faults == 0, "the rig could not feed the mic intact in 3 trials (busy)"
+    committed, mic = trial.committed, trial.mic
     assert len(committed) == 1, [(c.start_sample, c.end_sample) for c in committed]
     start, end = where_in(mic, committed[0].pcm)
     q_start, q_end = question_in(mic, audio, slice(question_at, question_end))
@@ -89,7 +116,7 @@ async def test_the_pause_after_the_wake_word_loses_no_question(
     # (detection - 450 ms: docs/wake.md measures 41-374 ms of the word then)
     tail_max = WAKE_TAIL_MAX if pause_s > 0 else 450 * 24
     assert wake_end - start <= tail_max, (wake_end - start) / 24
-    assert turns[0].outcome == "completed" and turns[1].outcome == "no_speech"
+    assert trial.outcomes[:2] == ["completed", "no_speech"], trial.outcomes
 
 
 async def test_a_slow_connect_still_hears_the_question(pins: MockFactory) -> None:
