@@ -83,13 +83,12 @@ async def _daemon(cfg: Config, level: str) -> int:
 
 
 async def _model_warning(cfg: Config, ready: asyncio.Event, connected: asyncio.Event) -> None:
-    """The shipped table's word once the daemon is READY; the service's at the first session
-    connect. (Not before READY: logging starts with the daemon, and PortAudio's device probe
-    points stderr at /dev/null for a moment while it runs.)
+    """The shipped table's word once the daemon is READY (beside start-up, never delaying it);
+    the service's at the first session connect.
 
     The service is not asked at start-up: an HTTP client and its TLS context would cost the
-    idle daemon ~4 MB
-    (docs/pipeline.md, "Idle memory"); the Realtime socket loads TLS at its connect anyway.
+    idle daemon ~4 MB (docs/pipeline.md, "Idle memory"); the Realtime socket loads TLS at its
+    connect anyway.
     """
     import logging
 

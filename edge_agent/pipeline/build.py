@@ -1,10 +1,12 @@
 """Builds the daemon: the real components wired together inside one `App`.
 
-Components: speaker, mic + wake word (listener), tool runner, speech link (the Realtime client),
-streamer, status LEDs/buttons, cost keeper, assistant, and with [mqtt] the MQTT bridge (the
-device in Home Assistant; without [mqtt], a one-off clearing of what an earlier one announced). The App's turn core decides; each component carries out the
-action types it declares (`handlers()`), so the order below is only the start order (the
-speaker and mic first: READY means the daemon can hear and speak) and the reverse close order.
+Components: speaker, echo canceller (with audio.echo_cancel), mic + wake word (listener), tool
+runner, speech link (the Realtime client), streamer, status LEDs/buttons, cost keeper,
+assistant, with [mqtt] the MQTT bridge (the device in Home Assistant; without it, a one-off
+clearing of what an earlier one announced), the ring's speech watch and the per-turn clock.
+The App's turn core decides; each component carries out the action types it declares
+(`handlers()`), so the order below is only the start order (the speaker and mic first: READY
+means the daemon can hear and speak) and the reverse close order.
 `edge-agent run` and `edge-agent simulate` both call `build_app`; they differ only in the
 config (devices, URLs) and injected backends.
 """
@@ -32,7 +34,7 @@ from edge_agent.system.notify import Notifier
 from edge_agent.turn.turnlog import TurnLog
 from edge_agent.wake.models import ModelPaths
 
-__all__ = ["Pipeline", "build_app", "run_daemon"]
+__all__ = ["Pipeline", "build_app"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,9 +173,3 @@ def _mqtt_component(
         ledger=lambda: usage.ledger,
         turns=turns,
     )
-
-
-async def run_daemon(cfg: Config, *, log_level: str | None) -> int:
-    """`edge-agent run`: the real pipeline until SIGTERM; returns the exit code."""
-    pipeline = build_app(cfg, log_level=log_level)
-    return await pipeline.app.run()
