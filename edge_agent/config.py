@@ -23,7 +23,7 @@ import re
 import stat
 import tomllib
 import typing
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, Literal
@@ -66,6 +66,7 @@ __all__ = [
     "load_config",
     "parse_config",
     "parse_entity",
+    "secret_values",
 ]
 
 DEFAULT_CONFIG_PATH: Final = Path("/etc/edge-agent/config.toml")
@@ -101,6 +102,18 @@ class Secret:
         return "'***'" if self._value else "''"
 
     __str__ = __repr__
+
+
+def secret_values(headers: Iterable[tuple[str, Secret]]) -> Iterator[str]:
+    """What must be scrubbed for these secret headers: each value, and the credential alone
+    when the value is ``<scheme> <credential>`` (``Bearer abc`` from a token_file): a server
+    that echoes the bare token must not hand it to the model (or a log line) either."""
+    for _, value in headers:
+        text = value.reveal().strip()
+        yield text
+        scheme, sep, credential = text.partition(" ")
+        if sep and scheme.isalpha() and credential.strip():
+            yield credential.strip()
 
 
 def _f(default: Any, help: str, **checks: Any) -> Any:
@@ -926,6 +939,18 @@ class Config:
     @property
     def state_dir(self) -> Path:
         return Path(self.daemon.state_dir)
+
+    def secrets(self) -> list[str]:
+        """Every secret this config holds (non-empty), for the redaction of logs, doctor
+        results and tool results: the API key, device passwords and tokens, the Home
+        Assistant token, MCP servers' and HTTP tools' secret headers, the MQTT password."""
+        found = [self.api_key.reveal(), self.homeassistant.token.reveal()]
+        for dev in self.devices:
+            found += [dev.password.reveal(), dev.token.reveal()]
+        found += secret_values(h for srv in self.mcp.servers for h in srv.secret_headers)
+        found += secret_values(h for tool in self.tools.http for h in tool.secret_headers)
+        found.append(self.mqtt.password.reveal())
+        return [s for s in found if s]
 
 
 # --------------------------------------------------------------------------------------------

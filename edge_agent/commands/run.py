@@ -52,12 +52,8 @@ def _run(args: argparse.Namespace) -> int:
 
     cfg = load(args, require_api_key=True)  # ConfigError → exit 78 in cli.main
     level = resolve_log_level(args.log_level, os.environ, cfg)
-    if cfg.api_key:
-        add_secret(cfg.api_key.reveal())
-    for dev in cfg.devices:
-        for secret in (dev.password, dev.token):
-            if secret:
-                add_secret(secret.reveal())
+    for secret in cfg.secrets():  # journald and stderr lines lose them, whatever logs them
+        add_secret(secret)
     return asyncio.run(_daemon(cfg, level))
 
 

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Final
 
 import httpx
 
-from edge_agent.config import Config, McpServerConfig, Secret
+from edge_agent.config import Config, McpServerConfig, secret_values
 from edge_agent.errors import ConfigError
 from edge_agent.tools.confirm_desk import ConfirmDesk
 from edge_agent.tools.http_tools import http_tools
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 # The Home Assistant and MCP modules (and fastjsonschema) are imported only when configured:
 # ~1.5 MB of RSS a daemon without them does not carry.
 
-__all__ = ["add_tool_sources", "mcp_client", "mcp_prefix", "secret_values"]
+__all__ = ["add_tool_sources", "mcp_client", "mcp_prefix"]
 
 log = logging.getLogger(__name__)
 
@@ -36,18 +36,6 @@ START_WAIT_S: Final = 5.0
 def mcp_prefix(name: str) -> str:
     """The namespace of a server's tools: ``mcp_<name>_`` (names are [a-z0-9-], no '_')."""
     return f"mcp_{name}_"
-
-
-def secret_values(headers: Iterable[tuple[str, Secret]]) -> Iterator[str]:
-    """What must be scrubbed from results for these secret headers: each value, and the
-    credential alone when the value is ``<scheme> <credential>`` (``Bearer abc`` from a
-    token_file): a server that echoes the bare token must not hand it to the model either."""
-    for _, value in headers:
-        text = value.reveal().strip()
-        yield text
-        scheme, sep, credential = text.partition(" ")
-        if sep and scheme.isalpha() and credential.strip():
-            yield credential.strip()
 
 
 def mcp_client(cfg: McpServerConfig, http: httpx.AsyncClient) -> McpClient:

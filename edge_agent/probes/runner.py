@@ -185,16 +185,7 @@ async def _timed(
 
 
 def _secrets(cfg: Config | None) -> list[str]:
-    if cfg is None:
-        return []
-    found = [cfg.api_key.reveal()]
-    for dev in cfg.devices:
-        found += [dev.password.reveal(), dev.token.reveal()]
-    found.append(cfg.homeassistant.token.reveal())
-    for srv in cfg.mcp.servers:
-        found += [v.reveal() for _, v in srv.secret_headers]
-    found.append(cfg.mqtt.password.reveal())
-    return [s for s in found if s]
+    return [] if cfg is None else cfg.secrets()
 
 
 # --------------------------------------------------------------------------------------------

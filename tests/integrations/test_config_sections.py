@@ -62,6 +62,10 @@ header_files = {{ Authorization = "{tmp_path / "key"}" }}
     again = tomllib.loads(shown)  # the effective config is valid TOML
     assert again["mcp"]["servers"][1]["name"] == "notes-2"
     assert again["tools"]["http"][0]["parameters"]["properties"] == {"s": {"type": "string"}}
+    # everything redaction needs (logs, doctor, tool results), the bare bearer token included
+    assert sorted(cfg.secrets()) == sorted(
+        ["ha-secret-token", "k-123456", "Bearer cal-token", "cal-token", "k-123456"]
+    )
 
 
 def test_every_mistake_names_its_key_and_the_fix(tmp_path: Path) -> None:

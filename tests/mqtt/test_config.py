@@ -56,6 +56,7 @@ def test_the_password_file_is_read_and_never_shown(tmp_path: Path) -> None:
     cfg = parse_config(text, require_api_key=False)
     assert cfg.mqtt.password.reveal() == "hunter2-broker"
     assert "hunter2" not in repr(cfg) and "hunter2" not in dump_toml(cfg)
+    assert cfg.secrets() == ["hunter2-broker"]  # redacted from logs and doctor results
     missing = errors(text.replace(str(pw), str(tmp_path / "gone")))
     assert any("mqtt.password_file" in p for p in missing), missing
 
