@@ -140,3 +140,11 @@ def test_without_the_vad_model_the_estimate_falls_back(model_paths: ModelPaths) 
     det = WakeDetector(WakeConfig(vad_threshold=0.0), paths)
     [hit] = _run(det, concat(1.0, say("hey jarvis"), 2.0, rate_hz=RATE_HZ))
     assert (hit.end_method, hit.sample_16k - hit.end_sample_16k) == ("fallback", 450 * MS)
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 10, 257])
+def test_the_median_is_numpys(n: int) -> None:
+    from edge_agent.wake.endpoint import _median
+
+    values = np.random.default_rng(n).random(n)
+    assert _median(values) == float(np.median(values))
