@@ -51,6 +51,11 @@ _VAD_LOOKBACK_STEPS: Final = 3
 # before it to settle Silero's recurrent state (measured with bench/wake_accuracy.py: the same
 # decisions as a VAD run on every step).
 _VAD_HISTORY_STEPS: Final = 32
+# After this much audio without a step that ran the VAD, its session is released (Silero: ~5 MB
+# back to the system; reopening costs the next candidate ~17 ms on x86-64). A conversation's
+# wake words and follow-ups come well within it; a daemon left alone drops back to the memory
+# it had before its first wake word (docs/pipeline.md, "Idle memory").
+VAD_RELEASE_S: Final = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,6 +177,9 @@ class WakeDetector:
         self.samples_stepped = 0  # samples consumed by whole steps
         self.last_scores: dict[str, float] = {m.name: 0.0 for m in self._models}
         self.vad_runs = 0  # steps on which the VAD gate was evaluated
+        self.vad_releases = 0  # times the VAD's session was released after a quiet spell
+        self._vad_used_at = 0  # samples_stepped when the VAD last ran
+        self._vad_release_after = round(VAD_RELEASE_S * SAMPLE_RATE_HZ)
 
     @property
     def thresholds(self) -> dict[str, float]:
@@ -261,6 +269,13 @@ class WakeDetector:
                 detections.append(
                     Detection(model.name, score, self.samples_stepped, end.end_16k, end.method)
                 )
+        if (
+            self._vad is not None
+            and self._vad_chunks is None
+            and self.samples_stepped - self._vad_used_at >= self._vad_release_after
+            and self._vad.release()
+        ):
+            self.vad_releases += 1
         return detections
 
     def _chunk_scores(self) -> np.ndarray:
@@ -269,6 +284,7 @@ class WakeDetector:
         assert self._vad is not None
         if self._vad_chunks is None:
             self.vad_runs += 1
+            self._vad_used_at = self.samples_stepped
             self._vad.reset()
             self._vad_chunks = self._vad.chunk_scores(np.concatenate(self._recent_steps))
         return self._vad_chunks

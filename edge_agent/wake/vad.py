@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Protocol
 import numpy as np
 
 from edge_agent.errors import WakeModelError
+from edge_agent.system.memory import give_back_free_memory
 from edge_agent.wake.endpoint import VAD_CHUNK
 
 if TYPE_CHECKING:
@@ -30,6 +31,9 @@ class Vad(Protocol):
 
     def reset(self) -> None:
         """Forget the audio scored so far."""
+
+    def release(self) -> bool:
+        """Give back what scoring holds until the next scores (True: something was freed)."""
 
     def chunk_scores(self, pcm: np.ndarray) -> np.ndarray:
         """The probability of each whole 640-sample chunk of `pcm`, continuing the state."""
@@ -55,12 +59,23 @@ class SileroVad:
 
     @property
     def is_open(self) -> bool:
-        """Whether the session was opened (a step was scored)."""
+        """Whether the session is open (a step was scored since the last `release`)."""
         return self._stream is not None
 
     def reset(self) -> None:
         if self._stream is not None:
             self._stream.reset()
+
+    def release(self) -> bool:
+        """Close the session and hand its ~5 MB back to the system; the next scores open it
+        again (the same scores: each run starts from a fresh state). The detector calls this
+        after a quiet spell (`VAD_RELEASE_S`), so an idle daemon does not keep the session its
+        last wake word opened (docs/pipeline.md, "Idle memory")."""
+        if self._stream is None:
+            return False
+        self._stream = None
+        give_back_free_memory()
+        return True
 
     def chunk_scores(self, pcm: np.ndarray) -> np.ndarray:
         if self._stream is None:
@@ -85,6 +100,9 @@ class MicroVad:
 
     def reset(self) -> None:
         self._vad.reset()
+
+    def release(self) -> bool:
+        return False  # 160 kB of native state: nothing worth giving back
 
     def chunk_scores(self, pcm: np.ndarray) -> np.ndarray:
         pcm16 = np.asarray(pcm, np.int16).reshape(-1)

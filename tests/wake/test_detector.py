@@ -159,6 +159,86 @@ def test_silero_session_opens_at_the_first_candidate_step(model_paths: ModelPath
     assert (found[0].sample_16k, found[0].end_sample_16k) == (want.sample_16k, want.end_sample_16k)
 
 
+def test_silero_session_is_released_after_a_quiet_spell_and_reopens_the_same(
+    model_paths: ModelPaths, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A wake word opens the session; VAD_RELEASE_S of audio with no candidate releases it
+    (counted on the audio, not a clock); the next wake word opens it again and is detected at
+    the same step with the same end estimate as by a detector whose session never closed."""
+    import edge_agent.wake.detector as detector_module
+    from edge_agent.wake.vad import SileroVad
+
+    monkeypatch.setattr(detector_module, "VAD_RELEASE_S", 8.0)
+    word = concat(0.5, say("hey jarvis"), 0.4, say("what time is it"), 1.0, rate_hz=RATE_HZ)
+    quiet = np.zeros(4 * RATE_HZ, np.int16)  # the word's tail (~2-3 s) + 4 s < 8 s < + 8 s
+    releasing = WakeDetector(WakeConfig(), model_paths)
+    vad = releasing._vad
+    assert isinstance(vad, SileroVad)
+    assert len(run(releasing, word)) == 1 and vad.is_open
+    run(releasing, quiet)
+    assert vad.is_open and releasing.vad_releases == 0  # not yet
+    run(releasing, quiet)
+    assert not vad.is_open and releasing.vad_releases == 1
+    (again,) = run(releasing, word)
+    assert vad.is_open and releasing.vad_releases == 1
+
+    monkeypatch.setattr(detector_module, "VAD_RELEASE_S", 1e9)
+    keeping = WakeDetector(WakeConfig(), model_paths)
+    run(keeping, word)
+    run(keeping, np.concatenate([quiet, quiet]))
+    (want,) = run(keeping, word)
+    assert keeping.vad_releases == 0
+    assert (again.sample_16k, again.end_sample_16k, again.score) == (
+        want.sample_16k,
+        want.end_sample_16k,
+        want.score,
+    )
+
+
+def test_releasing_the_silero_session_gives_its_memory_back(model_paths: ModelPaths) -> None:
+    """In a process of its own (RSS is per process): the session's ~5 MB leave the RSS when it
+    is released (glibc keeps freed memory unless `malloc_trim` hands it back)."""
+    import subprocess
+
+    code = (
+        "import numpy as np, sys\n"
+        "from pathlib import Path\n"
+        "from edge_agent.wake.vad import SileroVad\n"
+        "def rss():\n"
+        "    return int(open('/proc/self/statm').read().split()[1]) * 4096 / 2**20\n"
+        "vad = SileroVad(Path(sys.argv[1]))\n"
+        "pcm = np.random.default_rng(0).integers(-3000, 3000, 16000 * 3).astype(np.int16)\n"
+        "vad.chunk_scores(pcm)\n"
+        "opened = rss()\n"
+        "assert vad.release() and not vad.is_open and not vad.release()\n"
+        "print(opened - rss())\n"
+    )
+    env = {"MALLOC_ARENA_MAX": "2", "PATH": "/usr/bin:/bin"}
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(model_paths.vad)],
+        capture_output=True, text=True, check=True, env=env, timeout=60,
+    )  # fmt: skip
+    assert float(out.stdout) > 2.5, out  # measured: 4.5-6 MB
+
+
+def test_the_end_estimate_does_not_import_numpy_ma() -> None:
+    """np.median's first call imports numpy.ma (+1.7 MB of RSS for good): the estimate, run at
+    every wake word, must not pull it into the daemon."""
+    import subprocess
+
+    code = (
+        "import sys, numpy as np\n"
+        "from edge_agent.wake.endpoint import estimate_end\n"
+        "rng = np.random.default_rng(0)\n"
+        "audio = (rng.standard_normal(16000 * 2) * 3000).astype(np.int16)\n"
+        "probs = np.r_[np.full(25, 0.9), np.full(25, 0.05)]\n"
+        "estimate_end(audio, 0, len(audio), probs)\n"
+        "print('numpy.ma' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False", out
+
+
 def test_scores_match_bare_openwakeword(model_paths: ModelPaths) -> None:
     """Our front end reproduces openWakeWord 0.5.1's Model.predict, step for step."""
     sys.modules.setdefault(
