@@ -21,8 +21,16 @@
    (the PortAudio callback; seen by a 0.5 ms sampler thread on the emulator's event list and
    the playback counter). Turns run in-process on the same rig: wake word, then follow-ups.
 4. Playback underruns over those turns.
+5. Idle RSS after one turn, each engine: `edge-agent run` (unit environment, the Realtime
+   emulator as the service) hears speech without the wake word (RSS "before"), then "hey
+   jarvis, what's the weather in Toronto" and a spoken reply, then the quiet spell after which
+   the detector releases its VAD session (`wake.detector.VAD_RELEASE_S`, 60 s) and the session
+   closes (`realtime.idle_close_s` brought forward to 20 s from 300): what a daemon left alone
+   after it was used keeps (goal: the same <= 100 / <= 70 MB). The emulator speaks ws://, so
+   the TLS of a real session (a context with the CA store, ~1-2 MB) is not in this figure.
 
     PYTHONPATH=. python bench/pipeline.py [--seconds 10] [--rounds 2] [--turns 20] [--idle-only]
+        [--no-after-turn]
 
 Lines starting with ``::metric`` are what `bench/run` puts in its table.
 """
@@ -268,6 +276,82 @@ def idle_phase(args: argparse.Namespace, models: Path) -> dict[str, float]:
     }
 
 
+async def after_turn(models: Path, engine: str, quiet_s: float) -> tuple[float, float, float]:
+    """RSS (MB) of one `edge-agent run` before its first turn, just after it, and after the
+    quiet spell that follows (see 5. above)."""
+    from edge_agent.sim.pipeline_rig import SIM_API_KEY
+    from edge_agent.sim.realtime_server import RealtimeEmulator
+    from edge_agent.wake.detector import VAD_RELEASE_S
+
+    text = "It is sunny and twenty degrees in Toronto today, with a light wind from the west."
+    reply = Reply("sunny", trim_silence(speak(text)).tobytes())
+    emu = RealtimeEmulator(Scenario((Turn(reply=reply),)), api_keys=(SIM_API_KEY,))
+    feed = talk_without_wake(10)
+    # a voice microWakeWord's hey_jarvis accepts (it misses many espeak-ng voices: bench/wake.py)
+    ask, _ = spoken_request("what's the weather in Toronto", voice="en-us+f3")
+    with tempfile.TemporaryDirectory() as tmp, PulseRig(Path(tmp) / "sound") as rig:
+        await emu.start()
+        cfg = Path(tmp) / "config.toml"
+        cfg.write_text(
+            f'[daemon]\nstate_dir = "{tmp}/state"\ncache_dir = "{tmp}/cache"\n'
+            f'[audio]\ninput_device = "{rig.mic_name}"\noutput_device = "{rig.speaker_name}"\n'
+            f'playback_start_ms = 200\n[wake]\nengine = "{engine}"\nmodels_dir = "{models}"\n'
+            f'[realtime]\nurl = "{emu.url}"\nsilence_duration_ms = 400\nidle_close_s = 20\n'
+            "[conversation]\nfollow_up_s = 0.0\nno_speech_timeout_s = 2.0\n"
+        )
+        env = {
+            **os.environ,
+            **rig.helper_env,
+            **unit_env(),
+            "PYTHONPATH": str(ROOT),
+            "OPENAI_API_KEY": SIM_API_KEY,
+            "EDGE_AGENT_LOG_STDERR": "1",
+        }
+        env.pop("PULSE_SERVER", None)  # the daemon finds the rig through its ALSA config
+        sink = NotifySink(Path(tmp) / "notify")
+        log = Path(tmp) / "daemon.log"
+        with log.open("wb") as err:
+            proc = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "edge_agent", "run", "--config", str(cfg),
+                env={**env, "NOTIFY_SOCKET": sink.path}, stdout=err, stderr=err,
+            )  # fmt: skip
+        try:
+            await sink.await_for("READY=1", 60)
+            await asyncio.to_thread(rig.feed(feed).wait, 60)
+            await asyncio.sleep(1.0)
+            before = rss_mb(proc.pid)
+            rig.feed(ask)
+            await sink.await_for("STATUS=speaking", 30)
+            await sink.await_for("STATUS=idle", 60)
+            await asyncio.sleep(2.0)
+            just_after = rss_mb(proc.pid)
+            await asyncio.sleep(max(quiet_s, VAD_RELEASE_S + 5.0))
+            quiet = rss_mb(proc.pid)
+        except TimeoutError as exc:
+            raise RuntimeError(f"{exc}\n{log.read_text(errors='replace')[-3000:]}") from None
+        finally:
+            if proc.returncode is None:
+                proc.terminate()
+                await proc.wait()
+            await emu.stop()
+        text_log = log.read_text(errors="replace")
+        if "turn completed" not in text_log or "closing idle realtime session" not in text_log:
+            raise RuntimeError(f"the turn did not complete and close:\n{text_log[-3000:]}")
+    return before, just_after, quiet
+
+
+def after_turn_phase(models: Path) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for engine, key in (("openwakeword", "oww"), ("microwakeword", "micro")):
+        before, just_after, quiet = asyncio.run(after_turn(models, engine, 0.0))
+        print(
+            f"  {engine}: RSS before the first turn {before:.1f} MB, 2 s after it "
+            f"{just_after:.1f} MB, after the quiet spell {quiet:.1f} MB"
+        )
+        out[f"{key}_before"], out[f"{key}_after"], out[f"{key}_quiet"] = before, just_after, quiet
+    return out
+
+
 class Sampler(threading.Thread):
     """Timestamps (0.5 ms resolution) the emulator's first delta of each reply and the first
     reply sample the playback callback hands to ALSA after it."""
@@ -345,6 +429,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2, help="idle rounds (order alternates)")
     parser.add_argument("--turns", type=int, default=20, help="reply latency samples")
     parser.add_argument("--idle-only", action="store_true", help="skip the latency phase")
+    parser.add_argument(
+        "--no-after-turn", action="store_true", help="skip the RSS after one turn (~3 min)"
+    )
     args = parser.parse_args()
     models = default_models_dir()
     fetch_models(models)
@@ -368,6 +455,27 @@ def main() -> None:
         ("idle RSS, bare microWakeWord", f"{idle['bare_micro_rss']:.1f} MB", ""),
         ("idle RSS, run with microwakeword", f"{idle['daemon_micro_rss']:.1f} MB", "<= 70 MB"),
     ]
+    if args.idle_only:
+        for name, value, goal in idle_rows:
+            print(f"  {name:40s} {value:>22s}  {goal}")
+        return
+    if not args.no_after_turn:
+        print("after one turn: each engine, one turn, then the quiet spell")
+        turn = after_turn_phase(models)
+        idle_rows += [
+            ("RSS after one turn + quiet, run", f"{turn['oww_quiet']:.1f} MB", "<= 100 MB"),
+            (
+                "  (before it / 2 s after it)",
+                f"{turn['oww_before']:.1f} / {turn['oww_after']:.1f}",
+                "",
+            ),
+            ("RSS after one turn + quiet, micro", f"{turn['micro_quiet']:.1f} MB", "<= 70 MB"),
+            (
+                "  (before it / 2 s after it)",
+                f"{turn['micro_before']:.1f} / {turn['micro_after']:.1f}",
+                "",
+            ),
+        ]
     if args.idle_only:
         for name, value, goal in idle_rows:
             print(f"  {name:40s} {value:>22s}  {goal}")
