@@ -167,6 +167,27 @@ def test_a_pause_wins_over_the_fricative() -> None:
     assert got == Endpoint(1020 * MS, "silence")
 
 
+def test_a_closure_in_the_question_at_the_detection_is_not_the_pause() -> None:
+    # one breath, "...jarvis swi|tch": the /s/ 920-1020 ms, the question's voice to 1200 ms,
+    # then an 80 ms stop closure up to the detection. A pause cut short by the detection that
+    # follows voice, not hiss, is not the pause after "jarvis": its /s/ gives the end.
+    audio = _sounds(
+        (320, 0, 0), (600, 8000, VOICE), (100, 3000, HISS), (180, 8000, VOICE), (80, 0, 0)
+    )
+    vad = _vad((8, 0.05), (23, 0.9), (1, 0.4))
+    got = estimate_end(audio, 0, 1280 * MS, vad, ends_in_fricative=True)
+    assert got == Endpoint(980 * MS, "fricative")
+    assert estimate_end(audio, 0, 1280 * MS, vad) == Endpoint(1200 * MS, "silence")  # alexa
+
+
+def test_a_short_pause_right_after_the_fricative_is_the_pause() -> None:
+    # a short latency: the /s/ ends at 1200 ms, 80 ms of silence to the detection
+    audio = _sounds((320, 0, 0), (780, 8000, VOICE), (100, 3000, HISS), (80, 0, 0))
+    vad = _vad((8, 0.05), (23, 0.9), (1, 0.4))
+    got = estimate_end(audio, 0, 1280 * MS, vad, ends_in_fricative=True)
+    assert got == Endpoint(1200 * MS, "silence")
+
+
 def test_vad_chunk_is_silero_40_ms() -> None:
     assert VAD_CHUNK == 40 * MS
 
