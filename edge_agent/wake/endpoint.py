@@ -47,7 +47,7 @@ VAD_CHUNK: Final = 640  # 40 ms at 16 kHz: the chunk Silero VAD scores, as openW
 _FRAME: Final = 160  # 10 ms energy frames for the refinement
 
 _HISS_HZ: Final = 3500  # a fricative's energy is mostly above this; a voice's below
-_HISS_BEFORE_PAUSE: Final = 3  # frames before a short pause that must hold some hiss
+_HISS_BEFORE_PAUSE: Final = 5  # 10 ms frames before a short pause that must hold some hiss
 # The built-in wake words whose last sound is a fricative (the `fricative` rule applies to
 # them only): "hey jarvis" ends in /s/; alexa, okay_nabu and hey_rhasspy end in a vowel, and
 # hey_mycroft in /ft/ (a weak /f/ and a burst: not measured, so not listed).
