@@ -1,6 +1,7 @@
 """The wake word's end estimate: its error against the true end, on generated speech.
 
-    PYTHONPATH=. python bench/wake_endpoint.py [--workers 2]   (also part of wake_accuracy.py)
+    PYTHONPATH=. python bench/wake_endpoint.py [--workers 2] [--split train] [--floor-rms 300]
+    (the eval split at the faint floor is also part of wake_accuracy.py)
 
 edge_agent.sim.wakeset.build_pauseset: "hey jarvis" (12 voices x 3 speeds) alone and followed
 by a question after 0, 0.3, 0.8 and 1.5 s, each part generated separately and concatenated, so
@@ -31,6 +32,7 @@ import sys
 import time
 from collections.abc import Callable
 from multiprocessing import Pool
+from typing import Literal
 
 import numpy as np
 
@@ -42,6 +44,7 @@ from edge_agent.wake.features import VadStream
 
 KEPT = 32 * 1280  # the detector's kept audio (2.56 s)
 MATCH_S = 1.0
+Split = Literal["eval", "train"]
 MICRO = "ours, vad_model=micro"
 MWW = "ours, engine=microwakeword"
 ONE_BREATH = "onebreath-"  # the name prefix of the every-question one-breath streams
@@ -151,9 +154,10 @@ def report(hits: list[Hit], n_items: int) -> list[str]:
     return lines
 
 
-def measure(workers: int) -> list[str]:
-    streams = build_pauseset("eval", workers=2 * workers)
-    for stream in build_pauseset("eval", pauses=(0.0,) * 6, workers=2 * workers):
+def measure(workers: int, split: Split = "eval", floor_rms: float = 30.0) -> list[str]:
+    streams = build_pauseset(split, workers=2 * workers, floor_rms=floor_rms)
+    one_breath = build_pauseset(split, pauses=(0.0,) * 6, workers=2 * workers, floor_rms=floor_rms)
+    for stream in one_breath:
         stream.name = ONE_BREATH + stream.name
         streams.append(stream)
     with Pool(workers) as pool:
@@ -166,8 +170,15 @@ def main() -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 2)
+    parser.add_argument(
+        "--split", choices=["eval", "train"], default="eval", help="other voices and questions"
+    )
+    parser.add_argument(
+        "--floor-rms", type=float, default=30.0, help="the noise floor's RMS (default: faint)"
+    )
     args = parser.parse_args()
-    print("\n".join(measure(args.workers)))
+    print(f"split {args.split}, floor RMS {args.floor_rms:g}")
+    print("\n".join(measure(args.workers, args.split, args.floor_rms)))
     return 0
 
 
