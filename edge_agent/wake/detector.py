@@ -29,7 +29,7 @@ import numpy as np
 from edge_agent.config import WakeConfig
 from edge_agent.errors import WakeModelError
 from edge_agent.wake.decision import DecisionRule, WakeDecision
-from edge_agent.wake.endpoint import Endpoint, EndpointRule, estimate_end
+from edge_agent.wake.endpoint import FRICATIVE_ENDS, Endpoint, EndpointRule, estimate_end
 from edge_agent.wake.models import ModelPaths
 from edge_agent.wake.verifier import Verifier
 
@@ -66,7 +66,8 @@ class Detection:
     built) at the end of the 80 ms step that fired; the wake word ended 35-530 ms before it.
     `end_sample_16k` (same counter) is the estimated end of the wake word's speech: stream a
     turn from there, not from before the detection (that would start inside the word).
-    `end_method` says how it was found ("silence", "dip" or "fallback", see `endpoint`).
+    `end_method` says how it was found ("silence", "fricative", "dip" or "fallback", see
+    `endpoint`).
     """
 
     model: str
@@ -265,7 +266,7 @@ class WakeDetector:
                 log.info(
                     "wake word %s (score %.3f)", model.name, score, extra={"MODEL": model.name}
                 )
-                end = self._estimate_end()
+                end = self._estimate_end(model.name)
                 detections.append(
                     Detection(model.name, score, self.samples_stepped, end.end_16k, end.method)
                 )
@@ -297,9 +298,16 @@ class WakeDetector:
         lookback = per_step[-_VAD_SKIP_NEWEST - _VAD_LOOKBACK_STEPS : -_VAD_SKIP_NEWEST]
         return float(lookback.max()) if len(lookback) else 0.0
 
-    def _estimate_end(self) -> Endpoint:
-        """Where the wake word that just fired ended (see `endpoint.estimate_end`)."""
+    def _estimate_end(self, model: str) -> Endpoint:
+        """Where the wake word `model` just fired on ended (see `endpoint.estimate_end`)."""
         audio = np.concatenate(self._recent_steps)
         start = self.samples_stepped - len(audio)
         chunks = self._chunk_scores() if self._vad is not None else np.zeros(0)
-        return estimate_end(audio, start, self.samples_stepped, chunks, self._endpoint)
+        return estimate_end(
+            audio,
+            start,
+            self.samples_stepped,
+            chunks,
+            self._endpoint,
+            ends_in_fricative=model in FRICATIVE_ENDS,
+        )

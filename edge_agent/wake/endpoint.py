@@ -1,6 +1,6 @@
 """Where the wake word's speech ended: the sample a turn's audio should start from.
 
-A detector fires 35-530 ms (p50 ~200 ms) after the wake word ends, so "the detection minus a
+A detector fires 35-580 ms (p50 ~200 ms) after the wake word ends, so "the detection minus a
 pre-roll" lands inside the word: the server's VAD then hears "…vis", the user's pause after the
 earcon ends that turn, and the question is lost. This module looks back from the detection at
 the audio the detector kept and at Silero VAD's per-40 ms speech probabilities over it:
@@ -9,15 +9,29 @@ the audio the detector kept and at Silero VAD's per-40 ms speech probabilities o
    followed by a chunk below `silence` — the pause after "hey jarvis" — confirmed and refined
    to 10 ms with the frames' energy: the first frame at the room's floor (measured on the
    chunks VAD calls non-speech) that starts >= 50 ms of quiet lasting `pause_ms` or up to the
-   detection (a stop consonant's closure is shorter).
-2. ``dip`` (off by default): no pause (one breath: "hey jarvis what's the weather"): the
-   earliest VAD dip below `dip` no earlier than `fallback_ms` before the detection, refined to
-   the quietest 10 ms frame around it. It put 16 of 20 one-breath estimates within 100 ms of
-   the end but cut 218 ms into one question, so it stays off.
-3. ``fallback``: neither: the detection minus `fallback_ms` (early rather than late: a little of
-   the wake word before a question said in one breath costs nothing, a cut question does).
+   detection (a stop consonant's closure is shorter). After a word that ends in a fricative,
+   a pause cut short by the detection must follow hiss: one that follows voice is a closure
+   inside a question said in one breath ("hey jarvis swi|tch..."), which once cut 260 ms.
+2. ``fricative``: no pause, and the wake word ends in a fricative (`FRICATIVE_ENDS`: "hey
+   jarvis" ends in /s/; the caller says, by the model's name): the first run of
+   >= `fricative_min_ms` of 10 ms frames with most of their energy above 3.5 kHz (hiss, not
+   voice), clearly above the floor, that ends in the search window is the word's last sound;
+   the estimate is its onset plus at most `fricative_cap_ms` (or its end, if shorter). The cap
+   makes it safe: a question that itself starts with a hiss or a burst ("set a timer", "turn
+   on") merges with the /s/ into one run whose end is inside the question, while a wake-word
+   /s/ lasts longer than the cap. The first run, not the last: one picked too early (a /dʒ/)
+   only streams more wake word, the question's own /s/ ("what's") would cut it. On the
+   synthetic one-breath sets (docs/wake.md) it streams 31-92 ms of the wake word, none cut.
+3. ``dip`` (off by default): in continuous speech, the earliest VAD dip below `dip` no earlier
+   than `fallback_ms` before the detection, refined to the quietest 10 ms frame around it. It
+   put 16 of 20 one-breath estimates within 100 ms of the end but cut 218 ms into one
+   question, so it stays off.
+4. ``fallback``: none of these: the detection minus `fallback_ms` (early rather than late: a
+   little of the wake word before a question said in one breath costs little, a cut question
+   is lost).
 
-Pure: numpy in, an `Endpoint` out; no models (the caller runs the VAD), no clock.
+Pure: numpy in, an `Endpoint` out; no models (the caller runs the VAD), no clock. One estimate
+costs ~0.5 ms of CPU (bench/wake_endpoint.py prints it), once per detection.
 """
 
 from __future__ import annotations
@@ -27,12 +41,19 @@ from typing import Final, Literal
 
 import numpy as np
 
-__all__ = ["VAD_CHUNK", "Endpoint", "EndpointRule", "estimate_end"]
+__all__ = ["FRICATIVE_ENDS", "VAD_CHUNK", "Endpoint", "EndpointRule", "estimate_end"]
 
 VAD_CHUNK: Final = 640  # 40 ms at 16 kHz: the chunk Silero VAD scores, as openWakeWord feeds it
 _FRAME: Final = 160  # 10 ms energy frames for the refinement
 
-Method = Literal["silence", "dip", "fallback"]
+_HISS_HZ: Final = 3500  # a fricative's energy is mostly above this; a voice's below
+_HISS_BEFORE_PAUSE: Final = 5  # 10 ms frames before a short pause that must hold some hiss
+# The built-in wake words whose last sound is a fricative (the `fricative` rule applies to
+# them only): "hey jarvis" ends in /s/; alexa, okay_nabu and hey_rhasspy end in a vowel, and
+# hey_mycroft in /ft/ (a weak /f/ and a burst: not measured, so not listed).
+FRICATIVE_ENDS: Final = frozenset({"hey_jarvis"})
+
+Method = Literal["silence", "fricative", "dip", "fallback"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +72,10 @@ class EndpointRule:
     floor_ratio: float = 3.0  # "louder than the floor": this many times the floor's RMS
     peak_ratio: float = 0.02  # ...and at least this fraction of the speech's peak RMS
     speech_ratio: float = 0.25  # a floor whose level passes this x the speech's: no pauses
+    hiss_ratio: float = 0.5  # a fricative frame has this share of its energy above 3.5 kHz
+    hiss_peak_ratio: float = 0.03  # ...and at least this fraction of the window's peak RMS
+    fricative_min_ms: int = 40  # a fricative is at least this long
+    fricative_cap_ms: int = 60  # the estimate is at most this far past the fricative's onset
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +99,8 @@ def estimate_end(
     detection_16k: int,
     vad_chunks: np.ndarray,
     rule: EndpointRule = EndpointRule(),  # frozen: a shared default is safe
+    *,
+    ends_in_fricative: bool = False,
 ) -> Endpoint:
     """The sample where the wake word's speech ended, looking back from the detection.
 
@@ -84,6 +111,8 @@ def estimate_end(
         vad_chunks: Silero VAD's speech probability of each whole 640-sample chunk of
             ``audio``, from its start (``vad_chunks[k]`` scores ``audio[640k:640(k+1)]``).
         rule: the thresholds.
+        ends_in_fricative: the wake word ends in a fricative (its name is in
+            `FRICATIVE_ENDS`): in one breath, look for it.
 
     Returns:
         An index between ``detection_16k - rule.search_ms`` (or the audio's start) and
@@ -112,9 +141,23 @@ def estimate_end(
     )
     if end is None and level is not None:
         end = _energy_pause(rms, probs, level, lo * VAD_CHUNK // _FRAME, rule)
+    if ends_in_fricative:
+        lo_frame = max(0, (det - rule.search_ms * 16) // _FRAME)
+        first = max(0, lo_frame - rule.fricative_cap_ms // 10 - 20)  # a run begun before it
+        hiss = _hiss_frames(pcm[:det], first, lo_frame, level, rule)
+        if end is not None and end // _FRAME + rule.pause_ms // 10 > len(rms):
+            # a pause cut short by the detection may be a closure inside the question ("swi|tch"):
+            # after a word that ends in a fricative, a pause begins where hiss ends
+            k = end // _FRAME - first
+            if not hiss[max(0, k - _HISS_BEFORE_PAUSE) : max(0, k)].any():
+                end = None
+        if end is None:
+            end = _fricative_end(hiss, first, lo_frame, rule)
+            if end is not None:
+                return Endpoint(audio_start_16k + end, "fricative")
     if end is not None:
         return Endpoint(audio_start_16k + min(end, det), "silence")
-    # 2. continuous speech: the earliest clear dip that is late enough to follow the word.
+    # 3. continuous speech: the earliest clear dip that is late enough to follow the word.
     earliest = max(lo, (det - rule.fallback_ms * 16) // VAD_CHUNK)
     for k in range(earliest, n_chunks - 1):
         if probs[k] < rule.dip and probs[k] <= probs[k - 1] and probs[k] <= probs[k + 1]:
@@ -123,6 +166,47 @@ def estimate_end(
             end = max(0, quietest * _FRAME - rule.dip_margin_ms * 16)
             return Endpoint(audio_start_16k + end, "dip")
     return Endpoint(max(audio_start_16k, fallback), "fallback")
+
+
+def _hiss_frames(
+    pcm: np.ndarray, first: int, lo: int, level: float | None, rule: EndpointRule
+) -> np.ndarray:
+    """Which 10 ms frames from frame `first` to the end of `pcm` are hiss: `hiss_ratio` of their
+    energy above 3.5 kHz, louder than `hiss_peak_ratio` of the peak from frame `lo` on and
+    (when the floor could be measured) than its `level`."""
+    n = len(pcm) // _FRAME
+    if n - first < 1:
+        return np.zeros(0, bool)
+    frames = pcm[first * _FRAME : n * _FRAME].astype(np.float64).reshape(-1, _FRAME)
+    power = np.abs(np.fft.rfft(frames * np.hanning(_FRAME), axis=1)) ** 2
+    freqs = np.fft.rfftfreq(_FRAME, 1 / 16000)
+    total = power[:, freqs >= 100].sum(axis=1)
+    hiss = power[:, freqs >= _HISS_HZ].sum(axis=1) / np.maximum(total, 1e-9)
+    rms = np.sqrt(total / _FRAME)  # the Hann window's loss is the same for every frame
+    loud = rms >= rule.hiss_peak_ratio * rms[min(max(0, lo - first), n - first - 1) :].max()
+    if level is not None:
+        loud &= _frame_rms(pcm[first * _FRAME : n * _FRAME]) > level
+    found: np.ndarray = (hiss >= rule.hiss_ratio) & loud
+    return found
+
+
+def _fricative_end(hiss: np.ndarray, first: int, lo: int, rule: EndpointRule) -> int | None:
+    """The wake word's closing fricative in one breath: the onset (in samples) of the first run
+    of >= `fricative_min_ms` of hiss frames (`hiss[k]` is frame `first + k`) that ends after
+    frame `lo`, plus its length capped at `fricative_cap_ms`. None when there is none."""
+    min_frames, cap = rule.fricative_min_ms // 10, rule.fricative_cap_ms // 10
+    i = 0
+    while i < len(hiss):
+        if not hiss[i]:
+            i += 1
+            continue
+        j = i
+        while j < len(hiss) and hiss[j]:
+            j += 1
+        if j - i >= min_frames and first + j > lo:
+            return (first + i + min(j - i, cap)) * _FRAME
+        i = j
+    return None
 
 
 def _energy_pause(

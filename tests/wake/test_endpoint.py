@@ -10,7 +10,13 @@ from edge_agent.config import WakeConfig
 from edge_agent.sim.speech import concat
 from edge_agent.sim.wakeset import speech_bounds
 from edge_agent.wake.detector import Detection, WakeDetector
-from edge_agent.wake.endpoint import VAD_CHUNK, Endpoint, EndpointRule, estimate_end
+from edge_agent.wake.endpoint import (
+    FRICATIVE_ENDS,
+    VAD_CHUNK,
+    Endpoint,
+    EndpointRule,
+    estimate_end,
+)
 from edge_agent.wake.models import ModelPaths
 from tests.wake.conftest import RATE_HZ, say
 
@@ -83,6 +89,105 @@ def test_without_vad_scores_or_audio_it_falls_back() -> None:
     assert estimate_end(audio[:0], 100, 100, np.zeros(0)) == Endpoint(100, "fallback")
 
 
+def _sounds(*parts: tuple[int, int, int]) -> np.ndarray:
+    """Literal audio: (milliseconds, amplitude, hz) runs of tones; a 6 kHz tone is a hiss (all
+    its energy above 3.5 kHz), a 1 kHz tone a voice (runs are whole 10 ms frames)."""
+    out = []
+    for ms, amp, hz in parts:
+        t = np.arange(ms * MS)
+        out.append(amp * np.sin(2 * np.pi * hz * t / RATE_HZ))
+    return np.concatenate(out).astype(np.int16)
+
+
+VOICE, HISS = 1000, 6000
+# one breath: 320 ms of silence (VAD 0.05), then speech to the detection at 1280 ms (VAD 0.9)
+ONE_BREATH_VAD = _vad((8, 0.05), (24, 0.9))
+
+
+def test_one_breath_ends_at_the_fricatives_onset_plus_the_cap() -> None:
+    # "hey jarvi" to 920 ms, its /s/ 920-1020 ms, the question from 1020 ms
+    audio = _sounds((320, 0, 0), (600, 8000, VOICE), (100, 3000, HISS), (260, 8000, VOICE))
+    got = estimate_end(audio, 0, 1280 * MS, ONE_BREATH_VAD, ends_in_fricative=True)
+    assert got == Endpoint((920 + 60) * MS, "fricative")
+
+
+def test_a_fricative_shorter_than_the_cap_ends_where_it_ends() -> None:
+    audio = _sounds((320, 0, 0), (650, 8000, VOICE), (50, 3000, HISS), (260, 8000, VOICE))
+    got = estimate_end(audio, 0, 1280 * MS, ONE_BREATH_VAD, ends_in_fricative=True)
+    assert got == Endpoint(1020 * MS, "fricative")
+
+
+def test_a_question_that_starts_with_a_hiss_is_not_cut() -> None:
+    # "...jarvis set a timer": the /s/ (920-1020 ms) runs on into the question's /s/ (to 1100
+    # ms): one 180 ms run; the cap keeps the estimate inside the wake word's part of it.
+    audio = _sounds((320, 0, 0), (600, 8000, VOICE), (180, 3000, HISS), (180, 8000, VOICE))
+    got = estimate_end(audio, 0, 1280 * MS, ONE_BREATH_VAD, ends_in_fricative=True)
+    assert got == Endpoint(980 * MS, "fricative")
+    assert got.end_16k <= 1020 * MS
+
+
+def test_the_first_fricative_is_the_wake_words_not_the_questions() -> None:
+    # the question ("what's...") has its own /s/ at 1150-1230 ms, before the detection
+    audio = _sounds(
+        (320, 0, 0), (600, 8000, VOICE), (100, 3000, HISS), (130, 8000, VOICE),
+        (80, 3000, HISS), (50, 8000, VOICE),
+    )  # fmt: skip
+    got = estimate_end(audio, 0, 1280 * MS, ONE_BREATH_VAD, ends_in_fricative=True)
+    assert got == Endpoint(980 * MS, "fricative")
+
+
+def test_a_fricative_begun_before_the_search_window_keeps_its_onset() -> None:
+    # a late detection: the /s/ began at 600 ms, 680 ms before it (the window is 640 ms)
+    audio = _sounds((320, 0, 0), (280, 8000, VOICE), (100, 3000, HISS), (580, 8000, VOICE))
+    got = estimate_end(audio, 0, 1280 * MS, ONE_BREATH_VAD, ends_in_fricative=True)
+    assert got == Endpoint(660 * MS, "fricative")
+
+
+def test_a_faint_or_brief_hiss_is_not_the_fricative() -> None:
+    faint = _sounds((320, 0, 0), (600, 8000, VOICE), (100, 100, HISS), (260, 8000, VOICE))
+    brief = _sounds((320, 0, 0), (600, 8000, VOICE), (30, 3000, HISS), (330, 8000, VOICE))
+    for audio in (faint, brief):
+        got = estimate_end(audio, 0, 1280 * MS, ONE_BREATH_VAD, ends_in_fricative=True)
+        assert got == Endpoint((1280 - 450) * MS, "fallback")
+
+
+def test_the_fricative_rule_is_only_for_words_that_end_in_one() -> None:
+    audio = _sounds((320, 0, 0), (600, 8000, VOICE), (100, 3000, HISS), (260, 8000, VOICE))
+    got = estimate_end(audio, 0, 1280 * MS, ONE_BREATH_VAD)  # e.g. "alexa", "okay nabu"
+    assert got == Endpoint((1280 - 450) * MS, "fallback")
+    assert "hey_jarvis" in FRICATIVE_ENDS
+    assert FRICATIVE_ENDS.isdisjoint({"alexa", "okay_nabu", "hey_rhasspy"})
+
+
+def test_a_pause_wins_over_the_fricative() -> None:
+    # the /s/ ends at 1020 ms, then 260 ms of silence to the detection: the silence rule
+    audio = _sounds((320, 0, 0), (600, 8000, VOICE), (100, 3000, HISS), (260, 0, 0))
+    vad = _vad((8, 0.05), (18, 0.9), (6, 0.05))
+    got = estimate_end(audio, 0, 1280 * MS, vad, ends_in_fricative=True)
+    assert got == Endpoint(1020 * MS, "silence")
+
+
+def test_a_closure_in_the_question_at_the_detection_is_not_the_pause() -> None:
+    # one breath, "...jarvis swi|tch": the /s/ 920-1020 ms, the question's voice to 1200 ms,
+    # then an 80 ms stop closure up to the detection. A pause cut short by the detection that
+    # follows voice, not hiss, is not the pause after "jarvis": its /s/ gives the end.
+    audio = _sounds(
+        (320, 0, 0), (600, 8000, VOICE), (100, 3000, HISS), (180, 8000, VOICE), (80, 0, 0)
+    )
+    vad = _vad((8, 0.05), (23, 0.9), (1, 0.4))
+    got = estimate_end(audio, 0, 1280 * MS, vad, ends_in_fricative=True)
+    assert got == Endpoint(980 * MS, "fricative")
+    assert estimate_end(audio, 0, 1280 * MS, vad) == Endpoint(1200 * MS, "silence")  # alexa
+
+
+def test_a_short_pause_right_after_the_fricative_is_the_pause() -> None:
+    # a short latency: the /s/ ends at 1200 ms, 80 ms of silence to the detection
+    audio = _sounds((320, 0, 0), (780, 8000, VOICE), (100, 3000, HISS), (80, 0, 0))
+    vad = _vad((8, 0.05), (23, 0.9), (1, 0.4))
+    got = estimate_end(audio, 0, 1280 * MS, vad, ends_in_fricative=True)
+    assert got == Endpoint(1200 * MS, "silence")
+
+
 def test_vad_chunk_is_silero_40_ms() -> None:
     assert VAD_CHUNK == 40 * MS
 
@@ -117,22 +222,32 @@ def test_after_a_pause_the_stream_holds_little_wake_word_and_all_the_question(
     assert hit.end_sample_16k <= hit.sample_16k
 
 
-def test_a_detection_within_50_ms_of_the_end_falls_back_early(detector: WakeDetector) -> None:
+def test_a_detection_within_50_ms_of_the_end_finds_the_fricative(detector: WakeDetector) -> None:
     # en-us at 150 wpm is detected ~45 ms after the word: too little quiet to tell it from a
-    # closure, so the estimate falls back — early (wake word streamed), never into the question.
+    # closure, so no pause; "jarvis"'s /s/ gives the end — early, never into the question.
     wake, question = _trim(say("hey jarvis")), _trim(say("what time is it"))
     pcm = concat(1.0, wake, 0.3, question, 2.0, rate_hz=RATE_HZ)
+    wake_end = RATE_HZ + len(wake)
     [hit] = _run(detector, pcm)
-    assert hit.sample_16k - (RATE_HZ + len(wake)) < 80 * MS
-    assert (hit.end_method, hit.sample_16k - hit.end_sample_16k) == ("fallback", 450 * MS)
+    assert hit.sample_16k - wake_end < 80 * MS
+    assert hit.end_method == "fricative"
+    assert wake_end - 100 * MS <= hit.end_sample_16k <= wake_end
 
 
-def test_one_breath_never_cuts_into_the_question(detector: WakeDetector) -> None:
-    wake, question = _trim(say("hey jarvis")), _trim(say("what's the weather in toronto"))
-    pcm = concat(1.0, wake, question, 2.0, rate_hz=RATE_HZ)
+@pytest.mark.parametrize(
+    "question",
+    ["what's the weather in toronto", "set a timer for ten minutes", "turn on the light"],
+)
+def test_one_breath_streams_little_wake_word_and_never_cuts_the_question(
+    detector: WakeDetector, question: str
+) -> None:
+    # the question right after "jarvis": a voiced start, a hiss that merges with the /s/, a burst
+    wake, asked = _trim(say("hey jarvis")), _trim(say(question))
+    pcm = concat(1.0, wake, asked, 2.0, rate_hz=RATE_HZ)
+    wake_end = RATE_HZ + len(wake)  # the question starts there
     [hit] = _run(detector, pcm)
-    assert hit.end_sample_16k <= RATE_HZ + len(wake)  # the question starts there
-    assert hit.end_sample_16k >= RATE_HZ  # ...and never before the wake word itself
+    assert hit.end_method == "fricative"
+    assert wake_end - 100 * MS <= hit.end_sample_16k <= wake_end
 
 
 def test_without_the_vad_model_the_estimate_falls_back(model_paths: ModelPaths) -> None:
