@@ -263,3 +263,11 @@ def test_the_median_is_numpys(n: int) -> None:
 
     values = np.random.default_rng(n).random(n)
     assert _median(values) == float(np.median(values))
+
+
+def test_the_spectrum_is_numpys_rfft() -> None:
+    from edge_agent.wake.endpoint import _spectrum
+
+    frames = np.random.default_rng(1).standard_normal((12, 160)) * 3000
+    want = np.abs(np.fft.rfft(frames * np.hanning(160), axis=1)) ** 2
+    np.testing.assert_allclose(_spectrum(frames), want[:, 1:], rtol=1e-9, atol=1e-6)
