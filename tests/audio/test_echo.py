@@ -340,9 +340,11 @@ def test_the_near_end_vad_hears_no_one_in_a_moving_echo_and_hears_a_talker_over_
 ) -> None:
     """The guard's word, offline, in a room whose echo path moves as the rig's did (8-25 ms
     jumps mid-reply, ADC stamps jittering): echo alone never counts as the user (a false
-    barge-in would need it), and a talker over the reply counts within the guard's 400 ms of
-    their first word (about 300 ms measured: 120 ms for the VAD, then two judgements that
-    find no echo), also right after a move."""
+    barge-in would need it), and a talker over the reply counts within 350 ms of their first
+    word (230-310 ms: 120 ms for the VAD, the onset often taken for echo since the window still
+    holds the echo before the word, then two judgements 60 ms apart that find none), also
+    right after a move. The guard waits `DEFAULT_CONFIRM_MS` for it after the service's
+    speech_started, which came up to 90 ms before the VAD's onset on the rig."""
     reply = concat(speak(REPLY * 2), 0.2)[: 16 * 24000]
     echo = _echo_of(reply, delay_ms)
     for at_s, ms in ((5, 25), (9, 8), (12, 15)):  # the path gets longer, three times
@@ -359,4 +361,4 @@ def test_the_near_end_vad_hears_no_one_in_a_moving_echo_and_hears_a_talker_over_
         first = said.index(True, t0 // 960 - 5) * 960
         onset = t0 + int(np.argmax(np.abs(talk) > 300))
         assert not any(said[: t0 // 960]), "no one before the talker"
-        assert 0 <= first - onset <= DEFAULT_CONFIRM_MS * 24, (first - onset) / 24
+        assert 0 <= first - onset <= 350 * 24 < (DEFAULT_CONFIRM_MS - 90) * 24, (first - onset) / 24
