@@ -15,7 +15,9 @@
    module-echo-cancel (aec_method=webrtc) on the same loop.
 4. Live, the whole daemon in full duplex (`sim.duplex_trial`): false barge-ins over `--turns`
    replies with echo and nobody talking, with the canceller and the guard, and without; then
-   true ones: a talker over each of `--talker-turns` replies, with the canceller and the guard.
+   true ones: a talker over each of `--talker-turns` replies, with the canceller and the guard;
+   then the wake word said over each reply in half duplex (only it can interrupt), with the
+   canceller and without.
 
 CPU of the canceller per audio second as a ratio to the wake detector's: bench/audio.py.
 """
@@ -24,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import logging
 import subprocess
 import time
@@ -282,13 +285,31 @@ async def barge_ins(turns: int, talker_turns: int = 0) -> None:
         r = await run_echo_trial(cfg, pins, turns=talker_turns, talker=talker)
     finally:
         pins.reset()
-    reactions = sorted(r.reactions_s)
-    shown = f"{reactions[0]:.2f}-{reactions[-1]:.2f} s" if reactions else "-"
     print(
         f"  echo_cancel=speex, a talker over each reply 1.5 s in: {r.interrupted} of {r.talked} "
-        f"replies stopped for them (talker fed -> reply stopped: {shown}); "
+        f"replies interrupted (talker fed -> reply stopped: {_span(r.reactions_s)}); "
         f"rig faults {r.rig_faults}"
     )
+    wake = trim_silence(say("hey jarvis"))
+    for mode in ("speex", "off"):  # half duplex: only the wake word can interrupt
+        pins = MockFactory(pin_class=MockPWMPin)
+        cfg = dataclasses.replace(
+            base, audio=dataclasses.replace(base.audio, duplex="half", echo_cancel=mode)
+        )
+        try:
+            r = await run_echo_trial(cfg, pins, turns=talker_turns, talker=wake, talk_from=1)
+        finally:
+            pins.reset()
+        print(
+            f"  half duplex, echo_cancel={mode}, 'hey jarvis' over each reply 1.5 s in (from "
+            f"the second): the wake word interrupted {r.interrupted} of {r.talked} (fed -> "
+            f"stopped: {_span(r.reactions_s)}); rig faults {r.rig_faults}"
+        )
+
+
+def _span(values: tuple[float, ...]) -> str:
+    v = sorted(values)
+    return f"{v[0]:.2f}-{v[-1]:.2f} s" if v else "-"
 
 
 def main() -> None:

@@ -51,7 +51,7 @@ class EchoTrial:
     rig_faults: int = 0  # mic overflows + speaker underruns + feeder underruns (load, not us)
     asked: int = 0  # questions asked (fewer than asked for: it never got idle again)
     talked: int = 0  # replies a talker spoke over (`talker`)
-    reactions_s: tuple[float, ...] = ()  # talker fed -> the reply stopped, s (one per stop)
+    reactions_s: tuple[float, ...] = ()  # talker fed -> reply interrupted, s (one per barge-in)
 
     @property
     def false_barge_ins(self) -> int:
@@ -60,7 +60,7 @@ class EchoTrial:
 
     @property
     def interrupted(self) -> int:
-        """Replies the talker spoke over that stopped for them."""
+        """Replies the talker spoke over that were interrupted (not just ended) within 5 s."""
         return len(self.reactions_s)
 
 
@@ -101,12 +101,15 @@ async def run_echo_trial(
     pause_s: float = 0.0,
     talker: np.ndarray | None = None,
     talk_after_s: float = 1.5,
+    talk_from: int = 0,
 ) -> EchoTrial:
     """`turns` questions (talk button + a spoken question), each answered by a spoken reply
     that echoes back through the room; returns what happened. `cfg` must have the talk button
     on `talk_pin` and no follow-up window (each turn ends with its reply). `pause_s`: replies of
     two sentences with a pause (see `reply_speech`). `talker`: said into the mic (over the
-    echo) `talk_after_s` into each reply, a true barge-in; its own answer then plays out."""
+    echo) `talk_after_s` into each reply from question `talk_from` on (1: not over the first
+    reply, while the canceller measures the echo path), a true barge-in (or, with "hey
+    jarvis", the wake word); its own answer then plays out."""
     scenario = Scenario(
         tuple(Turn(reply=reply_speech(i, pause_s)) for i in range(turns)),
         fallback=reply_speech(turns, pause_s),
@@ -140,20 +143,22 @@ async def run_echo_trial(
                 await _press(pins, talk_pin)
                 await rig.say(question)
                 asked += 1
-                if talker is not None:
+                if talker is not None and i >= talk_from:
                     await rig.wait_for(
                         lambda: p.app.state is State.SPEAKING, turn_timeout_s, "a reply"
                     )
                     await asyncio.sleep(talk_after_s)
                     if p.app.state is State.SPEAKING:
                         talked += 1
-                        fed = time.monotonic()
+                        fed, before = time.monotonic(), len(p.turns.finished)
                         rig.feed(talker)
                         with contextlib.suppress(TimeoutError):
                             await rig.wait_for(
                                 lambda: p.app.state is not State.SPEAKING, 5.0, "a barge-in"
                             )
-                            reactions.append(time.monotonic() - fed)
+                            ended = p.turns.finished[before:]
+                            if ended and ended[0].outcome == "barge_in":  # not the reply's end
+                                reactions.append(time.monotonic() - fed)
                 await rig.wait_for(
                     lambda d=done: len(p.turns.finished) > d and p.turns.current is None,
                     turn_timeout_s,
