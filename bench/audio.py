@@ -140,6 +140,43 @@ def aec_vs_wake_cpu(seconds: float, rounds: int) -> tuple[float, float]:
     return aec_cpu / audio_s, wake_cpu / audio_s
 
 
+def near_end_cpu(seconds: float) -> tuple[float, float, float]:
+    """CPU of the full-duplex guard's near-end VAD over the canceller's output: CPU-s per
+    audio-s as the daemon runs it on a reply's echo (onsets are rare once the filter has
+    converged), then ms per judgement (`check_alignment` at an onset, `echo_left` at an onset
+    and every 60 ms of a stretch taken for echo: at most ~17 a second)."""
+    from edge_agent.audio.echo import EchoCanceller, EchoReference, NearEndVad
+    from edge_agent.sim.room import RoomStream, room_impulse_response
+    from edge_agent.sim.speech import speak
+
+    text = "The weather today is sunny with a high of twenty three degrees and a light wind."
+    reply = np.tile(speak(text), 8)[: int(seconds * RATE_HZ)]
+    mic = RoomStream(room_impulse_response(delay_ms=40)).process(reply)
+    mic = np.clip(np.rint(mic), -32768, 32767).astype(np.int16)
+    ref = EchoReference()
+    aec = EchoCanceller(ref)
+    near = NearEndVad(aec)
+    t0, cpu = 1000.0, 0.0
+    for i in range(0, len(mic), 960):
+        ref.write(reply[i : i + 960], t0 + i / RATE_HZ)
+        out = aec.process(mic[i : i + 960], t0 + i / RATE_HZ)
+        c0 = time.process_time()
+        near.feed(out)
+        cpu += time.process_time() - c0
+    tail = np.zeros(7200, np.int16)  # its level does not change the cost
+    c0 = time.process_time()
+    for _ in range(100):
+        aec.check_alignment()
+    align_ms = (time.process_time() - c0) * 10
+    c0 = time.process_time()
+    for _ in range(100):  # echo_left's worst case: both of its tests
+        aec.removed_db(tail)
+        aec.residual_echo()
+    left_ms = (time.process_time() - c0) * 10
+    aec.close()
+    return cpu / (len(mic) / RATE_HZ), align_ms, left_ms
+
+
 async def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=float, default=5.0, help="audio per measurement, s")
@@ -152,6 +189,12 @@ async def main() -> None:
     print(f"  speex AEC (+suppressor, delay measurement) {aec:.4f}")
     print(f"  wake detector (openWakeWord, defaults)    {wake:.4f}")
     print(f"  AEC / wake = {aec / wake:.2f}")
+    vad, align_ms, left_ms = near_end_cpu(10.0)
+    print(
+        f"  near-end VAD (full-duplex guard) over the AEC's output {vad:.4f} "
+        f"({vad / wake:.2f} x wake); per judgement: check_alignment {align_ms:.2f} ms, "
+        f"echo_left {left_ms:.2f} ms (every 60 ms at most: {left_ms / 60:.4f} CPU-s/s)"
+    )
     with PulseRig() as rig, rig.activate():
         print(f"capture CPU, {args.rounds} x {args.seconds:.0f} s each, device vmic (paced)")
         batches = {"per 20 ms frame": 1, "80 ms batches (wake detector)": 1920}

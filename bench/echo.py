@@ -1,6 +1,7 @@
 """Echo cancellation figures, side by side in one run (docs/audio.md quotes them).
 
     PYTHONPATH=. EDGE_AGENT_MODELS_DIR=... python bench/echo.py [--turns 20] [--skip-live]
+        [--barge-ins-only] [--talker-turns 10]
 
 1. Offline, a simulated room (`sim.room`: delay 10/40/80 ms, reflections, -6 dB): ERLE on
    echo alone after 3 s, and the talker's distortion during double talk (SDR, dB: talker
@@ -13,7 +14,10 @@
    canceller, one 20 s reply: ERLE per second after convergence; then PulseAudio's
    module-echo-cancel (aec_method=webrtc) on the same loop.
 4. Live, the whole daemon in full duplex (`sim.duplex_trial`): false barge-ins over `--turns`
-   replies with echo and nobody talking, with the canceller and the guard, and without.
+   replies with echo and nobody talking, with the canceller and the guard, and without; then
+   true ones: a talker over each of `--talker-turns` replies, with the canceller and the guard;
+   then the wake word said over each reply in half duplex (only it can interrupt), with the
+   canceller and without.
 
 CPU of the canceller per audio second as a ratio to the wake detector's: bench/audio.py.
 """
@@ -22,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import logging
 import subprocess
 import time
@@ -234,7 +239,7 @@ def live_webrtc(delay_ms: float) -> list[float] | str:
     ][:20]
 
 
-async def barge_ins(turns: int) -> None:
+async def barge_ins(turns: int, talker_turns: int = 0) -> None:
     from gpiozero.pins.mock import MockFactory, MockPWMPin
 
     from edge_agent.config import (
@@ -268,14 +273,58 @@ async def barge_ins(turns: int) -> None:
             f"delay {r.delay_ms}; {r.asked} of {turns} questions asked (else: never idle "
             f"again); rig faults (overflows, underruns) {r.rig_faults}"
         )
+    if not talker_turns:
+        return
+    from edge_agent.sim.pipeline_rig import trim_silence
+    from edge_agent.sim.speech import speak as say
+
+    talker = trim_silence(say("stop, wait a moment please", voice="en-gb"))
+    pins = MockFactory(pin_class=MockPWMPin)
+    try:
+        cfg = duplex_config(base, echo_cancel="speex")
+        r = await run_echo_trial(cfg, pins, turns=talker_turns, talker=talker)
+    finally:
+        pins.reset()
+    print(
+        f"  echo_cancel=speex, a talker over each reply 1.5 s in: {r.interrupted} of {r.talked} "
+        f"replies interrupted (talker fed -> reply stopped: {_span(r.reactions_s)}); "
+        f"rig faults {r.rig_faults}"
+    )
+    wake = trim_silence(say("hey jarvis"))
+    for mode in ("speex", "off"):  # half duplex: only the wake word can interrupt
+        pins = MockFactory(pin_class=MockPWMPin)
+        cfg = dataclasses.replace(
+            base, audio=dataclasses.replace(base.audio, duplex="half", echo_cancel=mode)
+        )
+        try:
+            r = await run_echo_trial(cfg, pins, turns=talker_turns, talker=wake, talk_from=1)
+        finally:
+            pins.reset()
+        print(
+            f"  half duplex, echo_cancel={mode}, 'hey jarvis' over each reply 1.5 s in (from "
+            f"the second): the wake word interrupted {r.interrupted} of {r.talked} (fed -> "
+            f"stopped: {_span(r.reactions_s)}); rig faults {r.rig_faults}"
+        )
+
+
+def _span(values: tuple[float, ...]) -> str:
+    v = sorted(values)
+    return f"{v[0]:.2f}-{v[-1]:.2f} s" if v else "-"
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--turns", type=int, default=20, help="replies in the barge-in trial")
     ap.add_argument("--skip-live", action="store_true", help="only the offline figures")
+    ap.add_argument("--barge-ins-only", action="store_true", help="only part 4")
+    ap.add_argument(
+        "--talker-turns", type=int, default=10, help="part 4: replies a talker speaks over"
+    )
     args = ap.parse_args()
     logging.getLogger("edge_agent").setLevel(logging.ERROR)
+    if args.barge_ins_only:
+        asyncio.run(barge_ins(args.turns, args.talker_turns))
+        return
     offline_erle()
     wake_recall()
     if args.skip_live:
@@ -287,7 +336,7 @@ def main() -> None:
         theirs = live_webrtc(delay)
         shown = theirs if isinstance(theirs, str) else " ".join(f"{e:4.0f}" for e in theirs)
         print(f"  delay {delay:2d} ms, pulse webrtc:  {shown}")
-    asyncio.run(barge_ins(args.turns))
+    asyncio.run(barge_ins(args.turns, args.talker_turns))
 
 
 if __name__ == "__main__":

@@ -4,9 +4,11 @@ With `audio.echo_cancel` on, `start()` (before the mic opens) loads the cancelle
 (`audio.echo`), hands the speaker its tap (every period exactly as given to the device, on the
 DAC-time grid: the sample-accurate played counter) and the capture its processor, so the ring
 that the wake word and the streamer read holds the echo-cancelled signal, never the raw mic.
-It then runs the local VAD over that signal and tells the turn core (`EchoVad`) whenever the
-verdict or the canceller's convergence changes: the full-duplex barge-in guard
-(`turn.guard`) trusts the service's speech_started during a reply only on that word.
+It then runs the near-end VAD over that signal (`audio.echo.NearEndVad`: the local VAD, each
+speech stretch judged against the canceller, so the echo the filter left after the path moved
+is not taken for the user) and tells the turn core (`EchoVad`) whenever its verdict or the
+canceller's convergence changes: the full-duplex barge-in guard (`turn.guard`) trusts the
+service's speech_started during a reply only on that word.
 
 Owns: the reference, the canceller, the VAD and its reader task. Must not: decide barge-ins.
 """
@@ -19,11 +21,9 @@ import logging
 from collections.abc import Callable
 from typing import Final
 
-import numpy as np
-
 from edge_agent.app import Handlers
 from edge_agent.audio.capture import Capture
-from edge_agent.audio.echo import EchoCanceller, EchoReference, LocalVad, echo_parts
+from edge_agent.audio.echo import EchoCanceller, EchoReference, NearEndVad, echo_parts
 from edge_agent.audio.playback import Playback
 from edge_agent.audio.ring import SamplesLost
 from edge_agent.config import AudioConfig
@@ -35,8 +35,6 @@ __all__ = ["EchoControl"]
 log = logging.getLogger(__name__)
 
 _VAD_STEP: Final = 480  # 20 ms: the VAD's frame, so its verdict is never a frame late
-_ONSET_SAMPLES: Final = 7200  # 300 ms of output judged at a VAD onset
-_ECHO_REMOVED_DB: Final = 6.0  # more removed than this: the onset is residual echo
 
 
 class EchoControl:
@@ -50,12 +48,8 @@ class EchoControl:
         self.capture = capture
         self.reference: EchoReference | None = None
         self.canceller: EchoCanceller | None = None
-        self.vad = LocalVad()
+        self.near_end: NearEndVad | None = None  # the local VAD, judged against the echo
         self.verdicts = 0  # EchoVad events posted
-        self.echo_onsets = 0  # VAD onsets that were echo after the path moved (not posted)
-        self._heard = False  # the VAD is in a speech stretch
-        self._echo_onset = False  # ... and it began as echo: not speech till it ends
-        self._tail = np.zeros(0, np.int16)  # the last output the VAD read
         self._task: asyncio.Task[None] | None = None
         self._post: Callable[[Event], None] = lambda e: None
 
@@ -69,6 +63,7 @@ class EchoControl:
         parts = echo_parts(self.audio)
         assert parts is not None, "EchoControl is built only with echo_cancel on"
         self.reference, self.canceller = parts
+        self.near_end = NearEndVad(self.canceller)
         self.playback.tap = self.reference.write
         self.capture.processor = self.canceller
         log.info(
@@ -94,21 +89,6 @@ class EchoControl:
         if self.canceller is not None:
             self.canceller.close()
 
-    def _is_echo(self) -> bool:
-        """A VAD onset that is the reply's echo: the path moved (followed at once), or most of
-        what the mic heard was removed (the filter is re-adapting: a talker would come through
-        at about the mic's own level)."""
-        c = self.canceller
-        assert c is not None
-        if not c.check_alignment():
-            self.echo_onsets += 1
-            log.info("the echo path moved; followed (%.0f ms)", self.delay_ms or 0.0)
-            return True
-        if c.removed_db(self._tail) > _ECHO_REMOVED_DB:
-            self.echo_onsets += 1
-            return True
-        return False
-
     @property
     def delay_ms(self) -> float | None:
         """The measured output->input delay beyond PortAudio's stamps, ms (None: not yet)."""
@@ -122,16 +102,12 @@ class EchoControl:
         while True:
             try:
                 async for chunk in self.capture.reader(min_samples=_VAD_STEP):
-                    state = self.vad.feed(chunk)
-                    assert self.canceller is not None
-                    self._tail = np.concatenate((self._tail, chunk))[-_ONSET_SAMPLES:]
-                    speaking = state.speaking
-                    if speaking and not self._heard:  # an onset: the user, or echo?
-                        self._heard = True
-                        self._echo_onset = self._is_echo()
-                    elif not speaking:
-                        self._heard = self._echo_onset = False
-                    now = (speaking and not self._echo_onset, self.canceller.converged)
+                    assert self.canceller is not None and self.near_end is not None
+                    moves = self.near_end.moves
+                    speaking = self.near_end.feed(chunk)
+                    if self.near_end.moves != moves:
+                        log.info("the echo path moved; followed (%.0f ms)", self.delay_ms or 0.0)
+                    now = (speaking, self.canceller.converged)
                     if now != last:
                         if now[1] and not last[1]:
                             log.info(

@@ -4,14 +4,17 @@
 its VAD) in full duplex with the speaker's output fed back into the mic through a simulated
 room (`PulseRig.room`: delay, impulse response, gain; `sim.room`), and asks `turns` questions
 with the talk button. Nobody speaks during the replies, so every barge-in is a false one: the
-emulator's VAD hearing the reply's own echo and the device believing it. Used by the e2e test
-(tests/e2e/test_echo.py) and `bench/audio.py`.
+emulator's VAD hearing the reply's own echo and the device believing it; with `talker`, someone
+speaks over each reply, and each reply should stop for them (a true barge-in). Used by the e2e
+test (tests/e2e/test_echo.py) and `bench/echo.py`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,10 +50,18 @@ class EchoTrial:
     played_s: float  # reply audio played
     rig_faults: int = 0  # mic overflows + speaker underruns + feeder underruns (load, not us)
     asked: int = 0  # questions asked (fewer than asked for: it never got idle again)
+    talked: int = 0  # replies a talker spoke over (`talker`)
+    reactions_s: tuple[float, ...] = ()  # talker fed -> reply interrupted, s (one per barge-in)
 
     @property
     def false_barge_ins(self) -> int:
+        """Interrupted replies, when nobody spoke over them (`talked` 0)."""
         return sum(o == "barge_in" for o in self.outcomes)
+
+    @property
+    def interrupted(self) -> int:
+        """Replies the talker spoke over that were interrupted (not just ended) within 5 s."""
+        return len(self.reactions_s)
 
 
 def reply_speech(i: int, pause_s: float = 0.0) -> Reply:
@@ -88,11 +99,17 @@ async def run_echo_trial(
     talk_pin: int = 5,
     turn_timeout_s: float = 30.0,
     pause_s: float = 0.0,
+    talker: np.ndarray | None = None,
+    talk_after_s: float = 1.5,
+    talk_from: int = 0,
 ) -> EchoTrial:
     """`turns` questions (talk button + a spoken question), each answered by a spoken reply
     that echoes back through the room; returns what happened. `cfg` must have the talk button
     on `talk_pin` and no follow-up window (each turn ends with its reply). `pause_s`: replies of
-    two sentences with a pause (see `reply_speech`)."""
+    two sentences with a pause (see `reply_speech`). `talker`: said into the mic (over the
+    echo) `talk_after_s` into each reply from question `talk_from` on (1: not over the first
+    reply, while the canceller measures the echo path), a true barge-in (or, with "hey
+    jarvis", the wake word); its own answer then plays out."""
     scenario = Scenario(
         tuple(Turn(reply=reply_speech(i, pause_s)) for i in range(turns)),
         fallback=reply_speech(turns, pause_s),
@@ -115,7 +132,8 @@ async def run_echo_trial(
                     clock["streamed"] += p.streamer.is_streaming
 
         sampler = asyncio.create_task(sample())
-        asked = 0
+        asked = talked = 0
+        reactions: list[float] = []
         try:
             for i in range(turns):
                 await rig.wait_for(
@@ -125,6 +143,22 @@ async def run_echo_trial(
                 await _press(pins, talk_pin)
                 await rig.say(question)
                 asked += 1
+                if talker is not None and i >= talk_from:
+                    await rig.wait_for(
+                        lambda: p.app.state is State.SPEAKING, turn_timeout_s, "a reply"
+                    )
+                    await asyncio.sleep(talk_after_s)
+                    if p.app.state is State.SPEAKING:
+                        talked += 1
+                        fed, before = time.monotonic(), len(p.turns.finished)
+                        rig.feed(talker)
+                        with contextlib.suppress(TimeoutError):
+                            await rig.wait_for(
+                                lambda: p.app.state is not State.SPEAKING, 5.0, "a barge-in"
+                            )
+                            ended = p.turns.finished[before:]
+                            if ended and ended[0].outcome == "barge_in":  # not the reply's end
+                                reactions.append(time.monotonic() - fed)
                 await rig.wait_for(
                     lambda d=done: len(p.turns.finished) > d and p.turns.current is None,
                     turn_timeout_s,
@@ -153,4 +187,6 @@ async def run_echo_trial(
         played_s,
         faults,
         asked,
+        talked,
+        tuple(reactions),
     )

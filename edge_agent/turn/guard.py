@@ -9,7 +9,10 @@ echo of the reply the device did not remove. The guard decides, from literal inp
   local VAD agrees. It may agree a little after the service (the service's event can beat our
   20 ms frames, or lag them by the network): a start the VAD has not confirmed waits up to
   `confirm_ms` for it, and a VAD that stopped hearing speech less than `confirm_ms` ago still
-  counts. Until the canceller has measured the echo path (`converged` false) the mic still
+  counts. 600 ms: on the rig the service's start came up to 90 ms before the local VAD's
+  onset, and a talker over the reply's echo is confirmed 230-310 ms after their first word
+  (`audio.echo.NearEndVad`: the onset is often taken for echo, then judged again); with
+  400 ms, 3 of 10 talkers were ignored by 10-80 ms. Until the canceller has measured the echo path (`converged` false) the mic still
   holds the reply's echo, so the VAD proves nothing and server speech during a reply is
   ignored (the wake word and the talk button still interrupt), and the core does not stream
   during a reply at all (`trusts_the_mic`): full duplex starts once the echo path is known.
@@ -25,7 +28,7 @@ from typing import Final, Literal
 __all__ = ["BargeGuard", "GuardVerdict"]
 
 Decision = Literal["barge_in", "ignore", "wait"]
-DEFAULT_CONFIRM_MS: Final = 400
+DEFAULT_CONFIRM_MS: Final = 600
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,7 +21,7 @@ from edge_agent.turn.events import (
     Tick,
     UserSpeechStarted,
 )
-from edge_agent.turn.guard import BargeGuard, GuardVerdict
+from edge_agent.turn.guard import DEFAULT_CONFIRM_MS, BargeGuard, GuardVerdict
 from tests.turn.test_core import PCM_100MS, core, played_out, ready_turn, speaking, without_logs
 
 S = State
@@ -96,7 +96,7 @@ def test_core_with_local_vad_barges_in_when_the_vad_confirms() -> None:
     speaking(c)  # reply audio from 2200, streamed through
     c.handle(Heard((("i1", 24 * 300),)), 2600)
     assert c.handle(UserSpeechStarted(), 2700) == []  # waits for the local VAD
-    assert c.next_deadline_ms() == 3100
+    assert c.next_deadline_ms() == 2700 + DEFAULT_CONFIRM_MS
     assert without_logs(c.handle(EchoVad(True, True), 2760)) == BARGE
     assert c.state is S.LISTENING
 
@@ -106,7 +106,8 @@ def test_core_with_local_vad_ignores_echo_the_vad_did_not_hear() -> None:
     speaking(c)
     c.handle(EchoVad(False, True), 2300)
     assert c.handle(UserSpeechStarted(), 2700) == []
-    assert c.handle(Tick(), 3100) == [
+    assert c.handle(Tick(), 2699 + DEFAULT_CONFIRM_MS) == []  # still waiting
+    assert c.handle(Tick(), 2700 + DEFAULT_CONFIRM_MS) == [
         Log(
             "info",
             "speech 500 ms into the reply ignored: the local VAD on the echo-cancelled mic "
@@ -115,7 +116,8 @@ def test_core_with_local_vad_ignores_echo_the_vad_did_not_hear() -> None:
         )
     ]
     assert c.state is S.SPEAKING
-    assert c.handle(EchoVad(True, True), 3200) == []  # the VAD alone never barges in
+    # the VAD alone never barges in
+    assert c.handle(EchoVad(True, True), 2800 + DEFAULT_CONFIRM_MS) == []
 
 
 def test_core_before_convergence_ignores_server_speech_during_the_reply() -> None:
