@@ -57,15 +57,17 @@ async def test_with_the_canceller_the_wake_word_interrupts_a_reply_over_its_echo
     """The wake word while it speaks: "hey jarvis" said 1.5 s into a reply, over its echo,
     interrupts it. In half duplex, so that only the wake word can (the service hears nothing
     during the reply), and from the second reply on (during the first the canceller is still
-    measuring the echo path). bench/echo.py part 4: 9 of 10 with the canceller (the miss:
-    over the first reply), 3 of 10 without."""
+    measuring the echo path). bench/echo.py part 4: 9 of 9 and 9 of 10 with the canceller
+    (the miss: over the first reply), 3 of 10 and 5 of 9 without. Five tries, at least three
+    must interrupt: ~1 % to fail at 9 in 10, ~70 % at the 4 in 10 of no canceller (one try in
+    two, asserted on, failed once in a loaded suite run)."""
     cfg = e2e_config(follow_up_s=0.0)
     cfg = dataclasses.replace(
         cfg, audio=dataclasses.replace(cfg.audio, duplex="half", echo_cancel="speex")
     )
     wake = trim_silence(speak("hey jarvis"))
-    trial = await run_echo_trial(cfg, pins, turns=3, turn_timeout_s=20, talker=wake, talk_from=1)
-    assert trial.talked == 2 and trial.interrupted == 2, trial
+    trial = await run_echo_trial(cfg, pins, turns=6, turn_timeout_s=20, talker=wake, talk_from=1)
+    assert trial.talked == 5 and trial.interrupted >= 3, trial
 
 
 async def test_without_the_canceller_the_same_echo_interrupts_the_reply(pins: MockFactory) -> None:
