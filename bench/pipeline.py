@@ -320,8 +320,14 @@ async def after_turn(models: Path, engine: str, quiet_s: float) -> tuple[float, 
             await asyncio.to_thread(rig.feed(feed).wait, 60)
             await asyncio.sleep(1.0)
             before = rss_mb(proc.pid)
-            rig.feed(ask)
-            await sink.await_for("STATUS=speaking", 30)
+            for attempt in range(3):  # microWakeWord misses some espeak-ng sayings (recall 0.68)
+                await asyncio.to_thread(rig.feed(ask).wait, 60)
+                try:
+                    await sink.await_for("STATUS=speaking", 15)
+                    break
+                except TimeoutError:
+                    if attempt == 2:
+                        raise
             await sink.await_for("STATUS=idle", 60)
             await asyncio.sleep(2.0)
             just_after = rss_mb(proc.pid)
