@@ -38,14 +38,7 @@ from edge_agent.errors import FatalRealtimeError, RealtimeError
 from edge_agent.realtime import protocol as p
 from edge_agent.realtime.auth import Credentials, session_url
 from edge_agent.realtime.outbox import Outbox
-from edge_agent.realtime.outcomes import (
-    BENIGN_ERRORS,
-    describe,
-    describe_close,
-    fatal_error,
-    fatal_response,
-    log_usage,
-)
+from edge_agent.realtime.outcomes import describe, describe_close, session_outcome
 from edge_agent.realtime.translate import to_turn_event
 from edge_agent.states import Event
 from edge_agent.turn.events import SessionFatal, SessionLost, SessionReady
@@ -404,27 +397,11 @@ class RealtimeClient:
 
     async def _on_event(self, ev: p.ServerEvent) -> str:
         """Translate and queue one server event; returns a reason when the session is over."""
-        if isinstance(ev, p.ServerError):
-            fatal = fatal_error(ev, model=self.model, configured=self.config.model)
-            if fatal is not None:
-                raise fatal
-            if ev.code == "session_expired":
-                log.info("session expired")
-                return "session expired"
-            if ev.code not in BENIGN_ERRORS:
-                culprit = self._outbox.type_of(ev.event_id)
-                log.warning(
-                    "realtime error %s%s: %s",
-                    ev.code,
-                    f" (our {culprit} event)" if culprit else "",
-                    ev.message,
-                    extra={"ERROR_CODE": ev.code},
-                )
-        elif isinstance(ev, p.ResponseDone):
-            fatal = fatal_response(ev, model=self.model, configured=self.config.model)
-            if fatal is not None:
-                raise fatal
-            log_usage(ev)
+        ended = session_outcome(
+            ev, model=self.model, configured=self.config.model, culprit=self._outbox.type_of
+        )
+        if ended:
+            return ended
         turn_event = to_turn_event(ev)
         if turn_event is not None:
             await self._emit(turn_event)

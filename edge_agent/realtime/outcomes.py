@@ -10,6 +10,7 @@ never include headers or frames: they may hold the key or a client secret.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Final
 
 from edge_agent.errors import FatalRealtimeError, RealtimeError
@@ -24,6 +25,7 @@ __all__ = [
     "fatal_response",
     "handshake_refusal",
     "log_usage",
+    "session_outcome",
 ]
 
 log = logging.getLogger("edge_agent.realtime.client")
@@ -72,6 +74,39 @@ def fatal_response(ev: p.ResponseDone, *, model: str, configured: str) -> FatalR
             f"realtime.model ({configured!r}), the api key and the account quota"
         )
     return None
+
+
+def session_outcome(
+    ev: p.ServerEvent, *, model: str, configured: str, culprit: Callable[[str], str]
+) -> str:
+    """What one server event means for the session: "" while it goes on, or why it is over.
+
+    Raises the `FatalRealtimeError` a refusal means (bad key, unknown model, quota). A session
+    that expired is over; any other error that is not benign noise is logged with the type of
+    our event that caused it (`culprit(event_id)`, "" when unknown); a response's usage is
+    logged. The turn core hears every event either way (`translate.to_turn_event`)."""
+    if isinstance(ev, p.ServerError):
+        fatal = fatal_error(ev, model=model, configured=configured)
+        if fatal is not None:
+            raise fatal
+        if ev.code == "session_expired":
+            log.info("session expired")
+            return "session expired"
+        if ev.code not in BENIGN_ERRORS:
+            ours = culprit(ev.event_id)
+            log.warning(
+                "realtime error %s%s: %s",
+                ev.code,
+                f" (our {ours} event)" if ours else "",
+                ev.message,
+                extra={"ERROR_CODE": ev.code},
+            )
+    elif isinstance(ev, p.ResponseDone):
+        fatal = fatal_response(ev, model=model, configured=configured)
+        if fatal is not None:
+            raise fatal
+        log_usage(ev)
+    return ""
 
 
 def describe(exc: BaseException | None) -> str:

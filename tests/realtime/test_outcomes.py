@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import logging
+
+import pytest
 
 from edge_agent.errors import FatalRealtimeError, RealtimeError
 from edge_agent.realtime import protocol as p
@@ -12,6 +15,7 @@ from edge_agent.realtime.outcomes import (
     fatal_error,
     fatal_response,
     handshake_refusal,
+    session_outcome,
 )
 
 
@@ -21,12 +25,12 @@ def _event(d: dict) -> p.ServerEvent:
     return ev
 
 
-def _error(code: str, message: str = "boom") -> p.ServerError:
+def _error(code: str, message: str = "boom", ours: str | None = None) -> p.ServerError:
     ev = _event(
         {
             "type": "error",
             "event_id": "e1",
-            "error": {"type": "x", "code": code, "message": message},
+            "error": {"type": "x", "code": code, "message": message, "event_id": ours},
         }
     )
     assert isinstance(ev, p.ServerError)
@@ -88,3 +92,42 @@ def test_close_descriptions() -> None:
     assert describe_close(1001, "x" * 500) == "session closed by the service: " + "x" * 80
     assert describe_close(1000, "") == "close code 1000"
     assert describe_close(None, None) == "connection closed"
+
+
+def _outcome(ev: p.ServerEvent, sent: dict[str, str] | None = None) -> str:
+    culprit = (sent or {}).get
+    return session_outcome(ev, model="m", configured="c", culprit=lambda i: culprit(i, ""))
+
+
+def test_session_outcome_a_refusal_raises_an_expiry_ends_the_rest_goes_on(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, "edge_agent.realtime.client")
+    with pytest.raises(FatalRealtimeError, match="check the api key"):
+        _outcome(_error("invalid_api_key"))
+    with pytest.raises(FatalRealtimeError, match="quota"):
+        _outcome(_done("failed", "insufficient_quota"))
+    assert _outcome(_error("session_expired")) == "session expired"
+    caplog.clear()
+    assert _outcome(_error("response_cancel_not_active")) == ""  # benign: not even logged
+    assert caplog.records == []
+    assert (
+        _outcome(
+            _error("invalid_value", "No tool call found", "c7"), {"c7": "conversation.item.create"}
+        )
+        == ""
+    )
+    assert _outcome(_error("server_error", "Oops")) == ""
+    assert [(r.levelname, r.getMessage(), r.ERROR_CODE) for r in caplog.records] == [
+        (
+            "WARNING",
+            "realtime error invalid_value (our conversation.item.create event): No tool call found",
+            "invalid_value",
+        ),
+        ("WARNING", "realtime error server_error: Oops", "server_error"),
+    ]
+    caplog.clear()
+    assert _outcome(_done("failed", "server_error", "x")) == ""  # the turn core fails the turn
+    assert [r.getMessage() for r in caplog.records] == [
+        "response failed: 0 in / 0 out tokens (0 audio out)"
+    ]
