@@ -28,8 +28,8 @@ from edge_agent.audio.ring import SamplesLost
 from edge_agent.config import Config
 from edge_agent.errors import AudioDeviceError
 from edge_agent.states import CloseMic, Event, Failure, OpenMic, Recovered, WakeDetected
+from edge_agent.wake.detector import REFINE_STEPS, Detection, WakeDetector
 from edge_agent.wake.detector import SAMPLE_RATE_HZ as WAKE_RATE_HZ
-from edge_agent.wake.detector import WakeDetector
 from edge_agent.wake.models import ModelPaths, resolve_models
 
 __all__ = ["Listener"]
@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 
 _STEP_16K: Final = 1280  # openWakeWord's 80 ms step: hand the detector whole steps
 _STEP_24K: Final = 1920  # the same 80 ms at the capture rate: wake the loop once per step
+_REFINE_16K: Final = REFINE_STEPS * _STEP_16K
 _STALL_S: Final = 3.0  # no frame for this long while open (and not reported lost) = unhealthy
 
 
@@ -152,6 +153,7 @@ class Listener:
         base_16k = detector.samples_in
         pending: list[np.ndarray] = []
         pending_n = 0
+        held: Detection | None = None
         async for chunk in self.capture.reader(start, min_samples=_STEP_24K):
             pcm16 = resampler.process(chunk)
             pending.append(pcm16)
@@ -160,14 +162,25 @@ class Listener:
                 continue
             block = np.concatenate(pending)
             pending, pending_n = [], 0
-            for d in await asyncio.to_thread(detector.process, block):
-                sample = start + (d.sample_16k - base_16k) * RATE_HZ // WAKE_RATE_HZ
-                # stream from the wake word's end: never inside it (its tail and the user's
-                # pause would be a whole turn to the service's VAD)
-                stream_from = start + (d.end_sample_16k - base_16k) * RATE_HZ // WAKE_RATE_HZ
-                self.last_wake_sample = sample
-                self.detections += 1
-                self._post(WakeDetected(d.model, d.score, sample, stream_from))
+            found = await asyncio.to_thread(detector.process, block)
+            # a `fricative` end is posted REFINE_STEPS steps later, looked at again (a pause
+            # may follow: `WakeDetector.refine_end`); the wake latency grows by 160 ms for it
+            ready = [d for d in found if d.end_method != "fricative"]
+            if held is not None and detector.samples_stepped >= held.sample_16k + _REFINE_16K:
+                ready.insert(0, await asyncio.to_thread(detector.refine_end, held))
+                held = None
+            held = next((d for d in found if d.end_method == "fricative"), held)
+            for d in ready:
+                self._post_detection(d, start, base_16k)
+
+    def _post_detection(self, d: Detection, start: int, base_16k: int) -> None:
+        sample = start + (d.sample_16k - base_16k) * RATE_HZ // WAKE_RATE_HZ
+        # stream from the wake word's end: never inside it (its tail and the user's pause
+        # would be a whole turn to the service's VAD)
+        stream_from = start + (d.end_sample_16k - base_16k) * RATE_HZ // WAKE_RATE_HZ
+        self.last_wake_sample = sample
+        self.detections += 1
+        self._post(WakeDetected(d.model, d.score, sample, stream_from))
 
     async def _watch_mic(self) -> None:
         lost = self.capture.lost

@@ -264,3 +264,60 @@ def test_scores_match_bare_openwakeword(model_paths: ModelPaths) -> None:
     assert len(got) == len(want)
     assert max(want) > 0.9
     np.testing.assert_allclose(got[20:], want[20:], atol=1e-4)
+
+
+def _fricative_detection(
+    model_paths: ModelPaths, gap_s: float
+) -> tuple[WakeDetector, Detection, np.ndarray, int]:
+    """A detector that fired so soon after "hey jarvis" that its end is a `fricative`
+    estimate, fed on for `REFINE_STEPS` more steps; the 16 kHz audio; the word's true end.
+    The phase of the 80 ms steps decides how soon it fires, so phases are tried in turn."""
+    from edge_agent.audio.resample import Resampler
+    from edge_agent.sim.pipeline_rig import spoken_request
+    from edge_agent.wake.detector import REFINE_STEPS
+
+    audio, question_at = spoken_request("what's the weather like today", gap_s=gap_s)
+    wake_end_24k = question_at - int(gap_s * 24000)
+    for lead in range(0, 1920, 120):
+        pcm = Resampler(24000, RATE_HZ).process(
+            np.concatenate([np.zeros(24000 + lead, np.int16), audio])
+        )
+        det = WakeDetector(WakeConfig(), model_paths)
+        for i in range(0, len(pcm), 1280):
+            [*found] = det.process(pcm[i : i + 1280])
+            if found:
+                break
+        if found and found[0].end_method == "fricative":
+            for _ in range(REFINE_STEPS):
+                i += 1280
+                assert det.process(pcm[i : i + 1280]) == []
+            return det, found[0], pcm, (24000 + lead + wake_end_24k) * 2 // 3
+    raise AssertionError("no phase made a fricative estimate")
+
+
+def test_a_fricative_end_followed_by_a_pause_moves_to_the_pause(model_paths: ModelPaths) -> None:
+    """'hey jarvis' … 1.5 s … : the estimate made at once keeps ~60 ms of the /s/ (a "speech"
+    of its own to the service's VAD, then the pause ends that turn); looked at 160 ms later,
+    the pause shows, and the turn starts there."""
+    det, d, _, true_end = _fricative_detection(model_paths, 1.5)
+    assert d.end_sample_16k < true_end - 16 * 30  # the /s/ kept
+    refined = det.refine_end(d)
+    assert refined.end_method == "silence"
+    assert abs(refined.end_sample_16k - true_end) <= 16 * 20, (
+        refined.end_sample_16k - true_end
+    ) / 16
+    assert dataclasses.replace(refined, end_sample_16k=0, end_method="") == dataclasses.replace(
+        d, end_sample_16k=0, end_method=""
+    )  # the detection itself (model, score, when) is the same
+
+
+def test_a_fricative_end_before_a_question_in_one_breath_stands(model_paths: ModelPaths) -> None:
+    """'hey jarvis what's the weather': no pause follows, so the estimate is kept (starting
+    later could cut the question's first sound)."""
+    det, d, _, _ = _fricative_detection(model_paths, 0.0)
+    assert det.refine_end(d) == d
+
+
+def test_refine_end_leaves_other_estimates_alone(detector: WakeDetector) -> None:
+    d = Detection("hey_jarvis", 0.9, 16000, 12000, "silence")
+    assert detector.refine_end(d) is d
