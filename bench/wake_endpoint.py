@@ -13,7 +13,8 @@ over each stream at its defaults; for each detection:
 - "wake > 100 ms": more than ~100 ms of the wake word would be streamed;
 - "cut": the estimate is after the question's first sample (a lost word);
 
-for our estimate at its defaults, the same without the fricative rule (the estimate before it:
+for our estimate at its defaults, the same as the daemon streams it (a `fricative` estimate made
+again 160 ms on, `WakeDetector.refine_end`), the same without the fricative rule (the estimate before it:
 detection - 450 ms in one breath), the same with the dip rule on (and no fricative rule), and
 the old start (500 ms before the detection), on the same detections in the same run; then our
 defaults with `wake.vad_model = "micro"` and with `wake.engine = "microwakeword"` (each its own
@@ -38,13 +39,14 @@ import numpy as np
 
 from edge_agent.config import WakeConfig
 from edge_agent.sim.wakeset import PAUSES_S, RATE_HZ, PauseStream, build_pauseset
-from edge_agent.wake.detector import Detection, WakeDetector
+from edge_agent.wake.detector import REFINE_STEPS, Detection, WakeDetector
 from edge_agent.wake.endpoint import EndpointRule, estimate_end
 from edge_agent.wake.features import VadStream
 
 KEPT = 32 * 1280  # the detector's kept audio (2.56 s)
 MATCH_S = 1.0
 Split = Literal["eval", "train"]
+REFINED = "ours + refine_end (daemon)"
 MICRO = "ours, vad_model=micro"
 MWW = "ours, engine=microwakeword"
 ONE_BREATH = "onebreath-"  # the name prefix of the every-question one-breath streams
@@ -68,6 +70,21 @@ def _estimators() -> dict[str, Callable[[np.ndarray, int, int, np.ndarray], int]
         "dip rule on (dip=0.6)": lambda a, s, d, c: estimate_end(a, s, d, c, dip).end_16k,
         "today: detection - 500 ms": lambda a, s, d, c: d - RATE_HZ // 2,
     }
+
+
+def _refined(pcm: np.ndarray, d: Detection, vad: VadStream) -> int:
+    """The end the daemon streams from: a `fricative` estimate made again `REFINE_STEPS`
+    steps on, as `WakeDetector.refine_end` does (kept when no pause began before the
+    detection)."""
+    if d.end_method != "fricative":
+        return d.end_sample_16k
+    now = d.sample_16k + REFINE_STEPS * 1280
+    audio = pcm[now - KEPT : now]
+    vad.reset()
+    end = estimate_end(audio, now - KEPT, now, vad.chunk_scores(audio), ends_in_fricative=True)
+    if end.method == "silence" and d.end_sample_16k <= end.end_16k <= d.sample_16k:
+        return end.end_16k
+    return d.end_sample_16k
 
 
 def run_stream(stream: PauseStream) -> list[Hit]:
@@ -98,6 +115,7 @@ def run_stream(stream: PauseStream) -> list[Hit]:
         vad.reset()
         chunks = vad.chunk_scores(audio)
         ends = {"ours (defaults)": d.end_sample_16k}
+        ends[REFINED] = _refined(stream.pcm, d, vad)
         ends.update({k: f(audio, start, d.sample_16k, chunks) for k, f in _estimators().items()})
         for name, dets in found_other.items():
             other = [m for m in dets if item.wake_start <= m.sample_16k <= item.wake_end + RATE_HZ]
