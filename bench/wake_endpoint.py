@@ -72,21 +72,6 @@ def _estimators() -> dict[str, Callable[[np.ndarray, int, int, np.ndarray], int]
     }
 
 
-def _refined(pcm: np.ndarray, d: Detection, vad: VadStream) -> int:
-    """The end the daemon streams from: a `fricative` estimate made again `REFINE_STEPS`
-    steps on, as `WakeDetector.refine_end` does (kept when no pause began before the
-    detection)."""
-    if d.end_method != "fricative":
-        return d.end_sample_16k
-    now = d.sample_16k + REFINE_STEPS * 1280
-    audio = pcm[now - KEPT : now]
-    vad.reset()
-    end = estimate_end(audio, now - KEPT, now, vad.chunk_scores(audio), ends_in_fricative=True)
-    if end.method == "silence" and d.end_sample_16k <= end.end_16k <= d.sample_16k:
-        return end.end_16k
-    return d.end_sample_16k
-
-
 def run_stream(stream: PauseStream) -> list[Hit]:
     from bench.wake_accuracy import micro_detector, model_paths
 
@@ -100,8 +85,15 @@ def run_stream(stream: PauseStream) -> list[Hit]:
     vad = VadStream(paths.vad)
     found: list[Detection] = []
     found_other: dict[str, list[Detection]] = {name: [] for name in others}
+    held: list[Detection] = []  # `fricative` ends the daemon looks at again, as its listener
+    refined: dict[int, int] = {}  # detection sample -> the end the daemon streams from
     for i in range(0, len(stream.pcm), 1280):
-        found += det.process(stream.pcm[i : i + 1280])
+        new = det.process(stream.pcm[i : i + 1280])
+        for h in [h for h in held if det.samples_stepped >= h.sample_16k + REFINE_STEPS * 1280]:
+            refined[h.sample_16k] = det.refine_end(h).end_sample_16k
+            held.remove(h)
+        held += [d for d in new if d.end_method == "fricative"]
+        found += new
         for name, other in others.items():
             found_other[name] += other.process(stream.pcm[i : i + 1280])
     hits = []
@@ -115,7 +107,7 @@ def run_stream(stream: PauseStream) -> list[Hit]:
         vad.reset()
         chunks = vad.chunk_scores(audio)
         ends = {"ours (defaults)": d.end_sample_16k}
-        ends[REFINED] = _refined(stream.pcm, d, vad)
+        ends[REFINED] = refined.get(d.sample_16k, d.end_sample_16k)
         ends.update({k: f(audio, start, d.sample_16k, chunks) for k, f in _estimators().items()})
         for name, dets in found_other.items():
             other = [m for m in dets if item.wake_start <= m.sample_16k <= item.wake_end + RATE_HZ]

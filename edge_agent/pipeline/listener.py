@@ -153,7 +153,7 @@ class Listener:
         base_16k = detector.samples_in
         pending: list[np.ndarray] = []
         pending_n = 0
-        held: Detection | None = None
+        held: list[Detection] = []  # `fricative` ends waiting REFINE_STEPS steps
         async for chunk in self.capture.reader(start, min_samples=_STEP_24K):
             pcm16 = resampler.process(chunk)
             pending.append(pcm16)
@@ -165,13 +165,18 @@ class Listener:
             found = await asyncio.to_thread(detector.process, block)
             # a `fricative` end is posted REFINE_STEPS steps later, looked at again (a pause
             # may follow: `WakeDetector.refine_end`); the wake latency grows by 160 ms for it
-            ready = [d for d in found if d.end_method != "fricative"]
-            if held is not None and detector.samples_stepped >= held.sample_16k + _REFINE_16K:
-                ready.insert(0, await asyncio.to_thread(detector.refine_end, held))
-                held = None
-            held = next((d for d in found if d.end_method == "fricative"), held)
-            for d in ready:
-                self._post_detection(d, start, base_16k)
+            due = [h for h in held if detector.samples_stepped >= h.sample_16k + _REFINE_16K]
+            if due:
+                held = [h for h in held if h not in due]
+                for d in due:
+                    self._post_detection(
+                        await asyncio.to_thread(detector.refine_end, d), start, base_16k
+                    )
+            for d in found:
+                if d.end_method == "fricative":
+                    held.append(d)
+                else:
+                    self._post_detection(d, start, base_16k)
 
     def _post_detection(self, d: Detection, start: int, base_16k: int) -> None:
         sample = start + (d.sample_16k - base_16k) * RATE_HZ // WAKE_RATE_HZ

@@ -84,7 +84,8 @@ def session_outcome(
     Raises the `FatalRealtimeError` a refusal means (bad key, unknown model, quota). A session
     that expired is over; any other error that is not benign noise is logged with the type of
     our event that caused it (`culprit(event_id)`, "" when unknown); a response's usage is
-    logged. The turn core hears every event either way (`translate.to_turn_event`)."""
+    logged. The client hands the event on to the turn core (`translate.to_turn_event`)
+    unless the session is over."""
     if isinstance(ev, p.ServerError):
         fatal = fatal_error(ev, model=model, configured=configured)
         if fatal is not None:

@@ -284,7 +284,7 @@ def _fricative_detection(
         )
         det = WakeDetector(WakeConfig(), model_paths)
         for i in range(0, len(pcm), 1280):
-            [*found] = det.process(pcm[i : i + 1280])
+            found = det.process(pcm[i : i + 1280])
             if found:
                 break
         if found and found[0].end_method == "fricative":
