@@ -59,6 +59,22 @@ def scale(samples: np.ndarray, volume: float) -> np.ndarray:
     return out
 
 
+async def _device_call(fn: Callable[[], None]) -> None:
+    """`fn` (a PortAudio call) in a worker thread, finished even if the caller is cancelled.
+
+    A cancelled `to_thread` leaves its thread running; the next call (a close after a start
+    was cancelled) then ran beside it on the same stream, and PortAudio aborted the process
+    (a clean-clone run of the suite did so in tests/e2e/test_budget.py). Here a cancel waits
+    for the call in flight, then goes on."""
+    call = asyncio.ensure_future(asyncio.to_thread(fn))
+    try:
+        await asyncio.shield(call)
+    except asyncio.CancelledError:
+        with contextlib.suppress(Exception):
+            await call
+        raise
+
+
 class Playback:
     """The speaker. ``await start()``, then `write()` reply audio, `end_of_stream()`/`drain()`."""
 
@@ -149,11 +165,11 @@ class Playback:
         """
         self._loop = asyncio.get_running_loop()
         try:
-            await asyncio.to_thread(self._open_blocking)
+            await _device_call(self._open_blocking)
             if self.keep_running:
-                await asyncio.to_thread(self._start_blocking)
+                await _device_call(self._start_blocking)
         except BaseException:
-            await asyncio.to_thread(self._close_blocking)
+            await _device_call(self._close_blocking)
             raise
 
     async def aclose(self) -> None:
@@ -163,7 +179,7 @@ class Playback:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         async with self._ctl:
-            await asyncio.to_thread(self._close_blocking)
+            await _device_call(self._close_blocking)
 
     def set_volume(self, volume: float) -> None:
         """Set the gain of audio written from now on (any thread; e.g. the volume tool).
@@ -342,7 +358,7 @@ class Playback:
     async def _start_stream(self) -> None:
         async with self._ctl:
             try:
-                await asyncio.to_thread(self._start_blocking)
+                await _device_call(self._start_blocking)
             except AudioDeviceError as exc:
                 self._fail(str(exc))
                 return
@@ -353,7 +369,7 @@ class Playback:
     async def _stop_stream(self) -> None:
         async with self._ctl:
             if not self.keep_running:
-                await asyncio.to_thread(self._stop_blocking)
+                await _device_call(self._stop_blocking)
             with self._lock:
                 if self._state != "stopping":
                     return
