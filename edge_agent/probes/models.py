@@ -23,6 +23,7 @@ import httpx
 
 from edge_agent.config import Config
 from edge_agent.doctor import CheckResult, model_result
+from edge_agent.net.http1 import AsyncioTransport
 from edge_agent.probes.worker import why
 from edge_agent.realtime.models import Deprecation, deprecation, parse_shutdown_date
 
@@ -78,7 +79,7 @@ async def lookup_model(
         else {"Authorization": f"Bearer {cfg.api_key.reveal()}"}
     )
     url = models_url(rt.url, rt.model)
-    client = http or await _client(url, timeout_s)
+    client = http or _client(timeout_s)
     try:
         async with asyncio.timeout(timeout_s):
             async with client.stream("GET", url, headers=headers) as resp:
@@ -113,12 +114,10 @@ async def lookup_model(
     return ModelLookup(True, shutdown=shutdown)
 
 
-async def _client(url: str, timeout_s: float) -> httpx.AsyncClient:
-    """An httpx client; loading the CA bundle takes 0.1-0.2 s of CPU (more on a Pi), so it is
-    done off the loop, and not at all for plain http (a LAN proxy, the emulator)."""
-    if url.startswith("http://"):
-        return httpx.AsyncClient(timeout=timeout_s, verify=False)
-    return await asyncio.to_thread(httpx.AsyncClient, timeout=timeout_s)
+def _client(timeout_s: float) -> httpx.AsyncClient:
+    """A client on the daemon's transport: no TLS context for plain http (a LAN proxy, the
+    emulator), the shared one (built off the loop at the first https request) otherwise."""
+    return httpx.AsyncClient(timeout=timeout_s, transport=AsyncioTransport())
 
 
 def _root_os_error(exc: BaseException) -> OSError | None:

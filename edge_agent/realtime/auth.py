@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import re
-import ssl
 from typing import Any, Final
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
@@ -20,6 +19,7 @@ import httpx
 
 from edge_agent.config import RealtimeConfig, Secret
 from edge_agent.errors import FatalRealtimeError, RealtimeError
+from edge_agent.net.http1 import AsyncioTransport
 
 __all__ = ["Credentials", "RedactingLogger", "session_url"]
 
@@ -79,8 +79,10 @@ class Credentials:
     async def _fetch_secret(self, model: str | None = None) -> str:
         if self._http is None:
             ca = self._config.token_ca_file
-            verify: ssl.SSLContext | bool = ssl.create_default_context(cafile=ca) if ca else True
-            self._http = httpx.AsyncClient(timeout=self._config.connect_timeout_s, verify=verify)
+            self._http = httpx.AsyncClient(  # a token_ca_file's context is built off the loop
+                timeout=self._config.connect_timeout_s,
+                transport=AsyncioTransport(verify=ca or True),
+            )
         # With a relay, `api_key` is this satellite's relay token (config.py), never an OpenAI key.
         token = self._api_key.reveal()
         headers = {"Authorization": f"Bearer {token}"} if token else {}

@@ -43,6 +43,7 @@ from typing import Any, Final, Protocol
 import httpx
 
 from edge_agent.config import ToolsConfig
+from edge_agent.net.http1 import AsyncioTransport
 from edge_agent.tools.drivers.base import DeviceError
 
 __all__ = [
@@ -69,41 +70,12 @@ _PARSED: Final = "edge_agent.json"  # response.extensions key of a body parsed o
 _MISSING: Final = object()
 
 
-_TRANSPORT_KEYS: Final = ("verify", "cert", "http1", "http2", "limits")
-
-
-class _LazyTransport(httpx.AsyncBaseTransport):
-    """httpx's own connection pool (`AsyncHTTPTransport`), built at the first request.
-
-    Building it creates the TLS context (certifi's CA bundle parsed), ~1.8 MB of RSS an idle
-    daemon never uses: the tools' client is only needed once a turn calls a tool. The pool and
-    its settings are exactly those the client would have made itself (about 5 ms of TLS set-up
-    move from start-up to the first request).
-    """
-
-    def __init__(self, **kwargs: Any) -> None:
-        self._kwargs = kwargs
-        self._real: httpx.AsyncHTTPTransport | None = None
-        self._closed = False
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        if self._real is None:
-            if self._closed:
-                raise RuntimeError("the HTTP client has been closed")
-            self._real = httpx.AsyncHTTPTransport(**self._kwargs)
-        return await self._real.handle_async_request(request)
-
-    async def aclose(self) -> None:
-        self._closed = True
-        if self._real is not None:
-            await self._real.aclose()
-
-
 def make_http_client(cfg: ToolsConfig | None = None, **kwargs: Any) -> httpx.AsyncClient:
     """A new shared client; its owner closes it with ``await client.aclose()``.
 
-    Its connection pool (and TLS context) is made at the first request (`_LazyTransport`)
-    unless the caller passes its own ``transport`` or ``mounts``.
+    Its transport is `edge_agent.net.http1.AsyncioTransport` (HTTP/1.1 over asyncio, no
+    httpcore or anyio; a TLS context only at the first https request) unless the caller passes
+    its own ``transport``, ``mounts`` or a ``proxy``; ``verify`` and ``limits`` go to it.
     """
     timeout_s = (cfg or ToolsConfig()).http_timeout_s
     kwargs.setdefault(
@@ -111,8 +83,8 @@ def make_http_client(cfg: ToolsConfig | None = None, **kwargs: Any) -> httpx.Asy
         httpx.Limits(max_connections=None, max_keepalive_connections=16, keepalive_expiry=5),
     )  # one request in flight per peer (Exchange): the pool never queues one behind another
     if "transport" not in kwargs and "mounts" not in kwargs and not kwargs.get("proxy"):
-        pool = {k: kwargs.pop(k) for k in _TRANSPORT_KEYS if k in kwargs}
-        kwargs["transport"] = _LazyTransport(trust_env=False, **pool)
+        pool = {k: kwargs.pop(k) for k in ("verify", "limits") if k in kwargs}
+        kwargs["transport"] = AsyncioTransport(**pool)
     return httpx.AsyncClient(
         timeout=httpx.Timeout(timeout_s, connect=min(1.0, timeout_s)),
         follow_redirects=False,

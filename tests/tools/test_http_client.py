@@ -1,5 +1,5 @@
-"""The shared HTTP client: its pool (and TLS context) is made at the first request, with the
-settings the client would have given its own, and requests reach a real server."""
+"""The shared HTTP client: on the daemon's own transport (no TLS context until an https
+request), with the caller's TLS context and limits, and requests reach a real server."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from edge_agent.config import ToolsConfig
+from edge_agent.net.http1 import AsyncioTransport
 from edge_agent.tools.http import make_http_client
 
 
@@ -34,17 +35,17 @@ async def _server() -> tuple[asyncio.Server, list[bytes], list[int]]:
     return await asyncio.start_server(handle, "127.0.0.1", 0), requests, connections
 
 
-async def test_pool_made_at_the_first_request_and_reused() -> None:
+async def test_requests_reach_the_server_on_one_kept_alive_connection() -> None:
     server, requests, connections = await _server()
     port = server.sockets[0].getsockname()[1]
     client = make_http_client(ToolsConfig(http_timeout_s=2.0))
     try:
         transport = client._transport
-        assert getattr(transport, "_real", "no lazy pool") is None  # nothing built yet
+        assert isinstance(transport, AsyncioTransport)
         for _ in range(2):
             resp = await client.get(f"http://127.0.0.1:{port}/state")
             assert resp.status_code == 200 and resp.text == "ok"
-        assert isinstance(getattr(transport, "_real", None), httpx.AsyncHTTPTransport)
+        assert transport._tls is None  # plain http: no CA store was loaded
     finally:
         await client.aclose()
         server.close()
@@ -52,20 +53,22 @@ async def test_pool_made_at_the_first_request_and_reused() -> None:
     assert len(requests) == 2 and connections == [1]  # keep-alive: one connection, two GETs
     assert b"GET /state HTTP/1.1" in requests[0]
     assert b"user-agent: edge-agent" in requests[0].lower()
+    assert b"accept-encoding: identity" in requests[0].lower()
     with pytest.raises(RuntimeError):
         await client.get(f"http://127.0.0.1:{port}/state")
 
 
-async def test_the_pool_gets_the_callers_tls_context_and_limits() -> None:
+async def test_the_transport_gets_the_callers_tls_context_and_limits() -> None:
     tls = ssl.create_default_context()
-    limits = httpx.Limits(max_connections=3, max_keepalive_connections=1)
+    limits = httpx.Limits(max_connections=3, max_keepalive_connections=1, keepalive_expiry=2)
     client = make_http_client(verify=tls, limits=limits)
     try:
         with pytest.raises(httpx.ConnectError):
-            await client.get("https://127.0.0.1:9/")  # nothing listens: the pool is made anyway
-        pool = client._transport._real._pool  # type: ignore[attr-defined]
-        assert pool._ssl_context is tls
-        assert pool._max_connections == 3 and pool._max_keepalive_connections == 1
+            await client.get("https://127.0.0.1:9/")  # nothing listens there
+        transport = client._transport
+        assert isinstance(transport, AsyncioTransport) and transport._tls is tls
+        assert transport._slots is not None and transport._slots._value == 3
+        assert (transport._max_idle, transport._expiry) == (1, 2)
     finally:
         await client.aclose()
 
