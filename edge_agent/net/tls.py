@@ -13,11 +13,12 @@ Must not: turn verification off, or be mutated by a caller (it is shared).
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import os
 import ssl
 
-__all__ = ["ca_source", "public_context", "unverified_context"]
+__all__ = ["ca_source", "public_context", "unverified_context", "websocket_tls"]
 
 
 def ca_source() -> str:
@@ -48,3 +49,11 @@ def unverified_context() -> ssl.SSLContext:
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_NONE
     return ctx
+
+
+async def websocket_tls(url: str) -> dict[str, ssl.SSLContext]:
+    """``connect(url, **await websocket_tls(url))``: the shared context for a ``wss://`` URL
+    (asyncio would build a new CA store for every connect), nothing for ``ws://``."""
+    if url.startswith("wss:"):
+        return {"ssl": await asyncio.to_thread(public_context)}
+    return {}

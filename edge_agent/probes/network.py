@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 from edge_agent.config import Config
 from edge_agent.doctor import CheckResult, device_result, fail, handshake_result, ok, skip
+from edge_agent.net.tls import websocket_tls
 from edge_agent.probes.worker import why
 
 __all__ = ["devices", "network", "realtime"]
@@ -88,14 +89,16 @@ async def realtime(cfg: Config, timeout_s: float) -> CheckResult:
         await creds.aclose()
     status: int | None = None
     error = ""
+    url = session_url(rt.url, rt.model)
     try:
         async with connect(
-            session_url(rt.url, rt.model),
+            url,
             additional_headers=headers,
             open_timeout=timeout_s,
             close_timeout=1.0,
             max_size=None,
             compression=None,
+            **await websocket_tls(url),  # the CA store the daemon verifies with
         ):
             status = 101
     except InvalidStatus as exc:

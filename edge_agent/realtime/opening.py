@@ -18,7 +18,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import InvalidStatus
 
 from edge_agent.errors import RealtimeError
-from edge_agent.net.tls import public_context
+from edge_agent.net.tls import websocket_tls
 from edge_agent.realtime import protocol as p
 from edge_agent.realtime.auth import RedactingLogger
 from edge_agent.realtime.outcomes import fatal_error, handshake_refusal
@@ -39,7 +39,7 @@ async def open_socket(
 ) -> ClientConnection:
     """The upgraded WebSocket. Raises `FatalRealtimeError` on 401/403, `RealtimeError` on
     another refusing status, and the socket's own errors (OSError, timeouts) as they are."""
-    tls = {"ssl": await asyncio.to_thread(public_context)} if url.startswith("wss:") else {}
+    tls = await websocket_tls(url)
     try:
         return await connect(
             url,
@@ -50,7 +50,7 @@ async def open_socket(
             ping_timeout=ping_interval_s,
             compression=None,  # audio is base64 noise: deflate costs CPU for nothing
             logger=_WIRE_LOG,
-            **tls,  # the daemon's one CA store (asyncio would build a new one per connect)
+            **tls,  # the daemon's one CA store
         )
     except InvalidStatus as exc:
         raise handshake_refusal(exc.response.status_code, uses_relay=uses_relay) from None
