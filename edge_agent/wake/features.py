@@ -4,8 +4,11 @@ This reproduces `openwakeword.utils.AudioFeatures` (0.5.1) step for step — the
 spectrogram window (the last 1280 + 480 samples), the same ``x / 10 + 2`` transform, the same
 76-frame embedding window — so scores match the bare `Model.predict` fed 1280-sample frames.
 Importing openwakeword itself would pull scipy and scikit-learn (~100 MB RSS, 0.8 s), which
-we do not need. This module owns the ONNX sessions and the rolling buffers; it knows nothing
-about thresholds or detections.
+we do not need. The mel spectrogram is computed in numpy (`edge_agent.wake.melspec`: equal to
+melspectrogram.onnx but for onnxruntime's float32 rounding, <= 6e-5 on speech) rather than in
+a second ONNX session, whose memory that saves (~1.5 MB, bench/melspec.py). This module owns
+the embedding session and the rolling buffers; it knows nothing about thresholds or
+detections.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import numpy as np
 import onnxruntime as ort  # type: ignore[import-untyped]
 
 from edge_agent.errors import WakeModelError
+from edge_agent.wake.melspec import MelSpectrogram
 
 __all__ = ["MEL_CONTEXT_SAMPLES", "STEP_SAMPLES", "FeatureStream", "VadStream", "open_session"]
 
@@ -47,8 +51,10 @@ def open_session(path: Path) -> ort.InferenceSession:
 class FeatureStream:
     """Turns 1280-sample steps of 16 kHz int16 audio into 96-dim speech embeddings."""
 
-    def __init__(self, melspectrogram: Path, embedding: Path) -> None:
-        self._mel = open_session(melspectrogram)
+    def __init__(self, melspectrogram: Path | None, embedding: Path) -> None:
+        """`melspectrogram` is not opened: `MelSpectrogram` computes what that model does (its
+        file is still fetched and verified as the reference, see tests/wake/test_melspec.py)."""
+        self._mel = MelSpectrogram()
         self._emb = open_session(embedding)
         self._initial = self._prime()
         self.reset()
@@ -72,8 +78,7 @@ class FeatureStream:
         self.embeddings = self._initial.copy()
 
     def _melspectrogram(self, pcm: np.ndarray) -> np.ndarray:
-        out = self._mel.run(None, {"input": pcm.astype(np.float32)[None, :]})[0]
-        spec: np.ndarray = np.squeeze(out).astype(np.float32) / 10 + 2
+        spec: np.ndarray = self._mel(pcm) / 10 + 2
         return spec
 
     def _embed(self, windows: np.ndarray) -> np.ndarray:

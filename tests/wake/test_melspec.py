@@ -5,11 +5,12 @@ from __future__ import annotations
 import subprocess
 import sys
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from edge_agent.wake.features import MEL_CONTEXT_SAMPLES, STEP_SAMPLES, open_session
+from edge_agent.wake.features import MEL_CONTEXT_SAMPLES, STEP_SAMPLES, FeatureStream, open_session
 from edge_agent.wake.melspec import MelSpectrogram
 from edge_agent.wake.models import ModelPaths
 from tests.wake.conftest import RATE_HZ, say
@@ -119,6 +120,13 @@ def test_frame_count_follows_the_unpadded_conv(onnx_mel: Mel, numpy_mel: Mel, n:
 def test_too_short_input_is_refused() -> None:
     with pytest.raises(ValueError, match="512"):
         MelSpectrogram()(np.zeros(511, np.int16))
+
+
+def test_feature_stream_opens_no_mel_session(model_paths: ModelPaths) -> None:
+    """The melspectrogram path is accepted (the signature is kept) but the file is not read."""
+    assert model_paths.embedding is not None
+    features = FeatureStream(Path("/nonexistent/melspectrogram.onnx"), model_paths.embedding)
+    assert features.step(np.zeros(STEP_SAMPLES, np.int16)).shape == (96,)
 
 
 def test_the_mel_spectrogram_does_not_import_numpy_fft() -> None:
