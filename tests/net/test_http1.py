@@ -5,17 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import ssl
-import subprocess
-import sys
 import textwrap
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import httpx
 import pytest
 
 from edge_agent.net.http1 import AsyncioTransport
+from tests.imports import loaded_after
 from tests.tools.certs import make_certs
 
 OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
@@ -311,7 +309,7 @@ def test_a_request_loads_neither_httpcore_nor_anyio_nor_a_ca_store() -> None:
     """What the transport is for: the daemon's first plain-http request keeps its RSS."""
     code = textwrap.dedent(
         """
-        import asyncio, sys
+        import asyncio
         from edge_agent.tools.http import make_http_client
 
         async def main():
@@ -328,11 +326,6 @@ def test_a_request_loads_neither_httpcore_nor_anyio_nor_a_ca_store() -> None:
             srv.close()
 
         asyncio.run(main())
-        print(sorted(m for m in ("httpcore", "anyio", "certifi") if m in sys.modules))
         """
     )
-    root = Path(__file__).resolve().parents[2]
-    out = subprocess.run(
-        [sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True
-    )
-    assert out.stdout.strip() == "[]", out.stderr
+    assert loaded_after(code, ["httpcore", "anyio", "certifi"]) == []
