@@ -4,7 +4,7 @@ Why not httpx's own (httpcore): on asyncio, httpcore runs its locks, events and 
 anyio, so the daemon's first request (a tool, the first-connect model lookup) loads anyio's
 asyncio backend and httpcore for good, and httpx parses certifi's CA bundle into a new TLS
 context for every client, plain-http ones included: ~3.5 MB of RSS a daemon keeps after its
-first turn (bench/rss.py --http), 3.5 % of its Pi Zero budget. What the daemon asks of HTTP is
+first turn (bench/http_transport.py), 3.5 % of its budget. What the daemon asks of HTTP is
 small — HTTP/1.1, no proxies, one request in flight per peer, bodies it streams and caps
 itself — so this transport does the wire part with h11 (httpx's dependency through httpcore,
 already installed) and keeps all of httpx above it: clients, auth, timeouts, streaming and its

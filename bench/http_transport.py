@@ -11,7 +11,7 @@ drift on this noisy machine hits both):
   is the lower bound of the https cost);
 - per request: wall and CPU time of 300 keep-alive GETs on one connection.
 
-    PYTHONPATH=. python bench/http.py [--rounds 3]
+    PYTHONPATH=. python bench/http_transport.py [--rounds 3]
 
 Lines starting with ``::metric`` are what `bench/run` puts in its table.
 """
@@ -123,14 +123,16 @@ def main() -> int:
 
     for scheme in ("http", "https"):
         ours, theirs = added("ours", scheme), added("httpcore", scheme)
-        print(f"::metric http | RSS added by the first {scheme} request, ours | {ours:.1f} MB |")
         print(
-            f"::metric http | RSS added by the first {scheme} request, httpcore | {theirs:.1f} MB |"
+            f"::metric http_transport | RSS added by the first {scheme} request, ours | {ours:.1f} MB |"
+        )
+        print(
+            f"::metric http_transport | RSS added by the first {scheme} request, httpcore | {theirs:.1f} MB |"
         )
     for key, what in (("wall_ms", "time"), ("cpu_ms", "CPU")):
         ours, theirs = med("ours", "http", key), med("httpcore", "http", key)
         print(
-            f"::metric http | {what} per keep-alive request, ours / httpcore | "
+            f"::metric http_transport | {what} per keep-alive request, ours / httpcore | "
             f"{ours:.3f} / {theirs:.3f} ms ({ours / theirs:.2f}x) |"
         )
     return 0
