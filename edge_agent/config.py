@@ -16,7 +16,6 @@ or ``$OPENAI_API_KEY``.
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import json
 import os
 import re
@@ -1062,6 +1061,8 @@ class _Parser:
         names = [f.name for f in fields]
         for key in data:
             if key not in names:
+                import difflib  # only for a bad key: a daemon's good config never needs it
+
                 near = difflib.get_close_matches(key, names, n=1, cutoff=0.6)
                 hint = (
                     f"; did you mean {near[0]!r}?" if near else f"; known keys: {', '.join(names)}"

@@ -9,7 +9,6 @@ Only configured devices can ever be returned: the model's text is a lookup key, 
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Iterable, Sequence
 from typing import Final
@@ -62,6 +61,8 @@ class DeviceDirectory:
         key = normalise(area)
         if key in self._areas:
             return self._areas[key]
+        import difflib  # only on a miss (not resident in a daemon that was never asked)
+
         close = difflib.get_close_matches(key, list(self._areas), n=1, cutoff=FUZZY_CUTOFF)
         if close:
             return self._areas[close[0]]
@@ -100,6 +101,8 @@ def _match(
     )
     if with_area:
         return with_area
+    import difflib  # only on a miss, as above
+
     close = difflib.get_close_matches(key, list(keys), n=4, cutoff=FUZZY_CUTOFF)
     if not close:
         return []

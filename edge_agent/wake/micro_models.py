@@ -17,7 +17,6 @@ import json
 import subprocess
 import sys
 import tempfile
-import zipfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +24,7 @@ from typing import Final
 
 from edge_agent.errors import WakeModelError
 from edge_agent.tools.sanitize import clean_text
+from edge_agent.wake.models import read_source
 
 __all__ = [
     "MICRO_MODELS",
@@ -157,13 +157,6 @@ def _download_wheel(tmp: Path) -> Path:
     return wheels[0]
 
 
-def _read(source: Path, file_name: str) -> bytes:
-    if source.is_dir():
-        return (source / file_name).read_bytes()
-    with zipfile.ZipFile(source) as wheel:
-        return wheel.read(_WHEEL_DIR + file_name)
-
-
 def _files(name: str) -> Sequence[tuple[str, str]]:
     json_sha, tflite_sha = MICRO_MODELS[name]
     return ((f"{name}.json", json_sha), (f"{name}.tflite", tflite_sha))
@@ -197,8 +190,8 @@ def fetch_micro_models(
             src = source or _installed_dir() or _download_wheel(Path(tmp))
             for file_name, sha in missing:
                 try:
-                    data = _read(src, file_name)
-                except (OSError, KeyError, zipfile.BadZipFile) as exc:
+                    data = read_source(src, file_name, _WHEEL_DIR)
+                except (OSError, KeyError) as exc:
                     raise WakeModelError(f"model {file_name!r} not found in {str(src)!r}") from exc
                 if _sha256(data) != sha:
                     raise WakeModelError(

@@ -18,7 +18,6 @@ import os
 import subprocess
 import sys
 import tempfile
-import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +34,7 @@ __all__ = [
     "ModelPaths",
     "default_models_dir",
     "fetch_models",
+    "read_source",
     "resolve_models",
     "sha256_file",
 ]
@@ -141,12 +141,21 @@ def _download_wheel(tmp: Path) -> Path:
     return wheels[0]
 
 
-def _read_source(source: Path, file_name: str) -> bytes:
-    """One model file's bytes from a models folder or a wheel."""
+def read_source(source: Path, file_name: str, wheel_dir: str = _WHEEL_DIR) -> bytes:
+    """One model file's bytes from a models folder or a wheel (``wheel_dir`` inside it).
+
+    Raises OSError (also for a file that is not a zip) or KeyError (not in the wheel).
+    zipfile is imported here only: a daemon whose models are in place never needs it (0.4 MB).
+    """
     if source.is_dir():
         return (source / file_name).read_bytes()
-    with zipfile.ZipFile(source) as wheel:
-        return wheel.read(_WHEEL_DIR + file_name)
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(source) as wheel:
+            return wheel.read(wheel_dir + file_name)
+    except zipfile.BadZipFile as exc:
+        raise OSError(f"not a wheel: {exc}") from exc
 
 
 def _write_atomic(dest: Path, data: bytes) -> None:
@@ -205,8 +214,8 @@ def fetch_models(
 def _copy_one(source: Path, dest: Path, name: str) -> None:
     file_name, sha256 = BUILTIN_MODELS[name]
     try:
-        data = _read_source(source, file_name)
-    except (OSError, KeyError, zipfile.BadZipFile) as exc:
+        data = read_source(source, file_name)
+    except (OSError, KeyError) as exc:
         raise WakeModelError(f"model {file_name!r} not found in {str(source)!r}: {exc}") from exc
     got = hashlib.sha256(data).hexdigest()
     if got != sha256:

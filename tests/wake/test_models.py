@@ -54,6 +54,10 @@ def test_fetch_from_a_wheel(tmp_path: Path, models_dir: Path) -> None:
     )
     with pytest.raises(WakeModelError, match="not found"):
         fetch_models(dest, ["hey_mycroft"], source=wheel)
+    torn = tmp_path / "torn-0.5.1-py3-none-any.whl"
+    torn.write_bytes(wheel.read_bytes()[:200])  # a download cut short: not a zip any more
+    with pytest.raises(WakeModelError, match="not a wheel"):
+        fetch_models(tmp_path / "out2", ["alexa"], source=torn)
 
 
 def test_fetch_rejects_a_source_with_the_wrong_bytes(tmp_path: Path) -> None:
