@@ -87,7 +87,7 @@ def sample(which: str, scheme: str, certs: tuple[str, str, str]) -> dict[str, fl
         capture_output=True,
         text=True,
         check=True,
-        env={"PYTHONPATH": str(ROOT), "MALLOC_ARENA_MAX": "2", "PATH": "/usr/bin:/bin"},
+        env={"PYTHONPATH": str(ROOT), "MALLOC_ARENA_MAX": "1", "PATH": "/usr/bin:/bin"},
     )
     return json.loads(out.stdout)
 

@@ -1,7 +1,7 @@
 """Giving freed memory back to the system: glibc's `malloc_trim`.
 
-glibc keeps memory that was freed inside its heaps (the main one and, with
-`MALLOC_ARENA_MAX=2`, one more for the worker threads) for the next allocation, so closing an
+glibc keeps memory that was freed inside its heaps (the unit's `MALLOC_ARENA_MAX=1`: one heap
+for every thread) for the next allocation, so closing an
 onnxruntime session frees ~5 MB that the process's RSS still counts. `malloc_trim(0)` returns
 the free pages of every arena (`madvise(MADV_DONTNEED)`): measured after Silero's session is
 closed, RSS falls by the session's 4.5-5 MB plus 1-1.5 MB of older free pages. It costs a few
