@@ -1,30 +1,71 @@
 """The openWakeWord engine: mel spectrogram → speech embedding → one classifier per wake word,
-each an ONNX model run with onnxruntime, scored once per 80 ms step."""
+scored once per 80 ms step.
+
+A classifier runs in numpy (`edge_agent.wake.npgraph`: the shipped ones, no onnxruntime
+session and its memory) when its graph uses only what that evaluator supports, else in an
+onnxruntime session (a custom model by path with other ops); which one is logged at debug.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import logging
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Final
 
 import numpy as np
 
 from edge_agent.wake.features import FeatureStream, open_session
+from edge_agent.wake.npgraph import UnsupportedModel, load_graph
+from edge_agent.wake.onnxwire import OnnxFormatError
 
-__all__ = ["WARMUP_STEPS", "OwwScorer"]
+__all__ = ["WARMUP_STEPS", "OwwScorer", "open_classifier"]
+
+log = logging.getLogger(__name__)
 
 WARMUP_STEPS: Final = 5  # openWakeWord zeroes the first 5 scores after a (re)start
 
 
+def _onnxruntime(path: Path) -> tuple[Callable[[np.ndarray], np.ndarray], int]:
+    session = open_session(path)  # WakeModelError (with the fix) for a missing/corrupt file
+    inp = session.get_inputs()[0]
+    name = inp.name
+
+    def run(window: np.ndarray) -> np.ndarray:
+        out: np.ndarray = session.run(None, {name: window})[0]
+        return out
+
+    return run, int(inp.shape[1])
+
+
+def open_classifier(
+    path: Path, *, numpy: bool = True
+) -> tuple[Callable[[np.ndarray], np.ndarray], int, str]:
+    """(run, n_frames, runner): `run` maps a (1, n_frames, 96) float32 window to the score
+    array; `runner` is "numpy" or "onnxruntime".
+
+    The numpy evaluator is tried first (`numpy=False` skips it: benchmarks); a file it cannot
+    read or a graph it declines goes to onnxruntime, so a missing or corrupt file raises the
+    same WakeModelError as before and a custom model with other ops still runs.
+    """
+    if numpy:
+        try:
+            graph = load_graph(path)
+        except (OSError, OnnxFormatError, UnsupportedModel) as exc:
+            log.debug("wake model %s runs in onnxruntime: %s", path.name, exc)
+        else:
+            log.debug("wake model %s runs in numpy", path.name)
+            return graph.run, graph.input_shape[1], "numpy"
+    run, n_frames = _onnxruntime(path)
+    return run, n_frames, "onnxruntime"
+
+
 class _Classifier:
     def __init__(self, path: Path) -> None:
-        self.session = open_session(path)
-        inp = self.session.get_inputs()[0]
-        self.input_name = inp.name
-        self.n_frames = int(inp.shape[1])
+        self.run, self.n_frames, self.runner = open_classifier(path)
 
     def score(self, features: FeatureStream) -> float:
-        out = self.session.run(None, {self.input_name: features.window(self.n_frames)})[0]
+        out = self.run(features.window(self.n_frames))
         return float(np.asarray(out).reshape(-1)[0])
 
 
