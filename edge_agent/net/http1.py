@@ -278,11 +278,11 @@ class AsyncioTransport(httpx.AsyncBaseTransport):
         self, conn: _Connection, request: httpx.Request, timeouts: dict[str, float | None]
     ) -> h11.Response:
         write_s, read_s = timeouts.get("write"), timeouts.get("read")
-        head = h11.Request(
-            method=request.method, target=request.url.raw_path, headers=request.headers.raw
-        )
         try:
             with _mapped(request, httpx.WriteTimeout, httpx.WriteError):
+                head = h11.Request(  # a header h11 refuses (CR/LF in it) is LocalProtocolError
+                    method=request.method, target=request.url.raw_path, headers=request.headers.raw
+                )
                 await conn.send(head, write_s)
                 async for chunk in request.stream:
                     await conn.send(h11.Data(data=chunk), write_s)

@@ -232,6 +232,10 @@ async def test_errors_are_httpx_errors_of_their_phase(server) -> None:
             await http.get((await server(huge_head))[0])
         with pytest.raises(httpx.UnsupportedProtocol):
             await http.get("ftp://127.0.0.1/")
+        base, wire = await server(keep_alive)
+        with pytest.raises(httpx.LocalProtocolError):  # a header that would split the request
+            await http.get(base, headers={"X-Name": "a\r\nX-Injected: 1"})
+        assert (await http.get(base)).text == "ok" and wire.heads[0][1].count(b"X-Injected") == 0
 
 
 async def test_an_answer_sent_before_the_body_was_read_is_heard(server) -> None:
